@@ -1,0 +1,106 @@
+"""Component: score the model on the held-out test split."""
+
+from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
+from components.runtime import tabular_component
+from components.shared import fail, file_sha256, load_model_dir, select_features
+
+
+@tabular_component(helpers=[fail, file_sha256, load_model_dir, select_features])
+def evaluate_model(
+    model: Input[Model],
+    test: Input[Dataset],
+    metrics: Output[Metrics],
+    classification_metrics: Output[ClassificationMetrics],
+    report: Output[HTML],
+):
+    """Measures the model on held-out rows it never saw in training.
+
+    Args:
+        model: Model directory from ``train_model``.
+        test: Parquet table of held-out rows from ``split_data``, target included.
+        metrics: ``accuracy``, ``balanced_accuracy``, ``precision_macro``,
+            ``recall_macro``, ``f1_macro``, ``roc_auc`` (binary, or one-vs-rest
+            macro average for several classes) and ``log_loss``, plus
+            ``test_rows``. ``roc_auc`` is left out when the test rows do not hold
+            every class, as it is then undefined.
+        classification_metrics: Confusion matrix, and the ROC curve for two classes.
+        report: HTML page with the metrics, the per-class classification report
+            and the confusion matrix; the Kubeflow UI renders it.
+    """
+    import html
+
+    import numpy as np
+    import pandas as pd
+    from sklearn import metrics as sk
+
+    estimator, meta = load_model_dir(model.path, model.uri)
+    target_column = meta["target_column"]
+    frame = pd.read_parquet(test.path)
+    if target_column not in frame.columns:
+        fail(f"{test.uri}: target column {target_column!r} not found; the test rows must hold it.")
+    truth = frame[target_column].to_numpy()
+    inputs = select_features(frame, meta["features"], test.uri)
+    predicted = estimator.predict(inputs)
+    proba = estimator.predict_proba(inputs)
+    classes = estimator.classes_
+
+    scores = {
+        "accuracy": sk.accuracy_score(truth, predicted),
+        "balanced_accuracy": sk.balanced_accuracy_score(truth, predicted),
+        "precision_macro": sk.precision_score(truth, predicted, average="macro", zero_division=0),
+        "recall_macro": sk.recall_score(truth, predicted, average="macro", zero_division=0),
+        "f1_macro": sk.f1_score(truth, predicted, average="macro", zero_division=0),
+        "log_loss": sk.log_loss(truth, proba, labels=classes),
+    }
+    notes = []
+    if set(classes) <= set(truth):
+        if len(classes) == 2:
+            scores["roc_auc"] = sk.roc_auc_score(truth == classes[1], proba[:, 1])
+        else:
+            scores["roc_auc"] = sk.roc_auc_score(
+                truth, proba, multi_class="ovr", average="macro", labels=classes
+            )
+    else:
+        notes.append("roc_auc is undefined: the test rows do not hold every class.")
+    for name, value in scores.items():
+        metrics.log_metric(name, round(float(value), 6))
+    metrics.log_metric("test_rows", len(frame))
+
+    labels = [str(label) for label in classes]
+    matrix = sk.confusion_matrix(truth, predicted, labels=classes)
+    classification_metrics.log_confusion_matrix(labels, matrix.tolist())
+    if len(classes) == 2 and "roc_auc" in scores:
+        fpr, tpr, thresholds = sk.roc_curve(truth == classes[1], proba[:, 1])
+        # The first threshold is +inf, which JSON and the Kubeflow UI cannot show.
+        thresholds = np.minimum(thresholds, 1.0)
+        classification_metrics.log_roc_curve(fpr.tolist(), tpr.tolist(), thresholds.tolist())
+
+    per_class = pd.DataFrame(
+        sk.classification_report(
+            truth, predicted, labels=classes, target_names=labels, output_dict=True, zero_division=0
+        )
+    ).T
+    confusion = pd.DataFrame(
+        matrix,
+        index=[f"true {label}" for label in labels],
+        columns=[f"predicted {label}" for label in labels],
+    )
+    summary = pd.DataFrame({"value": {name: round(float(v), 4) for name, v in scores.items()}})
+    notes_html = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Evaluation report</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;margin-bottom:1.5em}}
+td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}</style></head><body>
+<h1>Evaluation on {len(frame)} held-out rows</h1>
+<p>Target column: <b>{html.escape(str(target_column))}</b>; model trained on
+{meta["training_rows"]} rows with scikit-learn {html.escape(meta["framework_version"])}.</p>
+{notes_html}
+<h2>Metrics</h2>{summary.to_html()}
+<h2>Classification report</h2>{per_class.round(4).to_html()}
+<h2>Confusion matrix</h2>{confusion.to_html()}
+</body></html>
+"""
+    with open(report.path, "w", encoding="utf-8") as handle:
+        handle.write(page)
+    print("Test-set metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in scores.items()))

@@ -1,0 +1,88 @@
+"""Where every component runs, and with exactly which packages.
+
+This module is the one place that fixes the base image and the runtime pins.
+Every component is built with :func:`tabular_component`, which makes its
+container command install the pins only when they are missing:
+
+* on a Kubeflow pod (``python:3.11.7-slim-bookworm`` has none of them) the pins
+  are installed with pip before the step runs, exactly as KFP's own
+  ``packages_to_install`` would;
+* on the KFP local runner inside our pinned ``.venv``, a 40 ms version check
+  finds them all present and pip is skipped (KFP's own mechanism runs
+  ``pip install`` before every local task).
+
+The pins must equal ``pyproject.toml`` and the local environment: a joblib
+model only loads under the scikit-learn version that wrote it.
+"""
+
+from collections.abc import Callable, Sequence
+
+from kfp import dsl
+from kfp.dsl.python_component import PythonComponent
+
+BASE_IMAGE = "python:3.11.7-slim-bookworm"
+KFP_VERSION = "2.17.0"
+RUNTIME_PINS = (
+    "joblib==1.6.0",
+    "numpy==2.4.6",
+    "pandas==3.1.1",
+    "pyarrow==26.0.1",
+    "python-dateutil==4.0.0",
+    "scikit-learn==1.9.1",
+    "scipy==1.17.1",
+    "six==1.17.0",
+    "threadpoolctl==3.8.0",
+    "tzdata==2026.6",
+)
+
+_PIN_CHECK = (
+    "import sys\n"
+    "from importlib.metadata import version\n"
+    "sys.exit(any(version(n) != v for n, v in (p.split('==') for p in sys.argv[1:])))"
+)
+
+
+def _quoted(words: Sequence[str]) -> str:
+    return " ".join(f"'{word}'" for word in words)
+
+
+# `sh -c SCRIPT sh -ec PROGRAM ...`: the script ends by exec-ing the KFP
+# program that follows it, as KFP's own install prologue does.
+INSTALL_IF_MISSING = f"""
+if ! python3 -c "{_PIN_CHECK}" {_quoted(RUNTIME_PINS)} 'kfp=={KFP_VERSION}' 2>/dev/null; then
+  if ! [ -x "$(command -v pip)" ]; then
+    python3 -m ensurepip || python3 -m ensurepip --user
+  fi
+  export PIP_DISABLE_PIP_VERSION_CHECK=1
+  python3 -m pip install --quiet --no-warn-script-location {_quoted(RUNTIME_PINS)}
+  python3 -m pip install --quiet --no-warn-script-location --no-deps 'kfp=={KFP_VERSION}'
+fi
+exec "$0" "$@"
+"""
+
+
+def tabular_component(
+    helpers: Sequence[Callable] = (),
+) -> Callable[[Callable], PythonComponent]:
+    """Builds a lightweight component on the pinned runtime.
+
+    Args:
+        helpers: Functions from ``components.shared`` the component calls; their
+            source is embedded in the component so its YAML stands alone.
+
+    Returns:
+        A decorator turning a Python function into a KFP component.
+    """
+
+    def decorate(func: Callable) -> PythonComponent:
+        component = dsl.component(
+            func,
+            base_image=BASE_IMAGE,
+            install_kfp_package=False,
+            additional_funcs=list(helpers) or None,
+        )
+        container = component.component_spec.implementation.container
+        container.command = ["sh", "-c", INSTALL_IF_MISSING, *container.command]
+        return component
+
+    return decorate
