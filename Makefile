@@ -24,6 +24,7 @@ run: compile
 	$(PY) -m pipelines demo --output-dir $(RUN_DIR)
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: setup

@@ -28,7 +28,9 @@ def compile_all(output_dir: pathlib.Path) -> list[pathlib.Path]:
     Returns:
         The paths written, pipelines first.
     """
-    targets = [(output_dir / f"{name}.yaml", getattr(pipelines, name)) for name in pipelines.__all__]
+    targets = [
+        (output_dir / f"{name}.yaml", getattr(pipelines, name)) for name in pipelines.__all__
+    ]
     targets += [
         (output_dir / "components" / f"{name}.yaml", getattr(components, name))
         for name in components.__all__

@@ -25,11 +25,13 @@ def batch_predict(
     Args:
         model: Model directory from ``train_model``.
         data: CSV of rows to score, with the model's feature columns.
+        delimiter: Field separator of the input CSV.
+        encoding: Text encoding of the input CSV.
+
+    Returns:
         predictions: CSV of the input rows plus ``prediction`` and one
             ``proba_<class>`` column per class. Metadata: ``rows``,
             ``prediction_counts``, ``classes``, ``format``, ``replaced_columns``.
-        delimiter: Field separator of the input CSV.
-        encoding: Text encoding of the input CSV.
     """
     import os
 

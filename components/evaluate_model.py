@@ -19,6 +19,8 @@ def evaluate_model(
     Args:
         model: Model directory from ``train_model``.
         test: Parquet table of held-out rows from ``split_data``, target included.
+
+    Returns:
         metrics: ``accuracy``, ``balanced_accuracy``, ``precision_macro``,
             ``recall_macro``, ``f1_macro``, ``roc_auc`` (binary, or one-vs-rest
             macro average for several classes) and ``log_loss``, plus

@@ -23,13 +23,15 @@ def load_data(
 
     Args:
         raw: The CSV to read, usually imported from a data URI with ``dsl.importer``.
+        target_column: Name of the column holding the class to predict.
+        delimiter: Field separator of the CSV.
+        encoding: Text encoding of the CSV; utf-8 also accepts a byte-order mark.
+
+    Returns:
         cleaned: Parquet table of the kept rows, target included, column types
             preserved. Metadata: ``rows_read``, ``rows_kept``, ``rows_dropped``,
             ``drop_reasons``, ``dropped_columns``, ``target_column``, ``columns``
             (name to pandas type) and ``format``.
-        target_column: Name of the column holding the class to predict.
-        delimiter: Field separator of the CSV.
-        encoding: Text encoding of the CSV; utf-8 also accepts a byte-order mark.
     """
     import pandas as pd
 
@@ -51,7 +53,9 @@ def load_data(
     kept = target.notna()
     target = target[kept]
     if target.empty:
-        fail(f"{source}: target column {target_column!r} has no values. Fill it in or pick another.")
+        fail(
+            f"{source}: target column {target_column!r} has no values. Fill it in or pick another."
+        )
     if pd.api.types.is_float_dtype(target) and target.map(float.is_integer).all():
         target = target.astype("int64")
     frame = frame[kept].assign(**{target_column: target})

@@ -4,24 +4,26 @@ Each helper is embedded, as source, into the components that list it in
 ``tabular_component(helpers=[...])``, so a compiled component YAML stands alone.
 That is why every helper imports what it needs inside its own body and calls
 no helper it does not list.
+
+Helpers are documented with comments, not docstrings: when KFP loads a
+component YAML back, it takes the first docstring in the embedded source as
+the component's description, and the helpers come before the component.
 """
 
 
+# Stops the step with one clear line instead of a traceback.
+#
+# Args:
+#     message: What is wrong and what to do about it.
 def fail(message: str):
-    """Stops the step with one clear line instead of a traceback.
-
-    Args:
-        message: What is wrong and what to do about it.
-    """
     raise SystemExit(f"kfp-tabular error: {message}")
 
 
+# Returns the hex sha256 of a file, read in 1 MiB blocks.
+#
+# Args:
+#     path: File to hash.
 def file_sha256(path: str) -> str:
-    """Returns the hex sha256 of a file, read in 1 MiB blocks.
-
-    Args:
-        path: File to hash.
-    """
     import hashlib
 
     digest = hashlib.sha256()
@@ -31,18 +33,17 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+# Reads a CSV file into a DataFrame, or stops with a clear error.
+#
+# Column names are stripped of surrounding spaces; a UTF-8 byte-order mark
+# is accepted when ``encoding`` is utf-8.
+#
+# Args:
+#     path: Local path of the file.
+#     source: How to name the file in messages (its URI).
+#     delimiter: Field separator.
+#     encoding: Text encoding.
 def read_csv_table(path: str, source: str, delimiter: str, encoding: str):
-    """Reads a CSV file into a DataFrame, or stops with a clear error.
-
-    Column names are stripped of surrounding spaces; a UTF-8 byte-order mark
-    is accepted when ``encoding`` is utf-8.
-
-    Args:
-        path: Local path of the file.
-        source: How to name the file in messages (its URI).
-        delimiter: Field separator.
-        encoding: Text encoding.
-    """
     import os
 
     import pandas as pd
@@ -88,17 +89,16 @@ def read_csv_table(path: str, source: str, delimiter: str, encoding: str):
     return frame
 
 
+# Returns the model's feature columns, in training order, typed as in training.
+#
+# Numeric features become float64 (text in them is an error); categorical
+# features become text, with missing values kept as NaN for the imputer.
+#
+# Args:
+#     frame: DataFrame holding at least the feature columns, in any order.
+#     features: ``[{"name": ..., "kind": "numeric" | "categorical"}, ...]``.
+#     source: How to name the data in messages.
 def select_features(frame, features: list, source: str):
-    """Returns the model's feature columns, in training order, typed as in training.
-
-    Numeric features become float64 (text in them is an error); categorical
-    features become text, with missing values kept as NaN for the imputer.
-
-    Args:
-        frame: DataFrame holding at least the feature columns, in any order.
-        features: ``[{"name": ..., "kind": "numeric" | "categorical"}, ...]``.
-        source: How to name the data in messages.
-    """
     import pandas as pd
 
     missing = [feature["name"] for feature in features if feature["name"] not in frame.columns]
@@ -124,25 +124,26 @@ def select_features(frame, features: list, source: str):
         else:
             if pd.api.types.is_float_dtype(values):
                 # 3.0 read from a CSV names the same category as "3" in training.
-                values = values.map(lambda v: str(int(v)) if v.is_integer() else str(v), na_action="ignore")
+                values = values.map(
+                    lambda v: str(int(v)) if v.is_integer() else str(v), na_action="ignore"
+                )
             columns[name] = values.map(str, na_action="ignore").astype(object)
     return pd.DataFrame(columns, index=frame.index)
 
 
+# Loads a model directory written by ``train_model``, after checking it.
+#
+# Refuses a ``model.joblib`` whose sha256 differs from ``metadata.json`` (a
+# changed or truncated file) and a model written by another scikit-learn
+# version (joblib models only load reliably under the version that wrote them).
+#
+# Args:
+#     path: Local path of the model directory.
+#     source: How to name the model in messages (its URI).
+#
+# Returns:
+#     ``(estimator, metadata)``: the fitted scikit-learn Pipeline and the metadata dict.
 def load_model_dir(path: str, source: str):
-    """Loads a model directory written by ``train_model``, after checking it.
-
-    Refuses a ``model.joblib`` whose sha256 differs from ``metadata.json`` (a
-    changed or truncated file) and a model written by another scikit-learn
-    version (joblib models only load reliably under the version that wrote them).
-
-    Args:
-        path: Local path of the model directory.
-        source: How to name the model in messages (its URI).
-
-    Returns:
-        ``(estimator, metadata)``: the fitted scikit-learn Pipeline and the metadata dict.
-    """
     import json
     import os
 

@@ -19,13 +19,15 @@ def split_data(
 
     Args:
         data: Parquet table from ``load_data``.
+        target_column: Column whose classes are kept in proportion.
+        test_size: Fraction of rows held out, strictly between 0 and 1.
+        random_state: Seed; the same seed and data give the same split.
+
+    Returns:
         train: Parquet table of the training rows. Metadata: ``rows``,
             ``class_counts``, ``format``.
         test: Parquet table of the held-out rows, used only for evaluation.
             Metadata as for ``train``.
-        target_column: Column whose classes are kept in proportion.
-        test_size: Fraction of rows held out, strictly between 0 and 1.
-        random_state: Seed; the same seed and data give the same split.
     """
     import math
 
@@ -37,13 +39,15 @@ def split_data(
         fail(f"test_size must be between 0 and 1 (exclusive), got {test_size}. Use e.g. 0.2.")
     frame = pd.read_parquet(data.path)
     if target_column not in frame.columns:
-        fail(f"{source}: target column {target_column!r} not found; columns are {list(frame.columns)}.")
+        columns = list(frame.columns)
+        fail(f"{source}: target column {target_column!r} not found; columns are {columns}.")
 
     class_counts = frame[target_column].value_counts()
     rare = class_counts[class_counts < 2]
     if len(rare):
+        labels = [str(label) for label in rare.index]
         fail(
-            f"{source}: class(es) {[str(label) for label in rare.index]} of {target_column!r} have a "
+            f"{source}: class(es) {labels} of {target_column!r} have a "
             "single row; a stratified split needs at least 2 rows per class. Add rows for them "
             "or remove those rows."
         )

@@ -28,18 +28,20 @@ def train_model(
 
     Args:
         train: Parquet table of training rows from ``split_data``.
-        model: Directory holding ``model.joblib`` (the fitted Pipeline, the
-            layout KServe and Vertex AI serve from) and ``metadata.json``.
-            Metadata, in both: ``framework``, ``framework_version``,
-            ``target_column``, ``features`` (name and kind), ``classes``,
-            ``hyperparameters``, ``training_rows``, ``fit_seconds``, ``sha256``
-            of ``model.joblib``.
         target_column: Column holding the class to predict.
         n_estimators: Number of trees.
         max_depth: Deepest a tree may grow; 0 means no limit.
         min_samples_leaf: Fewest training rows in a leaf.
         class_weight: ``none``, ``balanced`` or ``balanced_subsample``.
         random_state: Seed for the forest.
+
+    Returns:
+        model: Directory holding ``model.joblib`` (the fitted Pipeline, the
+            layout KServe and Vertex AI serve from) and ``metadata.json``.
+            Metadata, in both: ``framework``, ``framework_version``,
+            ``target_column``, ``features`` (name and kind), ``classes``,
+            ``hyperparameters``, ``training_rows``, ``fit_seconds``, ``sha256``
+            of ``model.joblib``.
     """
     import json
     import os
@@ -55,7 +57,11 @@ def train_model(
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    class_weights = {"none": None, "balanced": "balanced", "balanced_subsample": "balanced_subsample"}
+    class_weights = {
+        "none": None,
+        "balanced": "balanced",
+        "balanced_subsample": "balanced_subsample",
+    }
     if class_weight not in class_weights:
         fail(f"class_weight must be one of {list(class_weights)}, got {class_weight!r}.")
     for name, value, lowest in (
@@ -68,7 +74,8 @@ def train_model(
 
     frame = pd.read_parquet(train.path)
     if target_column not in frame.columns:
-        fail(f"{train.uri}: target column {target_column!r} not found; columns are {list(frame.columns)}.")
+        columns = list(frame.columns)
+        fail(f"{train.uri}: target column {target_column!r} not found; columns are {columns}.")
     features = [
         {
             "name": name,
@@ -94,7 +101,9 @@ def train_model(
             (
                 "categorical",
                 make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
+                    SimpleImputer(
+                        strategy="constant", fill_value="missing", keep_empty_features=True
+                    ),
                     OneHotEncoder(
                         handle_unknown="infrequent_if_exist", max_categories=50, sparse_output=False
                     ),

@@ -8,6 +8,12 @@ from kfp.dsl import Dataset, Model
 from components import batch_predict
 
 
+class PredictionOutputs(NamedTuple):
+    """What a batch-prediction run hands on."""
+
+    predictions: Dataset
+
+
 @dsl.pipeline(
     name="batch-prediction-pipeline",
     description="Scores the rows of a CSV with a model directory written by training-pipeline.",
@@ -15,7 +21,7 @@ from components import batch_predict
 def batch_prediction_pipeline(
     model_uri: str,
     data_uri: str,
-) -> NamedTuple("Outputs", predictions=Dataset):
+) -> PredictionOutputs:
     """Predicts a class and class probabilities for every row of a CSV.
 
     Args:
@@ -30,5 +36,4 @@ def batch_prediction_pipeline(
     data = dsl.importer(artifact_uri=data_uri, artifact_class=Dataset, reimport=False)
     data.set_display_name("import-data")
     scored = batch_predict(model=model.output, data=data.output)
-    outputs = NamedTuple("Outputs", predictions=Dataset)
-    return outputs(predictions=scored.outputs["predictions"])
+    return PredictionOutputs(predictions=scored.outputs["predictions"])

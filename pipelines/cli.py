@@ -138,10 +138,14 @@ def demo(args: argparse.Namespace) -> None:
 
     data, new_rows, truth = write_demo_data(args.output_dir / "data")
     print(f"Demo data: {data} (training), {new_rows} (held-out rows to score)\n")
-    train_args = argparse.Namespace(**{**DEFAULTS, **vars(args), "data": data, "target": "diagnosis"})
+    train_args = argparse.Namespace(
+        **{**DEFAULTS, **vars(args), "data": data, "target": "diagnosis"}
+    )
     model_dir = train(train_args)
     print()
-    predictions = predict(argparse.Namespace(**{**vars(args), "model": model_dir, "data": new_rows}))
+    predictions = predict(
+        argparse.Namespace(**{**vars(args), "model": model_dir, "data": new_rows})
+    )
     import pandas as pd
 
     scored = pd.read_csv(predictions)["prediction"]
@@ -174,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--target", required=True, help="column holding the class")
     for name, default in DEFAULTS.items():
         flag = "--" + name.replace("_", "-")
-        train_parser.add_argument(flag, type=type(default), default=default, help="default: %(default)s")
+        train_parser.add_argument(
+            flag, type=type(default), default=default, help="default: %(default)s"
+        )
     train_parser.set_defaults(handler=train)
 
     predict_parser = commands.add_parser("predict", parents=[common], help="score a CSV")
@@ -182,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--data", type=pathlib.Path, required=True, help="CSV to score")
     predict_parser.set_defaults(handler=predict)
 
-    demo_parser = commands.add_parser("demo", parents=[common], help="train and score a bundled dataset")
+    demo_parser = commands.add_parser(
+        "demo", parents=[common], help="train and score a bundled dataset"
+    )
     demo_parser.set_defaults(handler=demo)
     return parser
 

@@ -8,9 +8,18 @@ from kfp.dsl import Dataset, Metrics, Model
 from components import evaluate_model, load_data, split_data, train_model
 
 
+class TrainingOutputs(NamedTuple):
+    """What a training run hands on."""
+
+    model: Model
+    metrics: Metrics
+
+
 @dsl.pipeline(
     name="training-pipeline",
-    description="Reads a CSV, splits it, trains a RandomForest pipeline and evaluates it on held-out rows.",
+    description=(
+        "Reads a CSV, splits it, trains a RandomForest pipeline and evaluates it on held-out rows."
+    ),
 )
 def training_pipeline(
     data_uri: str,
@@ -23,7 +32,7 @@ def training_pipeline(
     class_weight: str = "none",
     delimiter: str = ",",
     encoding: str = "utf-8",
-) -> NamedTuple("Outputs", model=Model, metrics=Metrics):
+) -> TrainingOutputs:
     """Trains and evaluates a tabular classifier.
 
     Args:
@@ -63,5 +72,4 @@ def training_pipeline(
         random_state=random_state,
     )
     evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])
-    outputs = NamedTuple("Outputs", model=Model, metrics=Metrics)
-    return outputs(model=trained.outputs["model"], metrics=evaluated.outputs["metrics"])
+    return TrainingOutputs(model=trained.outputs["model"], metrics=evaluated.outputs["metrics"])

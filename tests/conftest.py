@@ -1,0 +1,106 @@
+"""Shared fixtures: generated and bundled datasets, artifacts on tmp_path, the local runner."""
+
+import pathlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from kfp import local
+from kfp.dsl import Dataset, Model
+
+from components import load_data, split_data, train_model
+
+
+def make_messy_frame(rows: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A realistic messy table: IDs, text categories, gaps, '?' in a numeric column, string labels.
+
+    The label depends on ``plan``, ``tenure_months`` and ``monthly_fee`` so a
+    model can learn it; some labels are missing or padded with spaces.
+    """
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "premium"], rows)
+    tenure = rng.integers(1, 72, rows).astype(float)
+    fee = np.round(rng.normal(50, 15, rows), 2)
+    score = (plan == "premium") * 1.5 + (tenure < 12) * -1.2 + (fee > 60) * -0.8
+    label = np.where(score + rng.normal(0, 0.5, rows) > 0, "stay", "churn")
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{100000 + i}" for i in range(rows)],
+            "plan": plan,
+            "city": rng.choice(["Paris", "Lyon", "Lille", "Nantes", None], rows),
+            "tenure_months": tenure,
+            "monthly_fee": fee.astype(object),
+            "paperless": rng.choice(["yes", "no"], rows),
+            "churned": label.astype(object),
+        }
+    )
+    frame.loc[rng.choice(rows, rows // 10, replace=False), "tenure_months"] = np.nan
+    frame.loc[rng.choice(rows, rows // 20, replace=False), "monthly_fee"] = "?"
+    frame.loc[rng.choice(rows, rows // 25, replace=False), "churned"] = None
+    padded = rng.choice(rows, rows // 10, replace=False)
+    frame.loc[padded, "churned"] = frame.loc[padded, "churned"].map(
+        lambda v: f" {v} " if isinstance(v, str) else v
+    )
+    return frame
+
+
+@pytest.fixture
+def messy_csv(tmp_path) -> pathlib.Path:
+    path = tmp_path / "customers.csv"
+    make_messy_frame().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def iris_csv(tmp_path) -> pathlib.Path:
+    """scikit-learn's bundled iris table with the species names as labels."""
+    from sklearn.datasets import load_iris
+
+    dataset = load_iris(as_frame=True)
+    frame = dataset.frame
+    frame["target"] = frame["target"].map(dict(enumerate(dataset.target_names)))
+    path = tmp_path / "iris.csv"
+    frame.rename(columns={"target": "species"}).to_csv(path, index=False)
+    return path
+
+
+def dataset(path) -> Dataset:
+    """A Dataset artifact at ``path``; its folder is created, as the KFP executor does."""
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Dataset(name="data", uri=str(path), metadata={})
+
+
+def model_artifact(path) -> Model:
+    """A Model artifact at ``path``; its folder is created, as the KFP executor does."""
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Model(name="model", uri=str(path), metadata={})
+
+
+def train_on_csv(csv: pathlib.Path, target: str, folder: pathlib.Path, **hyperparameters):
+    """Runs load, split and train as plain functions; returns (model, train, test) artifacts."""
+    cleaned, train, test = (
+        dataset(folder / "cleaned"),
+        dataset(folder / "train"),
+        dataset(folder / "test"),
+    )
+    model = model_artifact(folder / "model")
+    load_data.python_func(raw=dataset(csv), cleaned=cleaned, target_column=target)
+    split_data.python_func(data=cleaned, train=train, test=test, target_column=target)
+    train_model.python_func(
+        train=train, model=model, target_column=target, **{"n_estimators": 20, **hyperparameters}
+    )
+    return model, train, test
+
+
+@pytest.fixture
+def messy_model(tmp_path, messy_csv):
+    """A model trained on the messy table, with its train and test artifacts."""
+    return train_on_csv(messy_csv, "churned", tmp_path / "trained")
+
+
+@pytest.fixture
+def local_runner(tmp_path) -> pathlib.Path:
+    """Initialises the KFP local subprocess runner with a pipeline root under tmp_path."""
+    root = tmp_path / "pipeline_root"
+    local.init(local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
+    return root

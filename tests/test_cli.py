@@ -1,0 +1,77 @@
+"""The command line: train, predict and demo on the local runner, and its one-line errors."""
+
+import pathlib
+
+import pandas as pd
+
+from pipelines.cli import main
+from pipelines.demo_data import write_demo_data
+from tests.conftest import make_messy_frame
+
+
+def printed_path(text, label):
+    (line,) = [line for line in text.splitlines() if line.startswith(label)]
+    return pathlib.Path(line.split(label, 1)[1].split(" (")[0].strip())
+
+
+def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(
+        [
+            "train",
+            "--data",
+            str(messy_csv),
+            "--target",
+            "churned",
+            "--n-estimators",
+            "30",
+            "--output-dir",
+            str(runs),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Test-set metrics" in out and "balanced_accuracy" in out and "roc_auc" in out
+    model_dir = printed_path(out, "Model:")
+    assert (model_dir / "model.joblib").is_file()
+    assert printed_path(out, "Report:").read_text().startswith("<!DOCTYPE html>")
+    assert "Running pipeline" in (runs / "train.log").read_text()
+
+    new_rows = tmp_path / "new.csv"
+    make_messy_frame(rows=25, seed=3).drop(columns="churned").to_csv(new_rows, index=False)
+    code = main(
+        ["predict", "--model", str(model_dir), "--data", str(new_rows), "--output-dir", str(runs)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    predictions = pd.read_csv(printed_path(out, "Predictions:"))
+    assert len(predictions) == 25 and "prediction" in predictions.columns
+
+
+def test_bad_input_prints_one_line_and_exits_1(messy_csv, tmp_path, capsys):
+    code = main(
+        ["train", "--data", str(messy_csv), "--target", "label", "--output-dir", str(tmp_path)]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("error: ") and "target column 'label' not found" in line
+    assert str(tmp_path / "train.log") in line
+
+
+def test_demo_trains_and_scores_the_bundled_dataset(tmp_path, capsys):
+    assert main(["demo", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "Held-out rows predicted correctly" in out
+    share = float(out.rsplit("correctly: ", 1)[1].split("%")[0])
+    assert share > 85
+
+
+def test_demo_data_holds_out_unlabelled_rows(tmp_path):
+    training, new_rows, truth = write_demo_data(tmp_path, held_out=0.1)
+    train_frame, new_frame = pd.read_csv(training), pd.read_csv(new_rows)
+    assert len(train_frame) + len(new_frame) == 569  # every row of the bundled table, once
+    assert "diagnosis" not in new_frame.columns
+    assert len(pd.read_csv(truth)) == len(new_frame)
+    assert set(train_frame["diagnosis"]) == {"malignant", "benign"}

@@ -1,0 +1,122 @@
+"""The compiled YAML: fresh, a valid PipelineSpec, the contract, and runnable when loaded back."""
+
+import pathlib
+
+import pandas as pd
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp import components, dsl
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from compile import DEFAULT_OUTPUT_DIR, compile_all
+
+COMPILED = DEFAULT_OUTPUT_DIR
+ALL_YAML = sorted(COMPILED.rglob("*.yaml"))
+
+
+def test_committed_yaml_matches_a_fresh_compile(tmp_path):
+    fresh = compile_all(tmp_path)
+    assert sorted(p.relative_to(tmp_path) for p in fresh) == sorted(
+        p.relative_to(COMPILED) for p in ALL_YAML
+    ), "compiled/ holds other files than compile.py writes: run `python compile.py` and commit"
+    for path in fresh:
+        committed = COMPILED / path.relative_to(tmp_path)
+        assert committed.read_bytes() == path.read_bytes(), (
+            f"{committed} is stale: run `python compile.py` and commit the result"
+        )
+
+
+def test_compiling_twice_gives_identical_bytes(tmp_path):
+    first = [p.read_bytes() for p in compile_all(tmp_path / "a")]
+    second = [p.read_bytes() for p in compile_all(tmp_path / "b")]
+    assert first == second
+
+
+@pytest.mark.parametrize("path", ALL_YAML, ids=lambda p: p.name)
+def test_every_file_parses_as_a_pipeline_spec(path):
+    spec = json_format.ParseDict(yaml.safe_load(path.read_text()), pipeline_spec_pb2.PipelineSpec())
+    assert spec.pipeline_info.name
+    assert spec.deployment_spec
+    for component in spec.components.values():
+        if component.executor_label:
+            assert component.input_definitions.parameters or component.input_definitions.artifacts
+
+
+def load_spec(name):
+    return json_format.ParseDict(
+        yaml.safe_load((COMPILED / name).read_text()), pipeline_spec_pb2.PipelineSpec()
+    )
+
+
+def test_training_pipeline_contract():
+    spec = load_spec("training_pipeline.yaml")
+    inputs = spec.root.input_definitions.parameters
+    assert {"data_uri", "target_column"} <= set(inputs)
+    assert not inputs["data_uri"].is_optional and not inputs["target_column"].is_optional
+    for name in (
+        "test_size",
+        "random_state",
+        "n_estimators",
+        "max_depth",
+        "min_samples_leaf",
+        "class_weight",
+    ):
+        assert inputs[name].is_optional, f"{name} needs a default"
+    outputs = spec.root.output_definitions.artifacts
+    assert outputs["model"].artifact_type.schema_title == "system.Model"
+    assert outputs["metrics"].artifact_type.schema_title == "system.Metrics"
+
+
+def test_batch_prediction_pipeline_contract():
+    spec = load_spec("batch_prediction_pipeline.yaml")
+    assert set(spec.root.input_definitions.parameters) == {"model_uri", "data_uri"}
+    outputs = spec.root.output_definitions.artifacts
+    assert set(outputs) == {"predictions"}
+    assert outputs["predictions"].artifact_type.schema_title == "system.Dataset"
+
+
+def test_component_descriptions_come_from_the_docstrings():
+    train = components.load_component_from_file(str(COMPILED / "components" / "train_model.yaml"))
+    assert train.description.startswith("Fits one scikit-learn Pipeline")
+    doc = yaml.safe_load((COMPILED / "components" / "train_model.yaml").read_text())
+    outputs = doc["components"]["comp-train-model"]["outputDefinitions"]["artifacts"]
+    assert "model.joblib" in outputs["model"]["description"]
+
+
+def test_pipeline_yaml_runs_when_loaded_back(local_runner, iris_csv):
+    training = components.load_component_from_file(str(COMPILED / "training_pipeline.yaml"))
+    outputs = training(data_uri=str(iris_csv), target_column="species", n_estimators=20).outputs
+    assert outputs["metrics"].metadata["accuracy"] > 0.85
+    assert (pathlib.Path(outputs["model"].path) / "model.joblib").is_file()
+
+
+def test_component_yaml_builds_another_pipeline(local_runner, iris_csv, tmp_path):
+    """A team reusing only our component YAML, in a pipeline of its own."""
+    load = {
+        name: components.load_component_from_file(str(COMPILED / "components" / f"{name}.yaml"))
+        for name in ("load_data", "split_data", "train_model", "batch_predict")
+    }
+
+    @dsl.pipeline
+    def reuse(data_uri: str, new_rows_uri: str) -> dsl.Dataset:
+        raw = dsl.importer(artifact_uri=data_uri, artifact_class=dsl.Dataset)
+        new_rows = dsl.importer(artifact_uri=new_rows_uri, artifact_class=dsl.Dataset)
+        cleaned = load["load_data"](raw=raw.output, target_column="species")
+        split = load["split_data"](
+            data=cleaned.outputs["cleaned"], target_column="species", test_size=0.3
+        )
+        model = load["train_model"](
+            train=split.outputs["train"], target_column="species", n_estimators=10
+        )
+        return load["batch_predict"](model=model.outputs["model"], data=new_rows.output).outputs[
+            "predictions"
+        ]
+
+    new_rows = tmp_path / "new.csv"
+    pd.read_csv(iris_csv).drop(columns="species").head(15).to_csv(new_rows, index=False)
+    predictions = reuse(data_uri=str(iris_csv), new_rows_uri=str(new_rows)).output
+    scored = pd.read_csv(predictions.path)
+    assert (
+        len(scored) == 15 and scored["prediction"].isin(["setosa", "versicolor", "virginica"]).all()
+    )

@@ -1,0 +1,111 @@
+"""evaluate_model as a plain function: metrics equal to scikit-learn's on the test rows only."""
+
+import json
+import pathlib
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from kfp.dsl import HTML, ClassificationMetrics, Metrics
+from sklearn import metrics as sk
+
+from components import evaluate_model
+from components.shared import select_features
+from tests.conftest import dataset, train_on_csv
+
+
+def evaluate(model, test, tmp_path):
+    outputs = {
+        "metrics": Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata={}),
+        "classification_metrics": ClassificationMetrics(
+            name="classification_metrics", uri=str(tmp_path / "cm"), metadata={}
+        ),
+        "report": HTML(name="report", uri=str(tmp_path / "report.html"), metadata={}),
+    }
+    evaluate_model.python_func(model=model, test=test, **outputs)
+    return outputs
+
+
+def expected_predictions(model, test):
+    folder = pathlib.Path(model.path)
+    estimator = joblib.load(folder / "model.joblib")
+    meta = json.loads((folder / "metadata.json").read_text())
+    frame = pd.read_parquet(test.path)
+    inputs = select_features(frame, meta["features"], "test")
+    return (
+        estimator,
+        frame[meta["target_column"]].to_numpy(),
+        estimator.predict(inputs),
+        estimator.predict_proba(inputs),
+    )
+
+
+def test_binary_metrics_match_scikit_learn_on_the_test_split(messy_model, tmp_path):
+    model, _, test = messy_model
+    out = evaluate(model, test, tmp_path)
+    estimator, truth, predicted, proba = expected_predictions(model, test)
+    got = out["metrics"].metadata
+
+    assert got["test_rows"] == len(truth)
+    assert got["accuracy"] == pytest.approx(sk.accuracy_score(truth, predicted), abs=1e-6)
+    assert got["f1_macro"] == pytest.approx(
+        sk.f1_score(truth, predicted, average="macro"), abs=1e-6
+    )
+    assert got["roc_auc"] == pytest.approx(sk.roc_auc_score(truth == "stay", proba[:, 1]), abs=1e-6)
+    assert got["log_loss"] == pytest.approx(sk.log_loss(truth, proba), abs=1e-6)
+    assert set(got) == {
+        "accuracy",
+        "balanced_accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "roc_auc",
+        "log_loss",
+        "test_rows",
+    }
+    # The messy table is learnable: far better than the majority class.
+    assert got["balanced_accuracy"] > 0.65
+
+    cm = out["classification_metrics"].metadata
+    assert cm["confusionMatrix"]["annotationSpecs"] == [
+        {"displayName": "churn"},
+        {"displayName": "stay"},
+    ]
+    rows = [row["row"] for row in cm["confusionMatrix"]["rows"]]
+    assert np.array_equal(rows, sk.confusion_matrix(truth, predicted, labels=estimator.classes_))
+    curve = cm["confidenceMetrics"]
+    assert curve and all(0 <= point["confidenceThreshold"] <= 1 for point in curve)
+
+
+def test_multiclass_report_renders_every_class(iris_csv, tmp_path):
+    model, _, test = train_on_csv(iris_csv, "species", tmp_path / "iris")
+    out = evaluate(model, test, tmp_path)
+    got = out["metrics"].metadata
+    assert 0.8 < got["roc_auc"] <= 1.0 and got["accuracy"] > 0.8
+    assert "confidenceMetrics" not in out["classification_metrics"].metadata
+
+    page = pathlib.Path(out["report"].path).read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    for label in ("setosa", "versicolor", "virginica", "Confusion matrix", "Classification report"):
+        assert label in page
+
+
+def test_roc_auc_is_left_out_when_a_class_is_absent_from_the_test_rows(messy_model, tmp_path):
+    model, _, test = messy_model
+    frame = pd.read_parquet(test.path)
+    only_stay = tmp_path / "only_stay"
+    frame[frame["churned"] == "stay"].to_parquet(only_stay)
+    out = evaluate(model, dataset(only_stay), tmp_path)
+    assert "roc_auc" not in out["metrics"].metadata
+    assert "roc_auc is undefined" in pathlib.Path(out["report"].path).read_text()
+
+
+def test_class_names_are_escaped_in_the_report(tmp_path):
+    path = tmp_path / "html.csv"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    pd.DataFrame({"x": x, "y": np.where(x > 0, "<b>yes</b>", "no")}).to_csv(path, index=False)
+    model, _, test = train_on_csv(path, "y", tmp_path / "t")
+    page = pathlib.Path(evaluate(model, test, tmp_path)["report"].path).read_text()
+    assert "<b>yes</b>" not in page and "&lt;b&gt;yes&lt;/b&gt;" in page

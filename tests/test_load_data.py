@@ -1,0 +1,163 @@
+"""load_data as a plain function: what it keeps, what it records, how it refuses bad files."""
+
+import pandas as pd
+import pytest
+
+from components import load_data
+from tests.conftest import dataset, make_messy_frame
+
+
+def run_load(source, tmp_path, target="churned", **options):
+    cleaned = dataset(tmp_path / "cleaned")
+    load_data.python_func(raw=dataset(source), cleaned=cleaned, target_column=target, **options)
+    return pd.read_parquet(cleaned.path), cleaned.metadata
+
+
+def test_keeps_rows_with_missing_features_and_drops_only_missing_targets(messy_csv, tmp_path):
+    raw = pd.read_csv(messy_csv)
+    frame, meta = run_load(messy_csv, tmp_path)
+
+    missing_target = int(raw["churned"].isna().sum())
+    assert missing_target > 0
+    assert meta["rows_read"] == len(raw)
+    assert meta["rows_kept"] == len(frame) == len(raw) - missing_target
+    assert meta["rows_dropped"] == missing_target
+    assert meta["drop_reasons"] == {"missing target": missing_target}
+    # Rows with a missing feature are kept for the imputer, not thrown away.
+    assert (
+        frame["tenure_months"].isna().sum()
+        == raw.loc[raw["churned"].notna(), "tenure_months"].isna().sum()
+    )
+    assert frame["city"].isna().any()
+
+
+def test_strips_label_whitespace_and_records_column_types(messy_csv, tmp_path):
+    frame, meta = run_load(messy_csv, tmp_path)
+
+    assert set(frame["churned"]) == {"stay", "churn"}
+    assert sum(meta["class_counts"].values()) == len(frame)
+    assert set(meta["columns"]) == set(frame.columns)
+    assert meta["columns"]["tenure_months"] == "float64"
+    assert meta["target_column"] == "churned"
+
+
+def test_integer_labels_with_gaps_stay_integers(tmp_path):
+    path = tmp_path / "ints.csv"
+    pd.DataFrame({"x": range(6), "y": [1, 2, None, 1, 2, 1]}).to_csv(path, index=False)
+    frame, meta = run_load(path, tmp_path, target="y")
+    assert frame["y"].dtype == "int64"
+    assert meta["class_counts"] == {"1": 3, "2": 2}
+
+
+def test_drops_feature_columns_without_any_value(tmp_path):
+    path = tmp_path / "empty_col.csv"
+    pd.DataFrame({"x": [1, 2, 3, 4], "blank": [None] * 4, "y": ["a", "b", "a", "b"]}).to_csv(
+        path, index=False
+    )
+    frame, meta = run_load(path, tmp_path, target="y")
+    assert "blank" not in frame.columns
+    assert meta["dropped_columns"] == {"blank": "no values"}
+
+
+def test_reads_semicolon_latin1_files_with_options(tmp_path):
+    path = tmp_path / "european.csv"
+    path.write_bytes("ville;classe\nBéziers;a\nSète;b\nNîmes;a\n".encode("latin-1"))
+    frame, _ = run_load(path, tmp_path, target="classe", delimiter=";", encoding="latin-1")
+    assert list(frame["ville"]) == ["Béziers", "Sète", "Nîmes"]
+
+
+def test_accepts_utf8_byte_order_mark_and_padded_headers(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffx , label \n1,a\n2,b\n".encode())
+    frame, _ = run_load(path, tmp_path, target="label")
+    assert list(frame.columns) == ["x", "label"]
+
+
+# Bad input: each fails with one line naming the file, the problem and the fix.
+
+
+def test_missing_target_column_lists_the_columns(messy_csv, tmp_path):
+    with pytest.raises(
+        SystemExit, match=r"target column 'label' not found; columns are \['customer_id'"
+    ):
+        run_load(messy_csv, tmp_path, target="label")
+
+
+def test_missing_target_with_one_column_hints_at_the_delimiter(tmp_path):
+    path = tmp_path / "semicolons.csv"
+    path.write_text("a;b;label\n1;2;x\n")
+    with pytest.raises(SystemExit, match="is the delimiter ',' right"):
+        run_load(path, tmp_path, target="label")
+
+
+def test_file_not_found(tmp_path):
+    with pytest.raises(SystemExit, match=r"nope\.csv: file not found"):
+        run_load(tmp_path / "nope.csv", tmp_path)
+
+
+def test_directory_instead_of_file(tmp_path):
+    with pytest.raises(SystemExit, match="is a directory, not a CSV file"):
+        run_load(tmp_path, tmp_path)
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_empty_file(tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_text(content)
+    with pytest.raises(SystemExit, match="the file is empty"):
+        run_load(path, tmp_path)
+
+
+def test_header_only(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("a,b,churned\n")
+    with pytest.raises(SystemExit, match="a header but no data rows"):
+        run_load(path, tmp_path)
+
+
+def test_binary_file(tmp_path):
+    path = tmp_path / "table.xlsx"
+    path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)) * 4)
+    with pytest.raises(SystemExit, match="binary content, not CSV text"):
+        run_load(path, tmp_path)
+
+
+def test_text_in_another_encoding(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("ville,churned\nBéziers,a\nSète,b\n".encode("latin-1"))
+    with pytest.raises(SystemExit, match="not valid utf-8 text .* e.g. latin-1"):
+        run_load(path, tmp_path)
+
+
+def test_ragged_rows(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,churned\n1,x\n2,y,extra,fields\n")
+    with pytest.raises(SystemExit, match="not a readable CSV with delimiter ','"):
+        run_load(path, tmp_path)
+
+
+def test_duplicate_column_names_after_stripping(tmp_path):
+    path = tmp_path / "dupes.csv"
+    path.write_text("a, a,churned\n1,2,x\n")
+    with pytest.raises(SystemExit, match=r"duplicate column names \['a'\]"):
+        run_load(path, tmp_path)
+
+
+def test_target_with_a_single_class(tmp_path):
+    path = tmp_path / "one_class.csv"
+    pd.DataFrame({"x": [1, 2, 3], "churned": ["stay", "stay", None]}).to_csv(path, index=False)
+    with pytest.raises(SystemExit, match=r"single class \('stay', 2 rows\)"):
+        run_load(path, tmp_path)
+
+
+def test_target_without_values(tmp_path):
+    path = tmp_path / "no_target.csv"
+    pd.DataFrame({"x": [1, 2], "churned": [None, " "]}).to_csv(path, index=False)
+    with pytest.raises(SystemExit, match="target column 'churned' has no values"):
+        run_load(path, tmp_path)
+
+
+def test_messy_frame_fixture_is_messy():
+    frame = make_messy_frame()
+    assert frame["churned"].isna().any() and (frame["monthly_fee"] == "?").any()
+    assert frame["customer_id"].is_unique

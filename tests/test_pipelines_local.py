@@ -1,0 +1,74 @@
+"""Both pipelines end to end on the KFP local runner (SubprocessRunner, no venv)."""
+
+import json
+import pathlib
+
+import pandas as pd
+import pytest
+
+from pipelines import batch_prediction_pipeline, training_pipeline
+from tests.conftest import make_messy_frame
+
+
+def train_then_predict(csv, target, new_rows_csv, **parameters):
+    trained = training_pipeline(data_uri=str(csv), target_column=target, **parameters).outputs
+    scored = batch_prediction_pipeline(
+        model_uri=trained["model"].path, data_uri=str(new_rows_csv)
+    ).outputs
+    return trained, scored
+
+
+def test_iris_from_csv_to_predictions(local_runner, iris_csv, tmp_path):
+    frame = pd.read_csv(iris_csv)
+    new_rows = tmp_path / "new.csv"
+    frame.drop(columns="species").to_csv(new_rows, index=False)
+
+    trained, scored = train_then_predict(iris_csv, "species", new_rows, n_estimators=50)
+
+    metrics = trained["metrics"].metadata
+    assert metrics["test_rows"] == 30  # 20% of 150, stratified: the model never saw them
+    assert metrics["accuracy"] > 0.85 and metrics["roc_auc"] > 0.9
+    model_dir = pathlib.Path(trained["model"].path)
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    assert meta["classes"] == ["setosa", "versicolor", "virginica"]
+    assert meta["training_rows"] == 120
+    assert meta["hyperparameters"]["n_estimators"] == 50
+    assert trained["model"].metadata["sha256"] == meta["sha256"]
+
+    predictions = pd.read_csv(scored["predictions"].path)
+    assert len(predictions) == 150
+    assert (predictions["prediction"] == frame["species"]).mean() > 0.95
+    assert scored["predictions"].metadata["rows"] == 150
+
+
+def test_messy_csv_from_csv_to_predictions(local_runner, messy_csv, tmp_path):
+    new_rows = tmp_path / "new.csv"
+    make_messy_frame(rows=60, seed=5).drop(columns="churned").to_csv(new_rows, index=False)
+
+    trained, scored = train_then_predict(messy_csv, "churned", new_rows, class_weight="balanced")
+
+    metrics = trained["metrics"].metadata
+    assert 0.65 < metrics["balanced_accuracy"] <= 1.0
+    assert {"roc_auc", "log_loss", "f1_macro"} <= set(metrics)
+    features = {f["name"] for f in trained["model"].metadata["features"]}
+    assert {"plan", "city", "tenure_months", "customer_id"} <= features
+    predictions = pd.read_csv(scored["predictions"].path)
+    assert len(predictions) == 60
+    assert set(predictions["prediction"]) <= {"churn", "stay"}
+    assert predictions["proba_churn"].between(0, 1).all()
+
+
+def test_bad_input_fails_the_run_with_one_clear_line(local_runner, messy_csv, capsys):
+    with pytest.raises(RuntimeError, match="load-data"):
+        training_pipeline(data_uri=str(messy_csv), target_column="label")
+    out = capsys.readouterr().out
+    error_lines = [line for line in out.splitlines() if "kfp-tabular error:" in line]
+    assert len(error_lines) == 1
+    assert "target column 'label' not found; columns are ['customer_id'" in error_lines[0]
+    assert "Traceback" not in out
+
+
+def test_prediction_with_a_path_that_is_not_a_model(local_runner, messy_csv, tmp_path, capsys):
+    with pytest.raises(RuntimeError, match="batch-predict"):
+        batch_prediction_pipeline(model_uri=str(tmp_path), data_uri=str(messy_csv))
+    assert "not a model directory from training_pipeline" in capsys.readouterr().out

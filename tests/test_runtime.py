@@ -1,0 +1,86 @@
+"""One set of pins: in runtime.py, pyproject.toml, the lock file, this environment and the YAML."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import version
+
+import pytest
+import yaml
+
+from components import runtime
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+COMPONENT_YAML = sorted((ROOT / "compiled" / "components").glob("*.yaml"))
+KFP_PIN = f"kfp=={runtime.KFP_VERSION}"
+
+
+def test_pins_are_exact_and_equal_pyproject_lock_and_installed():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert sorted(pyproject["project"]["dependencies"]) == sorted([*runtime.RUNTIME_PINS, KFP_PIN])
+    lock = set((ROOT / "requirements.lock").read_text().split())
+    for pin in [*runtime.RUNTIME_PINS, KFP_PIN]:
+        name, _, pinned = pin.partition("==")
+        assert pinned, f"{pin} is not an exact pin"
+        assert pin in lock, f"requirements.lock does not hold {pin}"
+        assert version(name) == pinned, (
+            f"installed {name} {version(name)} differs from the pin {pin}"
+        )
+
+
+@pytest.mark.parametrize("path", COMPONENT_YAML, ids=lambda p: p.stem)
+def test_compiled_components_install_the_pins_on_kubeflow(path):
+    doc = yaml.safe_load(path.read_text())
+    (executor,) = doc["deploymentSpec"]["executors"].values()
+    container = executor["container"]
+    assert container["image"] == runtime.BASE_IMAGE
+    assert container["command"][:3] == ["sh", "-c", runtime.INSTALL_IF_MISSING]
+    install = container["command"][2]
+    pip_install = "python3 -m pip install --quiet --no-warn-script-location "
+    assert pip_install + " ".join(f"'{pin}'" for pin in runtime.RUNTIME_PINS) in install
+    assert f"--no-deps '{KFP_PIN}'" in install
+
+
+def run_install_script(tmp_path, pins_check_args=None):
+    """Runs the component prologue with a `python3` that logs its arguments.
+
+    The logging python3 runs the real interpreter, except for `-m pip`, which it
+    only records, so the test sees whether pip would run without installing.
+    """
+    calls = tmp_path / "calls.log"
+    shim = tmp_path / "bin" / "python3"
+    shim.parent.mkdir()
+    shim.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$*" >> {calls}\n'
+        'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then exit 0; fi\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    shim.chmod(0o755)
+    script = runtime.INSTALL_IF_MISSING
+    if pins_check_args:
+        script = script.replace(*pins_check_args)
+    env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["sh", "-c", script, "sh", "-c", "echo step ran"], env=env, capture_output=True, text=True
+    )
+    return done, calls.read_text()
+
+
+def test_local_runs_skip_pip_when_the_pins_are_installed(tmp_path):
+    done, calls = run_install_script(tmp_path)
+    assert done.returncode == 0 and done.stdout == "step ran\n"
+    assert "-m pip" not in calls
+    assert "import sys" in calls  # the version check itself did run
+
+
+def test_a_missing_or_different_pin_makes_the_step_install(tmp_path):
+    pin = runtime.RUNTIME_PINS[0]
+    name, _, _ = pin.partition("==")
+    done, calls = run_install_script(tmp_path, (f"'{pin}' ", f"'{name}==0.0.1' ", 1))
+    assert done.returncode == 0 and done.stdout == "step ran\n"
+    pip_calls = [line for line in calls.splitlines() if line.startswith("-m pip install")]
+    assert len(pip_calls) == 2
+    assert runtime.RUNTIME_PINS[-1] in pip_calls[0] and KFP_PIN in pip_calls[1]

@@ -1,0 +1,57 @@
+"""split_data as a plain function: stratified, seeded, complete; refuses splits that cannot work."""
+
+import pandas as pd
+import pytest
+
+from components import split_data
+from tests.conftest import dataset
+
+
+def write_table(tmp_path, labels):
+    path = tmp_path / "table"
+    pd.DataFrame({"x": range(len(labels)), "y": labels}).to_parquet(path)
+    return path
+
+
+def run_split(path, tmp_path, **options):
+    train, test = dataset(tmp_path / "train"), dataset(tmp_path / "test")
+    split_data.python_func(data=dataset(path), train=train, test=test, target_column="y", **options)
+    return pd.read_parquet(train.path), pd.read_parquet(test.path), train.metadata, test.metadata
+
+
+def test_split_is_stratified_disjoint_and_complete(tmp_path):
+    path = write_table(tmp_path, ["a"] * 80 + ["b"] * 20)
+    train, test, train_meta, test_meta = run_split(path, tmp_path, test_size=0.25)
+
+    assert len(test) == 25 and len(train) == 75
+    assert sorted(pd.concat([train, test])["x"]) == list(range(100))
+    assert test["y"].value_counts().to_dict() == {"a": 20, "b": 5}
+    assert train_meta["rows"] == 75 and test_meta["class_counts"] == {"a": 20, "b": 5}
+
+
+def test_same_seed_same_split_other_seed_other_split(tmp_path):
+    path = write_table(tmp_path, ["a", "b"] * 50)
+    first = run_split(path, tmp_path / "1", random_state=7)[1]["x"].tolist()
+    again = run_split(path, tmp_path / "2", random_state=7)[1]["x"].tolist()
+    other = run_split(path, tmp_path / "3", random_state=8)[1]["x"].tolist()
+    assert first == again
+    assert first != other
+
+
+def test_class_with_a_single_row(tmp_path):
+    path = write_table(tmp_path, ["a"] * 10 + ["b"] * 10 + ["rare"])
+    with pytest.raises(SystemExit, match=r"class\(es\) \['rare'\] of 'y' have a single row"):
+        run_split(path, tmp_path)
+
+
+def test_fewer_rows_than_the_split_needs(tmp_path):
+    path = write_table(tmp_path, ["a", "a", "b", "b", "c", "c"])
+    with pytest.raises(SystemExit, match=r"6 rows with 3 classes is too few for test_size=0.2"):
+        run_split(path, tmp_path)
+
+
+@pytest.mark.parametrize("test_size", [0.0, 1.0, 1.5])
+def test_test_size_out_of_range(tmp_path, test_size):
+    path = write_table(tmp_path, ["a", "b"] * 10)
+    with pytest.raises(SystemExit, match="test_size must be between 0 and 1"):
+        run_split(path, tmp_path, test_size=test_size)

@@ -1,0 +1,111 @@
+"""train_model as a plain function: the model directory, its metadata, and the fitted pipeline."""
+
+import json
+import pathlib
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+
+from components import train_model
+from components.shared import file_sha256
+from tests.conftest import dataset, model_artifact
+
+
+def test_model_directory_holds_joblib_and_metadata(messy_model):
+    model, train, _ = messy_model
+    folder = pathlib.Path(model.path)
+    assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.joblib"]
+
+    on_disk = json.loads((folder / "metadata.json").read_text())
+    assert on_disk["sha256"] == file_sha256(folder / "model.joblib")
+    assert on_disk["framework"] == "scikit-learn"
+    assert on_disk["framework_version"] == sklearn.__version__
+    assert on_disk["classes"] == ["churn", "stay"]
+    assert on_disk["training_rows"] == len(pd.read_parquet(train.path))
+    assert on_disk["hyperparameters"]["n_estimators"] == 20
+    kinds = {f["name"]: f["kind"] for f in on_disk["features"]}
+    assert kinds["tenure_months"] == "numeric"
+    assert kinds["plan"] == kinds["city"] == kinds["monthly_fee"] == "categorical"
+    assert "churned" not in kinds
+    # The artifact metadata carries the same facts for the Kubeflow UI and lineage.
+    assert model.metadata["sha256"] == on_disk["sha256"]
+    assert model.metadata["features"] == on_disk["features"]
+
+
+def test_saved_pipeline_preprocesses_raw_rows_itself(messy_model):
+    model, _, _ = messy_model
+    estimator = joblib.load(pathlib.Path(model.path) / "model.joblib")
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["new-1", "new-2"],
+            "plan": ["premium", "never-seen-plan"],
+            "city": [np.nan, "Marseille"],
+            "tenure_months": [np.nan, 3.0],
+            "monthly_fee": ["40.0", np.nan],
+            "paperless": ["yes", np.nan],
+        },
+        dtype=object,
+    )
+    rows["tenure_months"] = rows["tenure_months"].astype(float)
+    proba = estimator.predict_proba(rows)
+    assert proba.shape == (2, 2)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert estimator.named_steps["classifier"].n_jobs == -1
+
+
+def test_hyperparameters_reach_the_forest(tmp_path, messy_model):
+    _, train, _ = messy_model
+    model = model_artifact(tmp_path / "deep")
+    train_model.python_func(
+        train=train,
+        model=model,
+        target_column="churned",
+        n_estimators=7,
+        max_depth=3,
+        min_samples_leaf=4,
+        class_weight="balanced",
+        random_state=1,
+    )
+    forest = joblib.load(pathlib.Path(model.path) / "model.joblib").named_steps["classifier"]
+    assert len(forest.estimators_) == 7
+    assert max(tree.get_depth() for tree in forest.estimators_) <= 3
+    assert (forest.min_samples_leaf, forest.class_weight, forest.random_state) == (4, "balanced", 1)
+
+
+def test_same_seed_gives_the_same_model(tmp_path, messy_model):
+    _, train, _ = messy_model
+    digests = []
+    for name in ("a", "b"):
+        model = model_artifact(tmp_path / name)
+        train_model.python_func(train=train, model=model, target_column="churned", n_estimators=5)
+        digests.append(model.metadata["sha256"])
+    assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"class_weight": "heavy"}, "class_weight must be one of"),
+        ({"n_estimators": 0}, "n_estimators must be at least 1"),
+        ({"max_depth": -1}, "max_depth must be at least 0"),
+        ({"min_samples_leaf": 0}, "min_samples_leaf must be at least 1"),
+    ],
+)
+def test_bad_hyperparameters(tmp_path, messy_model, option, message):
+    _, train, _ = messy_model
+    with pytest.raises(SystemExit, match=message):
+        train_model.python_func(
+            train=train, model=model_artifact(tmp_path / "m"), target_column="churned", **option
+        )
+
+
+def test_table_without_features(tmp_path):
+    path = tmp_path / "only_target"
+    pd.DataFrame({"y": ["a", "b"]}).to_parquet(path)
+    with pytest.raises(SystemExit, match="no feature columns besides 'y'"):
+        train_model.python_func(
+            train=dataset(path), model=model_artifact(tmp_path / "m"), target_column="y"
+        )
