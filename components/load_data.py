@@ -56,7 +56,14 @@ def load_data(
         fail(
             f"{source}: target column {target_column!r} has no values. Fill it in or pick another."
         )
-    if pd.api.types.is_float_dtype(target) and target.map(float.is_integer).all():
+    if pd.api.types.is_float_dtype(target):
+        fractional = target[~target.map(float.is_integer)]
+        if len(fractional):
+            fail(
+                f"{source}: target column {target_column!r} holds non-integer numbers (e.g. "
+                f"{fractional.iloc[0]}); a classifier needs class labels. Bin it into classes "
+                "or choose a label column."
+            )
         target = target.astype("int64")
     frame = frame[kept].assign(**{target_column: target})
 
@@ -64,7 +71,7 @@ def load_data(
     if len(classes) < 2:
         fail(
             f"{source}: target column {target_column!r} has a single class "
-            f"({classes.index[0]!r}, {classes.iloc[0]} rows). A classifier needs at least two."
+            f"('{classes.index[0]}', {classes.iloc[0]} rows). A classifier needs at least two."
         )
 
     empty_columns = [

@@ -45,7 +45,7 @@ def split_data(
     class_counts = frame[target_column].value_counts()
     rare = class_counts[class_counts < 2]
     if len(rare):
-        labels = [str(label) for label in rare.index]
+        labels = [str(label) for label in rare.index[:10]] + (["…"] if len(rare) > 10 else [])
         fail(
             f"{source}: class(es) {labels} of {target_column!r} have a "
             "single row; a stratified split needs at least 2 rows per class. Add rows for them "

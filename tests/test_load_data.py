@@ -150,6 +150,20 @@ def test_target_with_a_single_class(tmp_path):
         run_load(path, tmp_path)
 
 
+def test_integer_labels_in_the_message_read_plainly(tmp_path):
+    path = tmp_path / "one_int_class.csv"
+    pd.DataFrame({"x": [1, 2], "churned": [1, 1]}).to_csv(path, index=False)
+    with pytest.raises(SystemExit, match=r"single class \('1', 2 rows\)"):
+        run_load(path, tmp_path)
+
+
+def test_continuous_target(tmp_path):
+    path = tmp_path / "prices.csv"
+    pd.DataFrame({"x": [1, 2, 3], "churned": [1.0, 2.5, 3.0]}).to_csv(path, index=False)
+    with pytest.raises(SystemExit, match=r"non-integer numbers \(e.g. 2.5\); a classifier needs"):
+        run_load(path, tmp_path)
+
+
 def test_target_without_values(tmp_path):
     path = tmp_path / "no_target.csv"
     pd.DataFrame({"x": [1, 2], "churned": [None, " "]}).to_csv(path, index=False)

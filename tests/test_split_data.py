@@ -44,6 +44,13 @@ def test_class_with_a_single_row(tmp_path):
         run_split(path, tmp_path)
 
 
+def test_many_single_row_classes_are_listed_briefly(tmp_path):
+    path = write_table(tmp_path, ["a", "a"] + [f"v{i}" for i in range(30)])
+    with pytest.raises(SystemExit, match=r"\['v0', .*'v9', '…'\] of 'y'") as refused:
+        run_split(path, tmp_path)
+    assert "v10" not in str(refused.value)
+
+
 def test_fewer_rows_than_the_split_needs(tmp_path):
     path = write_table(tmp_path, ["a", "a", "b", "b", "c", "c"])
     with pytest.raises(SystemExit, match=r"6 rows with 3 classes is too few for test_size=0.2"):
