@@ -82,7 +82,8 @@ def evaluate_model(
         sk.classification_report(
             truth, predicted, labels=classes, target_names=labels, output_dict=True, zero_division=0
         )
-    ).T
+    ).T.drop(index="accuracy", errors="ignore")
+    per_class = per_class.round(4).astype({"support": "int64"})
     confusion = pd.DataFrame(
         matrix,
         index=[f"true {label}" for label in labels],
@@ -99,7 +100,7 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}</style></head><
 {meta["training_rows"]} rows with scikit-learn {html.escape(meta["framework_version"])}.</p>
 {notes_html}
 <h2>Metrics</h2>{summary.to_html()}
-<h2>Classification report</h2>{per_class.round(4).to_html()}
+<h2>Classification report</h2>{per_class.to_html()}
 <h2>Confusion matrix</h2>{confusion.to_html()}
 </body></html>
 """

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 
 import joblib
 import numpy as np
@@ -89,6 +90,10 @@ def test_multiclass_report_renders_every_class(iris_csv, tmp_path):
     assert page.startswith("<!DOCTYPE html>")
     for label in ("setosa", "versicolor", "virginica", "Confusion matrix", "Classification report"):
         assert label in page
+    report_table = page.split("<h2>Classification report</h2>")[1].split("<h2>")[0]
+    row_names = re.findall(r"<tr>\s*<th>([^<]+)</th>", report_table)
+    assert row_names == ["setosa", "versicolor", "virginica", "macro avg", "weighted avg"]
+    assert re.search(r"<td>10</td>\s*</tr>", report_table), "support shows as whole rows"
 
 
 def test_roc_auc_is_left_out_when_a_class_is_absent_from_the_test_rows(messy_model, tmp_path):
