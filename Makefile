@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_DIR ?= runs/demo
 
-.PHONY: setup run test compile lint lock clean
+.PHONY: setup run test compile lint bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,9 @@ run: compile
 test: setup
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -38,8 +38,9 @@ def batch_predict(
     estimator, meta = load_model_dir(model.path, model.uri)
     frame = read_csv_table(data.path, data.uri, delimiter, encoding)
     inputs = select_features(frame, meta["features"], data.uri)
-    predicted = estimator.predict(inputs)
+    # One pass through the forest; predict() would compute the probabilities again.
     proba = estimator.predict_proba(inputs)
+    predicted = estimator.classes_[proba.argmax(axis=1)]
 
     added = {"prediction": predicted}
     added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})

@@ -43,8 +43,9 @@ def evaluate_model(
         fail(f"{test.uri}: target column {target_column!r} not found; the test rows must hold it.")
     truth = frame[target_column].to_numpy()
     inputs = select_features(frame, meta["features"], test.uri)
-    predicted = estimator.predict(inputs)
+    # One pass through the forest; predict() would compute the probabilities again.
     proba = estimator.predict_proba(inputs)
+    predicted = estimator.classes_[proba.argmax(axis=1)]
     classes = estimator.classes_
 
     scores = {

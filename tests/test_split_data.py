@@ -62,3 +62,21 @@ def test_test_size_out_of_range(tmp_path, test_size):
     path = write_table(tmp_path, ["a", "b"] * 10)
     with pytest.raises(SystemExit, match="test_size must be between 0 and 1"):
         run_split(path, tmp_path, test_size=test_size)
+
+
+def test_column_types_decided_at_load_survive_the_split(tmp_path):
+    """With CSV, a split without the '?' rows would read 'fee' back as numbers."""
+    from components import load_data
+
+    csv = tmp_path / "fees.csv"
+    fees = ["10", "12", "14", "16"] * 10
+    fees[0] = fees[20] = "?"
+    pd.DataFrame({"fee": fees, "code": ["007"] * 40, "y": ["a", "b"] * 20}).to_csv(csv, index=False)
+    cleaned = dataset(tmp_path / "cleaned")
+    load_data.python_func(raw=dataset(csv), cleaned=cleaned, target_column="y")
+
+    train, test, _, _ = run_split(cleaned.path, tmp_path, test_size=0.1, random_state=0)
+    assert "?" in set(train["fee"]) and "?" not in set(test["fee"])  # the case CSV gets wrong
+    for part in (train, test):
+        assert pd.api.types.is_string_dtype(part["fee"])
+        assert set(part["code"]) == {7}  # typed once, by the CSV reader in load_data

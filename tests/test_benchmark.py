@@ -1,0 +1,35 @@
+"""The benchmark runs and reports every figure (no timing assertions: benchmarks are not tests)."""
+
+from benchmarks.run import bench_size, step_seconds
+
+LOG = """\
+12:00:01.000 - INFO - Executing task \x1b[96m'load-data'\x1b[0m
+12:00:01.750 - INFO - Task \x1b[96m'load-data'\x1b[0m finished with status \x1b[92mSUCCESS\x1b[0m
+12:00:02.000 - INFO - Executing task 'train-model'
+12:00:04.500 - INFO - Task 'train-model' finished with status SUCCESS
+"""
+
+
+def test_step_times_are_read_from_the_runner_log():
+    assert step_seconds(LOG) == {"load-data": 0.75, "train-model": 2.5}
+
+
+def test_small_benchmark_reports_every_figure(tmp_path):
+    result = bench_size(150, tmp_path)
+    for variant in ("plain", "pipeline", "floor"):
+        assert result[variant]["wall_s"] > 0 and result[variant]["peak_rss_mb"] > 0
+    for variant in ("plain", "pipeline"):
+        assert result[variant]["model_mb"] > 0 and result[variant]["load_s"] > 0
+    assert set(result["pipeline"]["steps_s"]) >= {
+        "load-data",
+        "split-data",
+        "train-model",
+        "evaluate-model",
+    }
+    assert set(result["ratios"]) == {
+        "pipeline_vs_plain_wall",
+        "pipeline_vs_floor_wall",
+        "pipeline_vs_plain_peak_rss",
+        "pipeline_vs_plain_model_size",
+        "pipeline_vs_plain_load_time",
+    }
