@@ -3,44 +3,85 @@
 from kfp.dsl import Dataset, Input, Model, Output
 
 from components.runtime import tabular_component
-from components.shared import fail, file_sha256, load_model_dir, read_csv_table, select_features
+from components.shared import (
+    fail,
+    file_sha256,
+    load_model_dir,
+    read_csv_table,
+    read_model_metadata,
+    select_features,
+)
 
 
-@tabular_component(helpers=[fail, file_sha256, load_model_dir, read_csv_table, select_features])
+@tabular_component(
+    helpers=[
+        fail,
+        file_sha256,
+        load_model_dir,
+        read_model_metadata,
+        read_csv_table,
+        select_features,
+    ]
+)
 def batch_predict(
     model: Input[Model],
     data: Input[Dataset],
     predictions: Output[Dataset],
-    delimiter: str = ",",
-    encoding: str = "utf-8",
+    delimiter: str = "auto",
+    decimal: str = "auto",
+    encoding: str = "auto",
 ):
     """Predicts a class and per-class probabilities for every row of a raw CSV.
 
-    The model directory is refused when ``model.joblib`` does not match the
-    sha256 in its ``metadata.json`` or was written by another scikit-learn
-    version. Columns may come in any order; columns the model does not use (the
-    target too, if present) are carried through untouched. Missing values and
-    categories unseen in training are handled by the model's preprocessing.
+    The rows are checked against the schema recorded at training: a missing
+    feature column, or text in a numeric one, stops the step with a clear
+    error. Columns may come in any order; columns the model does not use (the
+    target too, if present) are carried through untouched and reported.
+    Missing values and categories unseen in training are handled by the
+    model's preprocessing, and counted. The model directory is refused when
+    ``model.joblib`` does not match the sha256 in its ``metadata.json`` or was
+    written by another scikit-learn version.
 
     Args:
         model: Model directory from ``train_model``.
         data: CSV of rows to score, with the model's feature columns.
-        delimiter: Field separator of the input CSV.
-        encoding: Text encoding of the input CSV.
+        delimiter: Field separator of the input CSV, or ``auto``.
+        decimal: Decimal mark of the input CSV, ``.`` or ``,``, or ``auto``.
+        encoding: Text encoding of the input CSV, or ``auto``.
 
     Returns:
-        predictions: CSV of the input rows plus ``prediction`` and one
-            ``proba_<class>`` column per class. Metadata: ``rows``,
-            ``prediction_counts``, ``classes``, ``format``, ``replaced_columns``.
+        predictions: CSV (comma-separated, UTF-8) of the input rows plus
+            ``prediction`` and one ``proba_<class>`` column per class. Metadata:
+            ``rows``, ``classes``, ``prediction_counts``, ``ignored_columns``,
+            ``missing_values`` and ``unseen_categories`` (counts per column),
+            ``replaced_columns``, ``warnings``, ``reading_options``, ``format``.
     """
     import os
 
     estimator, meta = load_model_dir(model.path, model.uri)
-    frame = read_csv_table(data.path, data.uri, delimiter, encoding)
-    inputs = select_features(frame, meta["features"], data.uri)
+    frame, reading = read_csv_table(data.path, data.uri, delimiter, decimal, encoding)
+    features = meta["features"]
+    inputs = select_features(frame, features, data.uri)
     # One pass through the forest; predict() would compute the probabilities again.
     proba = estimator.predict_proba(inputs)
     predicted = estimator.classes_[proba.argmax(axis=1)]
+
+    used = {feature["name"] for feature in features}
+    ignored = [name for name in frame.columns if name not in used]
+    missing = {name: int(n) for name, n in inputs.isna().sum().items() if n}
+    unseen = {}
+    for feature in features:
+        known = feature.get("categories")
+        if feature["kind"] == "categorical" and known is not None:
+            values = inputs[feature["name"]].dropna()
+            count = int((~values.isin(list(known))).sum())
+            if count:
+                unseen[feature["name"]] = count
+    warnings = []
+    if ignored:
+        warnings.append(f"ignored columns the model does not use: {ignored}")
+    if unseen:
+        warnings.append(f"categories unseen in training, encoded as rare: {unseen}")
 
     added = {"prediction": predicted}
     added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
@@ -61,8 +102,13 @@ def batch_predict(
             "classes": [str(label) for label in estimator.classes_],
             "prediction_counts": {str(label): int(count) for label, count in counts.items()},
             "replaced_columns": replaced,
+            "ignored_columns": ignored,
+            "missing_values": missing,
+            "unseen_categories": unseen,
+            "warnings": warnings,
+            "reading_options": reading,
         }
     )
     print(f"Scored {len(output)} rows from {data.uri}; predictions written to {predictions.uri}.")
-    if replaced:
-        print(f"Replaced existing columns {replaced} with new predictions.")
+    for warning in warnings + [f"replaced existing columns {replaced}"] * bool(replaced):
+        print(f"warning: {warning}")

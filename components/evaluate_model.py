@@ -3,10 +3,18 @@
 from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 from components.runtime import tabular_component
-from components.shared import fail, file_sha256, load_model_dir, select_features
+from components.shared import (
+    fail,
+    file_sha256,
+    load_model_dir,
+    read_model_metadata,
+    select_features,
+)
 
 
-@tabular_component(helpers=[fail, file_sha256, load_model_dir, select_features])
+@tabular_component(
+    helpers=[fail, file_sha256, load_model_dir, read_model_metadata, select_features]
+)
 def evaluate_model(
     model: Input[Model],
     test: Input[Dataset],

@@ -11,8 +11,9 @@ def load_data(
     raw: Input[Dataset],
     cleaned: Output[Dataset],
     target_column: str,
-    delimiter: str = ",",
-    encoding: str = "utf-8",
+    delimiter: str = "auto",
+    decimal: str = "auto",
+    encoding: str = "auto",
 ):
     """Reads a raw CSV and keeps every row that has a target value.
 
@@ -24,23 +25,28 @@ def load_data(
     Args:
         raw: The CSV to read, usually imported from a data URI with ``dsl.importer``.
         target_column: Name of the column holding the class to predict.
-        delimiter: Field separator of the CSV.
-        encoding: Text encoding of the CSV; utf-8 also accepts a byte-order mark.
+        delimiter: Field separator of the CSV, or ``auto`` to detect it among
+            comma, semicolon, tab and pipe.
+        decimal: Decimal mark, ``.`` or ``,``, or ``auto`` to detect it (with a
+            decimal comma, ``.`` is read as the thousands separator).
+        encoding: Text encoding of the CSV, or ``auto``: UTF-8 (with or without a
+            byte-order mark), else Windows-1252, else Latin-1.
 
     Returns:
         cleaned: Parquet table of the kept rows, target included, column types
             preserved. Metadata: ``rows_read``, ``rows_kept``, ``rows_dropped``,
             ``drop_reasons``, ``dropped_columns``, ``target_column``, ``columns``
-            (name to pandas type) and ``format``.
+            (name to pandas type), ``reading_options`` (the delimiter, decimal
+            mark and encoding used) and ``format``.
     """
     import pandas as pd
 
     source = raw.uri
-    frame = read_csv_table(raw.path, source, delimiter, encoding)
+    frame, reading = read_csv_table(raw.path, source, delimiter, decimal, encoding)
     if target_column not in frame.columns:
         hint = ""
         if len(frame.columns) == 1:
-            hint = f" Only one column was found: is the delimiter {delimiter!r} right?"
+            hint = f" Only one column was found: is the delimiter {reading['delimiter']!r} right?"
         fail(
             f"{source}: target column {target_column!r} not found; columns are "
             f"{list(frame.columns)}. Set target_column to one of them.{hint}"
@@ -84,6 +90,7 @@ def load_data(
     cleaned.metadata.update(
         {
             "format": "parquet",
+            "reading_options": reading,
             "target_column": target_column,
             "rows_read": rows_read,
             "rows_kept": len(frame),

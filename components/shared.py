@@ -35,16 +35,29 @@ def file_sha256(path: str) -> str:
 
 # Reads a CSV file into a DataFrame, or stops with a clear error.
 #
-# Column names are stripped of surrounding spaces; a UTF-8 byte-order mark
-# is accepted when ``encoding`` is utf-8.
+# "auto" options are detected from the first 64 KiB: the encoding (UTF-8, with
+# or without a byte-order mark, else Windows-1252, else Latin-1), the
+# delimiter (the one of , ; tab | that splits every sampled line into the same
+# number of fields, the most fields winning) and the decimal mark (a comma when
+# numbers like 3,14 outnumber numbers like 3.14, with "." then read as the
+# thousands separator). Column names are stripped of surrounding spaces.
 #
 # Args:
 #     path: Local path of the file.
 #     source: How to name the file in messages (its URI).
-#     delimiter: Field separator.
-#     encoding: Text encoding.
-def read_csv_table(path: str, source: str, delimiter: str, encoding: str):
+#     delimiter: Field separator, or "auto".
+#     decimal: Decimal mark ("." or ","), or "auto".
+#     encoding: Text encoding (a Python codec name), or "auto".
+#
+# Returns:
+#     (frame, options): the table, and the delimiter, decimal, thousands and
+#     encoding it was read with.
+def read_csv_table(path: str, source: str, delimiter="auto", decimal="auto", encoding="auto"):
+    import codecs
+    import collections
+    import csv
     import os
+    import re
 
     import pandas as pd
 
@@ -61,32 +74,114 @@ def read_csv_table(path: str, source: str, delimiter: str, encoding: str):
             f"{source}: binary content, not CSV text (an Excel, Parquet or zip file, or UTF-16 "
             "text?). Export or re-save it as a UTF-8 CSV."
         )
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
-        encoding = "utf-8-sig"
-    try:
-        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False)
-    except LookupError:
-        fail(f"{source}: unknown encoding {encoding!r}. Use a Python codec name such as utf-8.")
-    except UnicodeDecodeError as error:
+
+    if encoding == "auto":
+        encodings = ["utf-8-sig", "cp1252", "latin-1"]
+    elif encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encodings = ["utf-8-sig"]  # also accepts a byte-order mark
+    else:
+        encodings = [encoding]
+    text = None
+    for candidate in list(encodings):
+        try:
+            text = codecs.getincrementaldecoder(candidate)().decode(head, final=False)
+            break
+        except LookupError:
+            fail(f"{source}: unknown encoding {candidate!r}. Use a codec name such as utf-8.")
+        except UnicodeDecodeError:
+            encodings.remove(candidate)
+    if text is None:
         fail(
-            f"{source}: not valid {error.encoding} text (byte {error.start}). "
+            f"{source}: not valid {encoding} text. Set the encoding option to the file's "
+            "encoding, e.g. latin-1 or cp1252, or to auto."
+        )
+
+    sampled = text.splitlines()
+    if len(head) == 1 << 16 and len(sampled) > 1:
+        sampled = sampled[:-1]  # the last line may be cut short
+    lines = [line for line in sampled if line.strip()][:50]
+    if delimiter == "auto":
+        widths = {}
+        for candidate in (",", ";", "\t", "|"):
+            counts = [len(row) for row in csv.reader(lines, delimiter=candidate)]
+            widths[candidate] = (len(set(counts)) == 1, counts[0] if counts else 1)
+        consistent = [c for c, (same, width) in widths.items() if same and width > 1]
+        pool = consistent or [c for c, (_, width) in widths.items() if width > 1] or [","]
+        delimiter = max(pool, key=lambda c: widths.get(c, (True, 1))[1])
+    thousands = None
+    if decimal == "auto":
+        fields = [f.strip() for row in csv.reader(lines[1:], delimiter=delimiter) for f in row]
+        comma_numbers = sum(bool(re.fullmatch(r"[-+]?\d[\d.]*,\d+", f)) for f in fields)
+        dot_numbers = sum(bool(re.fullmatch(r"[-+]?\d*\.\d+", f)) for f in fields)
+        decimal = "," if delimiter != "," and comma_numbers > dot_numbers else "."
+    if decimal == ",":
+        thousands = "."
+
+    options = {"delimiter": delimiter, "decimal": decimal, "thousands": thousands}
+    frame = None
+    for candidate in encodings:
+        try:
+            frame = pd.read_csv(
+                path,
+                sep=delimiter,
+                decimal=decimal,
+                thousands=thousands,
+                encoding=candidate,
+                low_memory=False,
+            )
+            options["encoding"] = candidate
+            break
+        except UnicodeDecodeError as error:
+            last_error = error
+        except pd.errors.EmptyDataError:
+            fail(f"{source}: no columns found. Provide a CSV with a header row and data rows.")
+        except (pd.errors.ParserError, ValueError) as error:
+            reason = str(error).strip().splitlines()[-1]
+            fail(
+                f"{source}: not a readable CSV with delimiter {delimiter!r} ({reason}). "
+                "Fix the file or set the delimiter option."
+            )
+    if frame is None:
+        fail(
+            f"{source}: not valid {last_error.encoding} text (byte {last_error.start}). "
             "Set the encoding option to the file's encoding, e.g. latin-1 or cp1252."
         )
-    except pd.errors.EmptyDataError:
-        fail(f"{source}: no columns found. Provide a CSV with a header row and data rows.")
-    except (pd.errors.ParserError, ValueError) as error:
-        reason = str(error).strip().splitlines()[-1]
-        fail(
-            f"{source}: not a readable CSV with delimiter {delimiter!r} ({reason}). "
-            "Fix the file or set the delimiter option."
-        )
+    # pandas renames a repeated header ("a", "a.1"), so count the names as written.
+    with open(path, encoding=options["encoding"], newline="") as handle:
+        header = next(csv.reader(handle, delimiter=delimiter), [])
+    if options["encoding"] == "utf-8-sig":
+        options["encoding"] = "utf-8"
     frame.columns = [str(name).strip() for name in frame.columns]
-    duplicated = sorted({name for name in frame.columns if list(frame.columns).count(name) > 1})
+    names = (
+        [name.strip() for name in header] if len(header) == len(frame.columns) else frame.columns
+    )
+    duplicated = sorted(name for name, count in collections.Counter(names).items() if count > 1)
     if duplicated:
         fail(f"{source}: duplicate column names {duplicated}. Rename them so each is unique.")
     if frame.empty:
         fail(f"{source}: a header but no data rows. Provide a CSV with data rows.")
-    return frame
+    return frame, options
+
+
+# Decides which columns are features and of which kind, from their pandas types.
+#
+# Numeric types (not booleans) are "numeric"; text, booleans and anything else
+# are "categorical". The target and the excluded columns are left out.
+#
+# Returns:
+#     ``[{"name": ..., "kind": ...}, ...]`` in column order.
+def infer_features(frame, target_column: str, exclude_columns=()) -> list:
+    import pandas as pd
+
+    def kind(dtype):
+        numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        return "numeric" if numeric else "categorical"
+
+    return [
+        {"name": name, "kind": kind(dtype)}
+        for name, dtype in frame.dtypes.items()
+        if name != target_column and name not in exclude_columns
+    ]
 
 
 # Returns the model's feature columns, in training order, typed as in training.
@@ -99,6 +194,7 @@ def read_csv_table(path: str, source: str, delimiter: str, encoding: str):
 #     features: ``[{"name": ..., "kind": "numeric" | "categorical"}, ...]``.
 #     source: How to name the data in messages.
 def select_features(frame, features: list, source: str):
+    import numpy as np
     import pandas as pd
 
     missing = [feature["name"] for feature in features if feature["name"] not in frame.columns]
@@ -120,6 +216,15 @@ def select_features(frame, features: list, source: str):
                     f"{source}: column {name!r} must be numeric but holds text, e.g. "
                     f"{values.iloc[row]!r} in data row {row + 1}. Fix or empty those values."
                 )
+            too_large = numbers.abs() > np.finfo(np.float32).max  # also catches inf
+            if too_large.any():
+                row = too_large.to_numpy().nonzero()[0][0]
+                shown = values.iloc[row]
+                shown = repr(shown) if isinstance(shown, str) else float(shown)
+                fail(
+                    f"{source}: column {name!r} holds {shown} in data row {row + 1}, "
+                    "beyond what the model can use (±3.4e38). Replace it or leave it empty."
+                )
             columns[name] = numbers.astype("float64")
         else:
             if pd.api.types.is_float_dtype(values):
@@ -129,6 +234,69 @@ def select_features(frame, features: list, source: str):
                 )
             columns[name] = values.map(str, na_action="ignore").astype(object)
     return pd.DataFrame(columns, index=frame.index)
+
+
+# Describes one column, for the model's schema, the validation report and drift.
+#
+# Args:
+#     values: The column, typed as ``select_features`` types it.
+#     kind: "numeric" or "categorical".
+#     bin_edges: Inner edges of the numeric bins; default: the column's deciles.
+#
+# Returns:
+#     A JSON-ready dict: kind, dtype, missing_rate, unique; for numeric columns
+#     min, max, mean, bin_edges and bin_shares (the share of values in each bin);
+#     for categorical ones the categories seen with their counts (the 1000 most
+#     frequent) and other_count (how many values fell outside those).
+def profile_column(values, kind: str, bin_edges=None):
+    import numpy as np
+
+    present = values.dropna()
+    profile = {
+        "kind": kind,
+        "dtype": str(values.dtype),
+        "missing_rate": round(1 - len(present) / len(values), 6) if len(values) else 0.0,
+        "unique": int(present.nunique()),
+    }
+    if kind == "numeric":
+        numbers = present.to_numpy(dtype=float)
+        if bin_edges is None:
+            deciles = np.quantile(numbers, np.linspace(0, 1, 11)[1:-1]) if len(numbers) else []
+            bin_edges = np.unique(deciles).tolist()
+        counts = np.bincount(
+            np.searchsorted(bin_edges, numbers, side="right"), minlength=len(bin_edges) + 1
+        )
+        profile["bin_edges"] = [float(edge) for edge in bin_edges]
+        profile["bin_shares"] = (counts / max(len(numbers), 1)).round(6).tolist()
+        if len(numbers):
+            profile.update(
+                min=float(numbers.min()), max=float(numbers.max()), mean=float(numbers.mean())
+            )
+    else:
+        counts = present.map(str).value_counts()
+        profile["categories"] = {str(label): int(n) for label, n in counts.head(1000).items()}
+        profile["other_count"] = int(counts.iloc[1000:].sum())
+    return profile
+
+
+# Reads metadata.json of a model directory written by ``train_model``.
+#
+# Args:
+#     path: Local path of the model directory.
+#     source: How to name the model in messages (its URI).
+def read_model_metadata(path: str, source: str) -> dict:
+    import json
+    import os
+
+    model_file = os.path.join(path, "model.joblib")
+    metadata_file = os.path.join(path, "metadata.json")
+    if not (os.path.isfile(model_file) and os.path.isfile(metadata_file)):
+        fail(
+            f"{source}: not a model directory from training_pipeline (it needs model.joblib and "
+            "metadata.json). Point the model URI at the 'model' output of a training run."
+        )
+    with open(metadata_file, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 # Loads a model directory written by ``train_model``, after checking it.
@@ -144,21 +312,13 @@ def select_features(frame, features: list, source: str):
 # Returns:
 #     ``(estimator, metadata)``: the fitted scikit-learn Pipeline and the metadata dict.
 def load_model_dir(path: str, source: str):
-    import json
     import os
 
     import joblib
     import sklearn
 
+    metadata = read_model_metadata(path, source)
     model_file = os.path.join(path, "model.joblib")
-    metadata_file = os.path.join(path, "metadata.json")
-    if not (os.path.isfile(model_file) and os.path.isfile(metadata_file)):
-        fail(
-            f"{source}: not a model directory from training_pipeline (it needs model.joblib and "
-            "metadata.json). Point the model URI at the 'model' output of a training run."
-        )
-    with open(metadata_file, encoding="utf-8") as handle:
-        metadata = json.load(handle)
     digest = file_sha256(model_file)
     if digest != metadata.get("sha256"):
         fail(

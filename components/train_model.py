@@ -3,14 +3,21 @@
 from kfp.dsl import Dataset, Input, Model, Output
 
 from components.runtime import tabular_component
-from components.shared import fail, file_sha256, select_features
+from components.shared import (
+    fail,
+    file_sha256,
+    infer_features,
+    profile_column,
+    select_features,
+)
 
 
-@tabular_component(helpers=[fail, file_sha256, select_features])
+@tabular_component(helpers=[fail, file_sha256, infer_features, profile_column, select_features])
 def train_model(
     train: Input[Dataset],
     model: Output[Model],
     target_column: str,
+    exclude_columns: list = [],
     n_estimators: int = 100,
     max_depth: int = 0,
     min_samples_leaf: int = 1,
@@ -29,6 +36,8 @@ def train_model(
     Args:
         train: Parquet table of training rows from ``split_data``.
         target_column: Column holding the class to predict.
+        exclude_columns: Columns not to use as features (``validate_data``
+            hands over the ID-like ones).
         n_estimators: Number of trees.
         max_depth: Deepest a tree may grow; 0 means no limit.
         min_samples_leaf: Fewest training rows in a leaf.
@@ -39,7 +48,10 @@ def train_model(
         model: Directory holding ``model.joblib`` (the fitted Pipeline,
             zlib-compressed; the layout KServe and Vertex AI serve from) and ``metadata.json``.
             Metadata, in both: ``framework``, ``framework_version``,
-            ``target_column``, ``features`` (name and kind), ``classes``,
+            ``target_column``, ``features`` (the schema: per feature its name,
+            kind, dtype, missing rate and unique count, with min, max, mean and
+            decile bins for numeric ones, categories seen with their counts for
+            the others), ``excluded_columns``, ``classes``,
             ``hyperparameters``, ``training_rows``, ``fit_seconds``, ``sha256``
             of ``model.joblib``.
     """
@@ -76,20 +88,18 @@ def train_model(
     if target_column not in frame.columns:
         columns = list(frame.columns)
         fail(f"{train.uri}: target column {target_column!r} not found; columns are {columns}.")
-    features = [
-        {
-            "name": name,
-            "kind": "numeric"
-            if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-            else "categorical",
-        }
-        for name, dtype in frame.dtypes.items()
-        if name != target_column
-    ]
+    features = infer_features(frame, target_column, exclude_columns)
     if not features:
-        fail(f"{train.uri}: no feature columns besides {target_column!r}. Add feature columns.")
+        excluded = [name for name in exclude_columns if name in frame.columns]
+        fail(
+            f"{train.uri}: no feature columns besides {target_column!r}"
+            + (f" once {excluded} are excluded" if excluded else "")
+            + ". Add feature columns, or keep the excluded ones (keep_id_columns=True)."
+        )
     inputs = select_features(frame, features, train.uri)
     labels = frame[target_column]
+    for feature in features:
+        feature.update(profile_column(inputs[feature["name"]], feature["kind"]))
 
     preprocess = ColumnTransformer(
         [
@@ -138,6 +148,7 @@ def train_model(
         "model_file": "model.joblib",
         "target_column": target_column,
         "features": features,
+        "excluded_columns": [name for name in exclude_columns if name in frame.columns],
         "classes": pipeline.classes_.tolist(),
         "hyperparameters": hyperparameters,
         "training_rows": len(frame),

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from kfp import dsl
 from kfp.dsl import Dataset, Model
 
-from components import batch_predict
+from components import batch_predict, detect_drift
 
 
 class PredictionOutputs(NamedTuple):
@@ -16,17 +16,26 @@ class PredictionOutputs(NamedTuple):
 
 @dsl.pipeline(
     name="batch-prediction-pipeline",
-    description="Scores the rows of a CSV with a model directory written by training-pipeline.",
+    description=(
+        "Checks a CSV for drift against the training data, then scores its rows with a model "
+        "directory written by training-pipeline."
+    ),
 )
 def batch_prediction_pipeline(
     model_uri: str,
     data_uri: str,
+    max_psi: float = 0.0,
+    max_new_category_share: float = 0.0,
 ) -> PredictionOutputs:
     """Predicts a class and class probabilities for every row of a CSV.
 
     Args:
         model_uri: URI or path of a model directory, the 'model' output of training-pipeline.
         data_uri: CSV of rows to score: gs://, s3://, minio:// on a cluster, a file path locally.
+        max_psi: Stop before scoring when a numeric column's PSI against the training
+            data exceeds this; 0 never stops (0.25 is a common choice).
+        max_new_category_share: Stop before scoring when a column's share of categories
+            unseen in training exceeds this; 0 never stops.
 
     Returns:
         predictions: CSV of the input rows plus prediction and proba_<class> columns.
@@ -35,5 +44,11 @@ def batch_prediction_pipeline(
     model.set_display_name("import-model")
     data = dsl.importer(artifact_uri=data_uri, artifact_class=Dataset, reimport=False)
     data.set_display_name("import-data")
-    scored = batch_predict(model=model.output, data=data.output)
+    drift = detect_drift(
+        model=model.output,
+        data=data.output,
+        max_psi=max_psi,
+        max_new_category_share=max_new_category_share,
+    )
+    scored = batch_predict(model=model.output, data=data.output).after(drift)
     return PredictionOutputs(predictions=scored.outputs["predictions"])

@@ -18,6 +18,7 @@ import sys
 from kfp import local
 
 ERROR_MARK = "kfp-tabular error: "
+WARNING_MARK = "warning: "
 
 
 class RunFailed(Exception):
@@ -25,7 +26,7 @@ class RunFailed(Exception):
 
 
 def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool, **arguments):
-    """Runs a pipeline on the local subprocess runner and returns its outputs.
+    """Runs a pipeline on the local subprocess runner.
 
     Args:
         pipeline: A ``@dsl.pipeline`` function.
@@ -33,6 +34,9 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
         log_name: File name of the runner's log inside ``output_dir``.
         verbose: Also stream the runner's log to the terminal.
         **arguments: Pipeline parameters.
+
+    Returns:
+        ``(outputs, warnings)``: the pipeline outputs, and the warnings the steps printed.
 
     Raises:
         RunFailed: With the failing step's own message when it gave one.
@@ -48,16 +52,25 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
         stream = _Tee(log, sys.stdout) if verbose else log
         try:
             with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
-                return pipeline(**arguments).outputs
+                outputs = pipeline(**arguments).outputs
         except RuntimeError as error:
             log.flush()
-            reasons = [
-                line.split(ERROR_MARK, 1)[1].strip()
-                for line in log_path.read_text(encoding="utf-8").splitlines()
-                if ERROR_MARK in line
-            ]
+            reasons = _marked_lines(log_path, ERROR_MARK)
             reason = reasons[-1] if reasons else str(error).strip().splitlines()[0]
             raise RunFailed(f"{reason} (full log: {log_path})") from None
+    return outputs, _marked_lines(log_path, WARNING_MARK)
+
+
+def _marked_lines(log_path: pathlib.Path, mark: str) -> list[str]:
+    """The text after ``mark`` on each log line that holds it, at its start or after spaces."""
+    lines = log_path.read_text(encoding="utf-8").splitlines()
+    return [line.split(mark, 1)[1].strip() for line in lines if line.strip().startswith(mark)]
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Prints the steps' warnings, if any."""
+    for warning in warnings:
+        print(f"  warning: {warning}")
 
 
 class _Tee:
@@ -87,7 +100,7 @@ def train(args: argparse.Namespace) -> pathlib.Path:
     """Runs the training pipeline on a CSV and prints where things went."""
     from pipelines import training_pipeline
 
-    outputs = run_locally(
+    outputs, warnings = run_locally(
         training_pipeline,
         args.output_dir,
         "train.log",
@@ -100,15 +113,20 @@ def train(args: argparse.Namespace) -> pathlib.Path:
         max_depth=args.max_depth,
         min_samples_leaf=args.min_samples_leaf,
         class_weight=args.class_weight,
+        keep_id_columns=args.keep_id_columns,
+        fail_on=args.fail_on,
         delimiter=args.delimiter,
+        decimal=args.decimal,
         encoding=args.encoding,
     )
     model_dir = pathlib.Path(outputs["model"].path)
-    report = model_dir.parent.parent / "evaluate-model" / "report"
+    run_dir = model_dir.parent.parent
     print(f"Test-set metrics ({args.data}, target {args.target!r}):")
     print_metrics(outputs["metrics"])
-    print(f"Model:   {model_dir}")
-    print(f"Report:  {report} (HTML)")
+    print_warnings(warnings)
+    print(f"Model:       {model_dir}")
+    print(f"Report:      {run_dir / 'evaluate-model' / 'report'} (HTML)")
+    print(f"Validation:  {run_dir / 'validate-data' / 'report'} (HTML)")
     return model_dir
 
 
@@ -116,19 +134,24 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
     """Runs the batch-prediction pipeline and prints where the predictions went."""
     from pipelines import batch_prediction_pipeline
 
-    outputs = run_locally(
+    outputs, warnings = run_locally(
         batch_prediction_pipeline,
         args.output_dir,
         "predict.log",
         args.verbose,
         model_uri=str(args.model.resolve()),
         data_uri=str(args.data.resolve()),
+        max_psi=args.max_psi,
+        max_new_category_share=args.max_new_category_share,
     )
     predictions = outputs["predictions"]
     print(f"Predictions for {int(predictions.metadata['rows'])} rows of {args.data}:")
     for label, count in predictions.metadata["prediction_counts"].items():
         print(f"  {label:<20}{int(count):>10}")
+    print_warnings(warnings)
     print(f"Predictions: {predictions.path} (CSV)")
+    drift_report = pathlib.Path(predictions.path).parent.parent / "detect-drift" / "report"
+    print(f"Drift:       {drift_report} (HTML)")
     return pathlib.Path(predictions.path)
 
 
@@ -144,7 +167,9 @@ def demo(args: argparse.Namespace) -> None:
     model_dir = train(train_args)
     print()
     predictions = predict(
-        argparse.Namespace(**{**vars(args), "model": model_dir, "data": new_rows})
+        argparse.Namespace(
+            **{**PREDICT_DEFAULTS, **vars(args), "model": model_dir, "data": new_rows}
+        )
     )
     import pandas as pd
 
@@ -153,6 +178,7 @@ def demo(args: argparse.Namespace) -> None:
     print(f"Held-out rows predicted correctly: {agree:.1%}")
 
 
+PREDICT_DEFAULTS = {"max_psi": 0.0, "max_new_category_share": 0.0}
 DEFAULTS = {
     "test_size": 0.2,
     "random_state": 42,
@@ -160,8 +186,11 @@ DEFAULTS = {
     "max_depth": 0,
     "min_samples_leaf": 1,
     "class_weight": "none",
-    "delimiter": ",",
-    "encoding": "utf-8",
+    "keep_id_columns": False,
+    "fail_on": [],
+    "delimiter": "auto",
+    "decimal": "auto",
+    "encoding": "auto",
 }
 
 
@@ -178,14 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--target", required=True, help="column holding the class")
     for name, default in DEFAULTS.items():
         flag = "--" + name.replace("_", "-")
-        train_parser.add_argument(
-            flag, type=type(default), default=default, help="default: %(default)s"
-        )
+        if isinstance(default, bool):
+            train_parser.add_argument(flag, action="store_true")
+        elif isinstance(default, list):
+            train_parser.add_argument(flag, nargs="+", default=default, metavar="KIND")
+        else:
+            train_parser.add_argument(
+                flag, type=type(default), default=default, help="default: %(default)s"
+            )
     train_parser.set_defaults(handler=train)
 
     predict_parser = commands.add_parser("predict", parents=[common], help="score a CSV")
     predict_parser.add_argument("--model", type=pathlib.Path, required=True, help="model directory")
     predict_parser.add_argument("--data", type=pathlib.Path, required=True, help="CSV to score")
+    for name, default in PREDICT_DEFAULTS.items():
+        flag = "--" + name.replace("_", "-")
+        predict_parser.add_argument(flag, type=float, default=default, help="0: never stop")
     predict_parser.set_defaults(handler=predict)
 
     demo_parser = commands.add_parser(

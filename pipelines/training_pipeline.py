@@ -5,7 +5,7 @@ from typing import NamedTuple
 from kfp import dsl
 from kfp.dsl import Dataset, Metrics, Model
 
-from components import evaluate_model, load_data, split_data, train_model
+from components import evaluate_model, load_data, split_data, train_model, validate_data
 
 
 class TrainingOutputs(NamedTuple):
@@ -18,7 +18,8 @@ class TrainingOutputs(NamedTuple):
 @dsl.pipeline(
     name="training-pipeline",
     description=(
-        "Reads a CSV, splits it, trains a RandomForest pipeline and evaluates it on held-out rows."
+        "Reads and validates a CSV, splits it, trains a RandomForest pipeline and evaluates it "
+        "on held-out rows."
     ),
 )
 def training_pipeline(
@@ -30,8 +31,11 @@ def training_pipeline(
     max_depth: int = 0,
     min_samples_leaf: int = 1,
     class_weight: str = "none",
-    delimiter: str = ",",
-    encoding: str = "utf-8",
+    keep_id_columns: bool = False,
+    fail_on: list = [],
+    delimiter: str = "auto",
+    decimal: str = "auto",
+    encoding: str = "auto",
 ) -> TrainingOutputs:
     """Trains and evaluates a tabular classifier.
 
@@ -44,8 +48,12 @@ def training_pipeline(
         max_depth: Deepest a tree may grow; 0 means no limit.
         min_samples_leaf: Fewest training rows in a leaf.
         class_weight: none, balanced or balanced_subsample.
-        delimiter: Field separator of the CSV.
-        encoding: Text encoding of the CSV.
+        keep_id_columns: Keep ID-like columns as features (excluded by default).
+        fail_on: Validation warning kinds that stop the run: constant, id_like,
+            leak, imbalance, numeric_as_text.
+        delimiter: Field separator of the CSV, or auto.
+        decimal: Decimal mark of the CSV, . or , or auto.
+        encoding: Text encoding of the CSV, or auto.
 
     Returns:
         model: The model directory (model.joblib + metadata.json).
@@ -54,7 +62,17 @@ def training_pipeline(
     raw = dsl.importer(artifact_uri=data_uri, artifact_class=Dataset, reimport=False)
     raw.set_display_name("import-data")
     loaded = load_data(
-        raw=raw.output, target_column=target_column, delimiter=delimiter, encoding=encoding
+        raw=raw.output,
+        target_column=target_column,
+        delimiter=delimiter,
+        decimal=decimal,
+        encoding=encoding,
+    )
+    validated = validate_data(
+        data=loaded.outputs["cleaned"],
+        target_column=target_column,
+        keep_id_columns=keep_id_columns,
+        fail_on=fail_on,
     )
     split = split_data(
         data=loaded.outputs["cleaned"],
@@ -65,6 +83,7 @@ def training_pipeline(
     trained = train_model(
         train=split.outputs["train"],
         target_column=target_column,
+        exclude_columns=validated.outputs["excluded_columns"],
         n_estimators=n_estimators,
         max_depth=max_depth,
         min_samples_leaf=min_samples_leaf,

@@ -106,6 +106,15 @@ def test_text_in_a_numeric_column_names_the_column_and_value(messy_model, tmp_pa
     )
 
 
+def test_infinite_numbers_are_refused(messy_model, tmp_path):
+    model, _, _ = messy_model
+    frame = make_messy_frame(rows=5).drop(columns="churned")
+    frame.loc[2, "tenure_months"] = np.inf
+    assert_refused(
+        model, new_rows(tmp_path, frame), tmp_path, r"'tenure_months' holds inf in data row 3"
+    )
+
+
 def test_model_file_changed_after_training(messy_model, tmp_path):
     model, _, _ = messy_model
     with open(pathlib.Path(model.path) / "model.joblib", "ab") as handle:
@@ -135,3 +144,16 @@ def test_not_a_model_directory(tmp_path):
         tmp_path,
         "not a model directory",
     )
+
+
+def test_schema_findings_are_counted_in_the_metadata(messy_model, tmp_path):
+    model, _, _ = messy_model
+    frame = make_messy_frame(rows=20, seed=4).drop(columns="churned").assign(note="x")
+    frame.loc[:2, "plan"] = "enterprise"
+    frame.loc[:4, "city"] = np.nan
+    _, meta = predict(model, new_rows(tmp_path, frame), tmp_path)
+    assert meta["ignored_columns"] == ["note"]
+    assert meta["unseen_categories"]["plan"] == 3
+    assert meta["missing_values"]["city"] >= 5
+    assert any("ignored columns" in warning for warning in meta["warnings"])
+    assert meta["reading_options"]["delimiter"] == ","

@@ -35,6 +35,8 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     model_dir = printed_path(out, "Model:")
     assert (model_dir / "model.joblib").is_file()
     assert printed_path(out, "Report:").read_text().startswith("<!DOCTYPE html>")
+    assert "Data validation" in printed_path(out, "Validation:").read_text()
+    assert "warning: id_like: column 'customer_id' has a different value on every row" in out
     assert "Running pipeline" in (runs / "train.log").read_text()
 
     new_rows = tmp_path / "new.csv"
@@ -45,6 +47,8 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     predictions = pd.read_csv(printed_path(out, "Predictions:"))
+    assert "Drift" in printed_path(out, "Drift:").read_text()
+    assert "warning: ignored columns the model does not use: ['customer_id']" in out
     assert len(predictions) == 25 and "prediction" in predictions.columns
 
 

@@ -70,7 +70,10 @@ def test_training_pipeline_contract():
 
 def test_batch_prediction_pipeline_contract():
     spec = load_spec("batch_prediction_pipeline.yaml")
-    assert set(spec.root.input_definitions.parameters) == {"model_uri", "data_uri"}
+    inputs = spec.root.input_definitions.parameters
+    required = {name for name, spec in inputs.items() if not spec.is_optional}
+    assert required == {"model_uri", "data_uri"}
+    assert {"max_psi", "max_new_category_share"} <= set(inputs)
     outputs = spec.root.output_definitions.artifacts
     assert set(outputs) == {"predictions"}
     assert outputs["predictions"].artifact_type.schema_title == "system.Dataset"

@@ -1,5 +1,7 @@
 """load_data as a plain function: what it keeps, what it records, how it refuses bad files."""
 
+import csv
+
 import pandas as pd
 import pytest
 
@@ -66,6 +68,44 @@ def test_reads_semicolon_latin1_files_with_options(tmp_path):
     assert list(frame["ville"]) == ["Béziers", "Sète", "Nîmes"]
 
 
+def test_detects_semicolons_decimal_commas_and_latin1(tmp_path):
+    path = tmp_path / "european.csv"
+    rows = ["ville;prix;surface;classe"] + [
+        f"{town};{price};{area};{label}"
+        for town, price, area, label in [
+            ("Béziers", "1.234,50", "45,5", "a"),
+            ("Sète", "980,00", "30", "b"),
+            ("Nîmes", "2.100,25", "60,25", "a"),
+            ("Agde", "750,10", "22,75", "b"),
+        ]
+    ]
+    path.write_bytes("\n".join(rows).encode("latin-1"))
+    frame, meta = run_load(path, tmp_path, target="classe")
+    assert list(frame["ville"]) == ["Béziers", "Sète", "Nîmes", "Agde"]
+    assert frame["prix"].tolist() == [1234.5, 980.0, 2100.25, 750.1]
+    assert frame["surface"].dtype == "float64" and frame["surface"].iloc[0] == 45.5
+    assert meta["reading_options"] == {
+        "delimiter": ";",
+        "decimal": ",",
+        "thousands": ".",
+        "encoding": "cp1252",
+    }
+
+
+@pytest.mark.parametrize("separator", ["\t", "|", ",", ";"])
+def test_detects_the_delimiter_despite_other_separators_inside_fields(tmp_path, separator):
+    path = tmp_path / "table.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter=separator)
+        writer.writerow(["name", "note", "churned"])
+        writer.writerow(["Smith, J.", "a;b|c\td", "yes"])
+        writer.writerow(["Doe, A.", "x;y", "no"])
+    frame, meta = run_load(path, tmp_path)
+    assert meta["reading_options"]["delimiter"] == separator
+    assert list(frame["name"]) == ["Smith, J.", "Doe, A."]
+    assert frame["note"].iloc[0] == "a;b|c\td"
+
+
 def test_accepts_utf8_byte_order_mark_and_padded_headers(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffx , label \n1,a\n2,b\n".encode())
@@ -87,7 +127,7 @@ def test_missing_target_with_one_column_hints_at_the_delimiter(tmp_path):
     path = tmp_path / "semicolons.csv"
     path.write_text("a;b;label\n1;2;x\n")
     with pytest.raises(SystemExit, match="is the delimiter ',' right"):
-        run_load(path, tmp_path, target="label")
+        run_load(path, tmp_path, target="label", delimiter=",")
 
 
 def test_file_not_found(tmp_path):
@@ -122,17 +162,24 @@ def test_binary_file(tmp_path):
         run_load(path, tmp_path)
 
 
-def test_text_in_another_encoding(tmp_path):
+def test_text_in_another_encoding_than_the_one_forced(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("ville,churned\nBéziers,a\nSète,b\n".encode("latin-1"))
-    with pytest.raises(SystemExit, match="not valid utf-8 text .* e.g. latin-1"):
-        run_load(path, tmp_path)
+    with pytest.raises(SystemExit, match="not valid utf-8 text.* e.g. latin-1"):
+        run_load(path, tmp_path, encoding="utf-8")
 
 
 def test_ragged_rows(tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text("a,churned\n1,x\n2,y,extra,fields\n")
     with pytest.raises(SystemExit, match="not a readable CSV with delimiter ','"):
+        run_load(path, tmp_path)
+
+
+def test_duplicate_column_names_as_written(tmp_path):
+    path = tmp_path / "dupes.csv"
+    path.write_text("a,b,a,churned\n1,2,3,x\n")
+    with pytest.raises(SystemExit, match=r"duplicate column names \['a'\]"):
         run_load(path, tmp_path)
 
 

@@ -51,7 +51,8 @@ def test_messy_csv_from_csv_to_predictions(local_runner, messy_csv, tmp_path):
     assert 0.65 < metrics["balanced_accuracy"] <= 1.0
     assert {"roc_auc", "log_loss", "f1_macro"} <= set(metrics)
     features = {f["name"] for f in trained["model"].metadata["features"]}
-    assert {"plan", "city", "tenure_months", "customer_id"} <= features
+    assert {"plan", "city", "tenure_months", "monthly_fee", "paperless"} == features
+    assert trained["model"].metadata["excluded_columns"] == ["customer_id"]  # ID-like
     predictions = pd.read_csv(scored["predictions"].path)
     assert len(predictions) == 60
     assert set(predictions["prediction"]) <= {"churn", "stay"}
@@ -72,3 +73,33 @@ def test_prediction_with_a_path_that_is_not_a_model(local_runner, messy_csv, tmp
     with pytest.raises(RuntimeError, match="batch-predict"):
         batch_prediction_pipeline(model_uri=str(tmp_path), data_uri=str(messy_csv))
     assert "not a model directory from training_pipeline" in capsys.readouterr().out
+
+
+def test_european_csv_trains_with_detected_options(local_runner, tmp_path):
+    frame = make_messy_frame(rows=200, seed=6)
+    frame["monthly_fee"] = pd.to_numeric(frame["monthly_fee"], errors="coerce")
+    path = tmp_path / "clients.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False, encoding="latin-1")
+    trained = training_pipeline(data_uri=str(path), target_column="churned").outputs
+    kinds = {f["name"]: f["kind"] for f in trained["model"].metadata["features"]}
+    assert kinds["monthly_fee"] == "numeric" and kinds["tenure_months"] == "numeric"
+    assert trained["metrics"].metadata["accuracy"] > 0.5
+
+
+def test_validation_can_stop_training(local_runner, messy_csv, capsys):
+    with pytest.raises(RuntimeError, match="validate-data"):
+        training_pipeline(data_uri=str(messy_csv), target_column="churned", fail_on=["id_like"])
+    out = capsys.readouterr().out
+    assert "validation warning(s) in fail_on: id_like: column 'customer_id'" in out
+
+
+def test_drift_over_the_threshold_stops_before_scoring(local_runner, messy_csv, tmp_path, capsys):
+    model = training_pipeline(data_uri=str(messy_csv), target_column="churned").outputs["model"]
+    shifted = make_messy_frame(rows=100, seed=8).drop(columns="churned")
+    shifted["tenure_months"] = shifted["tenure_months"] * 5
+    path = tmp_path / "shifted.csv"
+    shifted.to_csv(path, index=False)
+    with pytest.raises(RuntimeError, match="detect-drift"):
+        batch_prediction_pipeline(model_uri=model.path, data_uri=str(path), max_psi=0.25)
+    assert "drift over the thresholds in tenure_months PSI" in capsys.readouterr().out
+    assert not list(local_runner.rglob("batch-predict/predictions"))

@@ -109,3 +109,36 @@ def test_table_without_features(tmp_path):
         train_model.python_func(
             train=dataset(path), model=model_artifact(tmp_path / "m"), target_column="y"
         )
+
+
+def test_schema_describes_every_feature(messy_model):
+    model, train, _ = messy_model
+    schema = {f["name"]: f for f in model.metadata["features"]}
+    frame = pd.read_parquet(train.path)
+
+    tenure = schema["tenure_months"]
+    assert tenure["missing_rate"] == pytest.approx(frame["tenure_months"].isna().mean(), abs=1e-6)
+    assert (
+        tenure["min"] == frame["tenure_months"].min()
+        and tenure["max"] == frame["tenure_months"].max()
+    )
+    assert len(tenure["bin_shares"]) == len(tenure["bin_edges"]) + 1
+    assert sum(tenure["bin_shares"]) == pytest.approx(1.0)
+
+    plan = schema["plan"]
+    assert plan["categories"] == frame["plan"].value_counts().to_dict()
+    assert plan["unique"] == 3 and plan["other_count"] == 0
+
+
+def test_excluded_columns_are_not_features(tmp_path, messy_model):
+    _, train, _ = messy_model
+    model = model_artifact(tmp_path / "m")
+    train_model.python_func(
+        train=train,
+        model=model,
+        target_column="churned",
+        exclude_columns=["customer_id"],
+        n_estimators=3,
+    )
+    assert "customer_id" not in {f["name"] for f in model.metadata["features"]}
+    assert model.metadata["excluded_columns"] == ["customer_id"]

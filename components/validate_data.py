@@ -1,0 +1,205 @@
+"""Component: profile the training table and warn about what would mislead a model."""
+
+from typing import NamedTuple
+
+from kfp.dsl import HTML, Dataset, Input, Metrics, Output
+
+from components.runtime import tabular_component
+from components.shared import fail, infer_features, profile_column, select_features
+
+
+@tabular_component(helpers=[fail, infer_features, profile_column, select_features])
+def validate_data(
+    data: Input[Dataset],
+    report: Output[HTML],
+    metrics: Output[Metrics],
+    target_column: str,
+    keep_id_columns: bool = False,
+    fail_on: list = [],
+    min_class_share: float = 0.05,
+) -> NamedTuple("Outputs", excluded_columns=list, warnings=list):
+    """Profiles every column and the classes, and flags what would mislead a model.
+
+    Warnings, by kind:
+
+    * ``constant``: a column with a single value teaches nothing.
+    * ``id_like``: a column with a different value on every row (text, or whole
+      numbers named like an ID or forming a sequence). The forest would memorise
+      it, so it is excluded from the features unless ``keep_id_columns``.
+    * ``leak``: a column that alone predicts the target (99% of rows or more,
+      where guessing the majority class would not), such as a copy or a
+      recoding of the target: it will not exist when predicting.
+    * ``imbalance``: a class holding less than ``min_class_share`` of the rows.
+    * ``numeric_as_text``: a text column whose values are numbers for 90% of
+      rows or more: the rest (e.g. ``?`` or ``n/a``) make it categorical.
+
+    Args:
+        data: Parquet table from ``load_data``, target included.
+        target_column: Column holding the class to predict.
+        keep_id_columns: Keep ID-like columns as features.
+        fail_on: Warning kinds that stop the run, e.g. ``["leak", "id_like"]``.
+        min_class_share: Share of rows under which a class counts as rare.
+
+    Returns:
+        report: HTML page: the warnings, the class balance, and per column its
+            kind, type, missing share, number of distinct values and range or
+            most frequent categories. The Kubeflow UI renders it.
+        metrics: ``rows``, ``columns``, ``missing_cells_share``,
+            ``minority_class_share``, ``warnings`` and one ``warnings_<kind>``
+            count per kind, ``excluded_columns``.
+        excluded_columns: Columns ``train_model`` must not use (the ID-like ones,
+            unless kept).
+        warnings: One line per warning, as in the report.
+    """
+    import html
+    import re
+    from collections import namedtuple
+
+    import pandas as pd
+
+    kinds = ("constant", "id_like", "leak", "imbalance", "numeric_as_text")
+    unknown = [kind for kind in fail_on if kind not in kinds]
+    if unknown:
+        fail(f"fail_on has unknown warning kinds {unknown}; choose among {list(kinds)}.")
+    frame = pd.read_parquet(data.path)
+    if target_column not in frame.columns:
+        columns = list(frame.columns)
+        fail(f"{data.uri}: target column {target_column!r} not found; columns are {columns}.")
+    target = frame[target_column]
+    rows = len(frame)
+    class_shares = target.value_counts(normalize=True)
+    majority = float(class_shares.iloc[0])
+
+    features = infer_features(frame, target_column)
+    typed = select_features(frame, features, data.uri)  # the types training will use
+    found = []  # (kind, column, message)
+    profiles = {}
+    for feature in features:
+        name = feature["name"]
+        values = typed[name]
+        numeric = feature["kind"] == "numeric"
+        profile = profile_column(values, feature["kind"])
+        profiles[name] = profile
+        present = values.dropna()
+        if profile["unique"] <= 1:
+            found.append(("constant", name, f"column {name!r} has a single value"))
+            continue
+        whole = numeric and bool((present % 1 == 0).all())
+        sequence = whole and present.max() - present.min() + 1 <= 1.1 * len(present)
+        named_id = bool(re.search(r"(^|[_\W])(id|uuid|guid|key)$", str(name), re.IGNORECASE))
+        if (
+            profile["unique"] == len(present) == rows
+            and rows >= 10
+            and (not numeric or (whole and (sequence or named_id)))
+        ):
+            found.append(("id_like", name, f"column {name!r} has a different value on every row"))
+            continue
+        if not numeric:
+            as_numbers = pd.to_numeric(present.astype(str), errors="coerce")
+            if as_numbers.notna().mean() >= 0.9 and as_numbers.isna().any():
+                examples = sorted(set(present[as_numbers.isna()].astype(str)))[:3]
+                found.append(
+                    (
+                        "numeric_as_text",
+                        name,
+                        f"column {name!r} is numbers except for {examples}, so it is treated "
+                        "as categorical; clean those values to use it as numeric",
+                    )
+                )
+        # Leak test: how well the column's values (or 5+-row bins of them) alone
+        # predict the target. Needs at least 5 rows per value on average to mean anything.
+        groups = values
+        bins = max(2, min(50, len(present) // 5))
+        if numeric and profile["unique"] > bins:
+            groups = pd.qcut(values, bins, duplicates="drop")
+        together = pd.DataFrame({"value": groups, "target": target}).dropna()
+        n_groups = together["value"].nunique()
+        if majority < 0.99 and 0 < n_groups * 5 <= len(together):
+            sizes = together.groupby(["value", "target"], observed=True).size()
+            purity = sizes.groupby(level=0, observed=True).max().sum() / len(together)
+            if purity >= 0.99:
+                found.append(
+                    (
+                        "leak",
+                        name,
+                        f"column {name!r} alone predicts {target_column!r} for {purity:.1%} of "
+                        "rows: is it derived from the target?",
+                    )
+                )
+    for label, share in class_shares.items():
+        if share < min_class_share:
+            found.append(
+                (
+                    "imbalance",
+                    target_column,
+                    f"class {str(label)!r} holds {share:.1%} of rows (< {min_class_share:.0%}); "
+                    "consider class_weight=balanced",
+                )
+            )
+
+    excluded = [] if keep_id_columns else [name for kind, name, _ in found if kind == "id_like"]
+    messages = [f"{kind}: {message}" for kind, _, message in found]
+    for message in messages:
+        print(f"warning: {message}")
+
+    feature_cells = frame.drop(columns=[target_column]).isna().to_numpy()
+    missing_cells = float(feature_cells.mean()) if feature_cells.size else 0.0
+    metrics.log_metric("rows", rows)
+    metrics.log_metric("columns", len(frame.columns))
+    metrics.log_metric("missing_cells_share", round(missing_cells, 6))
+    metrics.log_metric("minority_class_share", round(float(class_shares.iloc[-1]), 6))
+    metrics.log_metric("warnings", len(found))
+    for kind in kinds:
+        metrics.log_metric(f"warnings_{kind}", sum(k == kind for k, _, _ in found))
+    metrics.log_metric("excluded_columns", len(excluded))
+
+    def describe(profile):
+        if profile["kind"] == "numeric":
+            return f"{profile['min']:.4g} to {profile['max']:.4g}" if "min" in profile else ""
+        top = list(profile["categories"].items())[:5]
+        return ", ".join(f"{label} ({count})" for label, count in top)
+
+    table = pd.DataFrame(
+        [
+            {
+                "column": name,
+                "kind": profile["kind"],
+                "type": profile["dtype"],
+                "missing": f"{profile['missing_rate']:.1%}",
+                "distinct": profile["unique"],
+                "range or top categories": describe(profile),
+                "excluded": "yes" if name in excluded else "",
+            }
+            for name, profile in profiles.items()
+        ]
+    )
+    balance = pd.DataFrame(
+        {"rows": target.value_counts(), "share": class_shares.map("{:.1%}".format)}
+    )
+    items = "".join(f"<li>{html.escape(message)}</li>" for message in messages)
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Data validation</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;margin-bottom:1.5em}}
+td,th{{border:1px solid #ccc;padding:4px 10px}}li{{margin:.3em 0}}</style></head><body>
+<h1>Data validation: {rows} rows, {len(frame.columns) - 1} feature columns</h1>
+<p>Target column: <b>{html.escape(str(target_column))}</b>. Missing feature cells:
+{missing_cells:.1%}. Excluded from the features:
+{html.escape(str(excluded) if excluded else "none")}.</p>
+<h2>Warnings ({len(messages)})</h2>{f"<ul>{items}</ul>" if items else "<p>None.</p>"}
+<h2>Class balance</h2>{balance.to_html()}
+<h2>Columns</h2>{table.to_html(index=False)}
+</body></html>
+"""
+    with open(report.path, "w", encoding="utf-8") as handle:
+        handle.write(page)
+
+    blocking = [
+        message for (kind, _, _), message in zip(found, messages, strict=True) if kind in fail_on
+    ]
+    if blocking:
+        fail(
+            f"{data.uri}: {len(blocking)} validation warning(s) in fail_on: {'; '.join(blocking)}. "
+            "Fix the data, or remove those kinds from fail_on."
+        )
+    outputs = namedtuple("Outputs", ["excluded_columns", "warnings"])
+    return outputs(excluded, messages)
