@@ -55,6 +55,7 @@ def validate_data(
     import re
     from collections import namedtuple
 
+    import numpy as np
     import pandas as pd
 
     kinds = ("constant", "id_like", "leak", "imbalance", "numeric_as_text")
@@ -69,6 +70,8 @@ def validate_data(
     rows = len(frame)
     class_shares = target.value_counts(normalize=True)
     majority = float(class_shares.iloc[0])
+    target_codes, class_labels = pd.factorize(target)
+    n_classes = len(class_labels)
 
     features = infer_features(frame, target_column)
     typed = select_features(frame, features, data.uri)  # the types training will use
@@ -108,15 +111,20 @@ def validate_data(
                 )
         # Leak test: how well the column's values (or 5+-row bins of them) alone
         # predict the target. Needs at least 5 rows per value on average to mean anything.
-        groups = values
-        bins = max(2, min(50, len(present) // 5))
+        has_value = values.notna().to_numpy()
+        bins = max(2, min(50, int(has_value.sum()) // 5))
         if numeric and profile["unique"] > bins:
-            groups = pd.qcut(values, bins, duplicates="drop")
-        together = pd.DataFrame({"value": groups, "target": target}).dropna()
-        n_groups = together["value"].nunique()
-        if majority < 0.99 and 0 < n_groups * 5 <= len(together):
-            sizes = together.groupby(["value", "target"], observed=True).size()
-            purity = sizes.groupby(level=0, observed=True).max().sum() / len(together)
+            numbers = values.to_numpy(dtype=float)[has_value]
+            edges = np.unique(np.quantile(numbers, np.linspace(0, 1, bins + 1)[1:-1]))
+            groups = np.searchsorted(edges, numbers, side="right")
+        else:
+            groups = pd.factorize(values[has_value])[0]
+        n_groups = int(groups.max()) + 1 if len(groups) else 0
+        if majority < 0.99 and 0 < n_groups * 5 <= len(groups):
+            counts = np.bincount(
+                groups * n_classes + target_codes[has_value], minlength=n_groups * n_classes
+            ).reshape(n_groups, n_classes)
+            purity = counts.max(axis=1).sum() / len(groups)
             if purity >= 0.99:
                 found.append(
                     (

@@ -80,3 +80,14 @@ def test_column_types_decided_at_load_survive_the_split(tmp_path):
     for part in (train, test):
         assert pd.api.types.is_string_dtype(part["fee"])
         assert set(part["code"]) == {7}  # typed once, by the CSV reader in load_data
+
+
+def test_every_class_keeps_its_share_to_the_row_and_rows_keep_their_order(tmp_path):
+    counts = {"a": 57, "b": 31, "c": 12}
+    labels = [label for label, count in counts.items() for _ in range(count)]
+    path = write_table(tmp_path, labels)
+    train, test, _, _ = run_split(path, tmp_path, test_size=0.3, random_state=5)
+    assert len(test) == 30  # ceil(0.3 * 100)
+    for label, count in counts.items():
+        assert abs((test["y"] == label).sum() - count * 0.3) < 1
+    assert train["x"].is_monotonic_increasing and test["x"].is_monotonic_increasing
