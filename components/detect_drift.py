@@ -31,9 +31,12 @@ def detect_drift(
     Against the schema recorded by ``train_model``:
 
     * numeric columns: the population stability index (PSI) over the training
-      deciles, ``sum((a - e) * ln(a / e))`` with shares floored at 0.0001. Below
+      deciles, ``sum((a - e) * ln(a / e))`` (half a row added to each bin of the
+      rows to score, training shares floored at 0.0001). Below
       0.1 is usually read as stable, 0.1 to 0.25 as a moderate shift, above 0.25
-      as a major one;
+      as a major one. Without drift, sampling alone gives PSI about
+      ``chi2(bins - 1) * (1/n_now + 1/n_train)``; a shift (and ``max_psi``)
+      counts only above its 99.9th percentile (``psi_chance_limit``);
     * categorical columns: the share of values never seen in training;
     * every column: the change in the share of missing values.
 
@@ -73,14 +76,24 @@ def detect_drift(
             "column": name,
             "kind": kind,
             "psi": np.nan,
+            "psi_chance_limit": np.nan,
             "new_category_share": np.nan,
             "missing_in_training": feature["missing_rate"],
             "missing_now": now["missing_rate"],
         }
-        if kind == "numeric" and "min" in feature and "min" in now:
+        if kind == "numeric" and "min" in now and len(feature.get("bin_shares", [])) > 1:
+            n_now = int(values.notna().sum())
+            n_train = max(meta["training_rows"] * (1 - feature["missing_rate"]), 1)
             expected = np.clip(feature["bin_shares"], 1e-4, None)
-            actual = np.clip(now["bin_shares"], 1e-4, None)
+            # Half a row added to every bin keeps an empty bin from weighing ln(0).
+            counts = np.asarray(now["bin_shares"]) * n_now
+            actual = (counts + 0.5) / (n_now + 0.5 * len(counts))
             row["psi"] = float(np.sum((actual - expected) * np.log(actual / expected)))
+            # Without drift, PSI ~ chi-square(bins - 1) * (1/n_now + 1/n_train). Its
+            # 99.9th percentile (Wilson-Hilferty) is the most sampling alone gives.
+            k = len(expected) - 1
+            quantile = k * (1 - 2 / (9 * k) + 3.09 * np.sqrt(2 / (9 * k))) ** 3
+            row["psi_chance_limit"] = float(quantile * (1 / n_now + 1 / n_train))
         elif kind == "categorical":
             present = values.dropna()
             if len(present):
@@ -91,15 +104,16 @@ def detect_drift(
 
     table = pd.DataFrame(rows)
     table["missing_change"] = table["missing_now"] - table["missing_in_training"]
-    psi_limit = max_psi or 0.25
-    over_psi = table["psi"] > psi_limit
+    # A PSI counts only beyond what sampling alone gives: few rows make it noisy.
+    beyond_chance = table["psi"] > table["psi_chance_limit"]
+    over_psi = beyond_chance & (table["psi"] > (max_psi or 0.25))
     over_new = (
         table["new_category_share"] > max_new_category_share if max_new_category_share else False
     )
     table["verdict"] = np.where(
         over_psi | over_new,
         "drifted",
-        np.where(table["psi"] > 0.1, "moderate shift", "stable"),
+        np.where(beyond_chance & (table["psi"] > 0.1), "moderate shift", "stable"),
     )
 
     def largest(column):
@@ -114,6 +128,7 @@ def detect_drift(
 
     shown = table.assign(
         psi=table["psi"].round(4),
+        psi_chance_limit=table["psi_chance_limit"].round(4),
         new_category_share=table["new_category_share"].map("{:.1%}".format),
         missing_in_training=table["missing_in_training"].map("{:.1%}".format),
         missing_now=table["missing_now"].map("{:.1%}".format),
@@ -124,7 +139,9 @@ def detect_drift(
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 10px}}</style></head><body>
 <h1>Drift: {len(frame)} rows to score against {meta["training_rows"]} training rows</h1>
-<p>PSI: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift.
+<p>PSI: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift, counted
+only above psi_chance_limit, the PSI that sampling alone stays under 99.9% of the time
+with this many rows.
 Thresholds: max_psi={max_psi or "none"},
 max_new_category_share={max_new_category_share or "none"}.</p>
 {shown.to_html(index=False, na_rep="")}
@@ -135,19 +152,18 @@ max_new_category_share={max_new_category_share or "none"}.</p>
 
     problems = []
     if max_psi:
-        problems += [
-            f"{c} PSI {p:.3f}"
-            for c, p in zip(table["column"], table["psi"], strict=True)
-            if p > max_psi
-        ]
+        problems += [f"{c} PSI {p:.3f}" for c, p in table[over_psi][["column", "psi"]].values]
     if max_new_category_share:
         problems += [
             f"{c} {s:.1%} unseen categories"
             for c, s in zip(table["column"], table["new_category_share"], strict=True)
             if s > max_new_category_share
         ]
-    for line in table[table["verdict"] != "stable"].itertuples():
-        print(f"warning: column {line.column!r}: {line.verdict}")
+    shifted = table[table["verdict"] != "stable"]
+    if len(shifted):
+        listed = ", ".join(f"{c} ({v})" for c, v in shifted[["column", "verdict"]].values[:5])
+        more = f" and {len(shifted) - 5} more" if len(shifted) > 5 else ""
+        print(f"warning: drift in {len(shifted)} column(s): {listed}{more}; see the drift report")
     if problems:
         fail(
             f"{data.uri}: drift over the thresholds in {', '.join(problems)}. Check the data "

@@ -87,3 +87,18 @@ def test_same_rows_give_zero_drift(model, tmp_path):
     metrics, _ = drift(model, train.drop(columns="churned"), tmp_path)
     assert metrics["max_psi"] == pytest.approx(0, abs=1e-6)
     assert metrics["max_missing_share_change"] == pytest.approx(0, abs=1e-6)
+
+
+def test_few_rows_from_the_same_population_are_not_called_drift(model, tmp_path):
+    for seed in range(5):
+        metrics, page = drift(model, fresh_rows(rows=40, seed=seed + 20), tmp_path)
+        assert metrics["columns_drifted"] == 0, seed
+        assert "<td>moderate shift</td>" not in page, seed
+    assert "psi_chance_limit" in page
+
+
+def test_few_rows_strongly_shifted_are_still_drift(model, tmp_path):
+    rows = fresh_rows(rows=40, seed=30)
+    rows["monthly_fee"] = rows["monthly_fee"] + 100
+    metrics, _ = drift(model, rows, tmp_path)
+    assert metrics["columns_drifted"] == 1
