@@ -58,6 +58,8 @@ def batch_predict(
     """
     import os
 
+    import pandas as pd
+
     estimator, meta = load_model_dir(model.path, model.uri)
     frame, reading = read_csv_table(data.path, data.uri, delimiter, decimal, encoding)
     features = meta["features"]
@@ -86,7 +88,8 @@ def batch_predict(
     added = {"prediction": predicted}
     added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
     replaced = [name for name in added if name in frame.columns]
-    output = frame.drop(columns=replaced).assign(**added)
+    new_columns = pd.DataFrame(added, index=frame.index)
+    output = pd.concat([frame.drop(columns=replaced), new_columns], axis=1)
 
     # Write beside the artifact, then rename: a failed write never leaves a
     # partial predictions file where the next step would read it.

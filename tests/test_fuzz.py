@@ -167,3 +167,17 @@ def test_messy_tables_train_or_stop_with_a_clear_error():
     assert len(outcomes) >= 200
     # Both paths must have been exercised, or the generator has gone blind.
     assert outcomes.count("trained") >= 20 and outcomes.count("refused") >= 20
+
+
+def test_a_very_wide_table_trains_and_scores(tmp_path):
+    rng = np.random.default_rng(0)
+    rows, columns = 150, 1500
+    numbers = pd.DataFrame(
+        rng.normal(size=(rows, columns)), columns=[f"n{i}" for i in range(columns)]
+    )
+    text = pd.DataFrame({f"t{i}": rng.choice(["a", "b", "c"], rows) for i in range(100)})
+    table = pd.concat([numbers, text], axis=1).assign(y=np.where(numbers["n1"] > 0, "yes", "no"))
+    csv = tmp_path / "wide.csv"
+    table.to_csv(csv, index=False)
+    assert run_everything(csv, tmp_path) == "trained"
+    assert len(pd.read_csv(tmp_path / "predictions").columns) == columns + 100 + 1 + 3
