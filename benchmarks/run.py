@@ -113,6 +113,8 @@ def bench_size(rows: int, work: pathlib.Path) -> dict:
             str(data),
             "--target",
             "label",
+            "--search-space",
+            "[{}]",  # one candidate: the same forest as the plain script, no sweep
             "--output-dir",
             str(runs_dir),
         ]

@@ -8,12 +8,20 @@ from components.shared import (
     file_sha256,
     load_model_dir,
     read_model_metadata,
+    score_predictions,
     select_features,
 )
 
 
 @tabular_component(
-    helpers=[fail, file_sha256, load_model_dir, read_model_metadata, select_features]
+    helpers=[
+        fail,
+        file_sha256,
+        load_model_dir,
+        read_model_metadata,
+        score_predictions,
+        select_features,
+    ]
 )
 def evaluate_model(
     model: Input[Model],
@@ -56,23 +64,9 @@ def evaluate_model(
     predicted = estimator.classes_[proba.argmax(axis=1)]
     classes = estimator.classes_
 
-    scores = {
-        "accuracy": sk.accuracy_score(truth, predicted),
-        "balanced_accuracy": sk.balanced_accuracy_score(truth, predicted),
-        "precision_macro": sk.precision_score(truth, predicted, average="macro", zero_division=0),
-        "recall_macro": sk.recall_score(truth, predicted, average="macro", zero_division=0),
-        "f1_macro": sk.f1_score(truth, predicted, average="macro", zero_division=0),
-        "log_loss": sk.log_loss(truth, proba, labels=classes),
-    }
+    scores = score_predictions(truth, proba, classes)
     notes = []
-    if set(classes) <= set(truth):
-        if len(classes) == 2:
-            scores["roc_auc"] = sk.roc_auc_score(truth == classes[1], proba[:, 1])
-        else:
-            scores["roc_auc"] = sk.roc_auc_score(
-                truth, proba, multi_class="ovr", average="macro", labels=classes
-            )
-    else:
+    if "roc_auc" not in scores:
         notes.append("roc_auc is undefined: the test rows do not hold every class.")
     for name, value in scores.items():
         metrics.log_metric(name, round(float(value), 6))

@@ -236,6 +236,131 @@ def select_features(frame, features: list, source: str):
     return pd.DataFrame(columns, index=frame.index)
 
 
+# Builds the unfitted model: preprocessing, then a RandomForestClassifier on all cores.
+#
+# Numeric features: missing values become the training median. Other features:
+# missing values become "missing", then one-hot encoding (the 49 most frequent
+# categories of a column get their own column, rarer and unseen ones share one).
+#
+# Args:
+#     features: ``[{"name": ..., "kind": ...}, ...]`` from ``infer_features``.
+#     hyperparameters: Any of n_estimators (100), max_depth (0 = no limit),
+#         min_samples_leaf (1), class_weight ("none", "balanced",
+#         "balanced_subsample"), max_features ("sqrt", "log2", or a share of
+#         the columns). Whole numbers may arrive as floats (KFP dicts do that).
+#     random_state: Seed for the forest.
+#
+# Returns:
+#     ``(pipeline, settings)``: the scikit-learn Pipeline and the full,
+#     normalised hyperparameters it uses.
+def build_model(features: list, hyperparameters: dict, random_state: int):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    defaults = {
+        "n_estimators": 100,
+        "max_depth": 0,
+        "min_samples_leaf": 1,
+        "class_weight": "none",
+        "max_features": "sqrt",
+    }
+    unknown = sorted(set(hyperparameters) - set(defaults))
+    if unknown:
+        fail(f"unknown hyperparameter(s) {unknown}; use any of {list(defaults)}.")
+    settings = {**defaults, **hyperparameters}
+    for name, lowest in (("n_estimators", 1), ("max_depth", 0), ("min_samples_leaf", 1)):
+        value = settings[name]
+        if not isinstance(value, (int, float)) or value != int(value) or value < lowest:
+            fail(f"{name} must be a whole number of at least {lowest}, got {value!r}.")
+        settings[name] = int(value)
+    if settings["class_weight"] not in ("none", "balanced", "balanced_subsample"):
+        fail(
+            "class_weight must be one of ['none', 'balanced', 'balanced_subsample'], "
+            f"got {settings['class_weight']!r}."
+        )
+    share = settings["max_features"]
+    if share not in ("sqrt", "log2") and not (isinstance(share, (int, float)) and 0 < share <= 1):
+        fail(f"max_features must be 'sqrt', 'log2' or a share in (0, 1], got {share!r}.")
+    if isinstance(share, (int, float)):
+        settings["max_features"] = float(share)
+
+    preprocess = ColumnTransformer(
+        [
+            (
+                "numeric",
+                SimpleImputer(strategy="median", keep_empty_features=True),
+                [f["name"] for f in features if f["kind"] == "numeric"],
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(
+                        strategy="constant", fill_value="missing", keep_empty_features=True
+                    ),
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist", max_categories=50, sparse_output=False
+                    ),
+                ),
+                [f["name"] for f in features if f["kind"] == "categorical"],
+            ),
+        ]
+    )
+    forest = RandomForestClassifier(
+        n_estimators=settings["n_estimators"],
+        max_depth=settings["max_depth"] or None,
+        min_samples_leaf=settings["min_samples_leaf"],
+        class_weight=None if settings["class_weight"] == "none" else settings["class_weight"],
+        max_features=settings["max_features"],
+        random_state=random_state,
+        n_jobs=-1,
+    )
+    return Pipeline([("preprocess", preprocess), ("classifier", forest)]), settings
+
+
+# The classification metrics, from the true classes and predicted probabilities.
+#
+# Args:
+#     truth: True classes (array-like).
+#     proba: Predicted probabilities, one column per class of ``classes``.
+#     classes: The model's classes, in its column order.
+#
+# Returns:
+#     A dict: accuracy, balanced_accuracy, precision_macro, recall_macro,
+#     f1_macro, log_loss, and roc_auc when the rows hold every class (binary,
+#     or one-vs-rest macro average).
+def score_predictions(truth, proba, classes) -> dict:
+    import warnings
+
+    import numpy as np
+    from sklearn import metrics as sk
+
+    truth = np.asarray(truth)
+    predicted = np.asarray(classes)[np.asarray(proba).argmax(axis=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. a class absent from these rows
+        scores = {
+            "accuracy": sk.accuracy_score(truth, predicted),
+            "balanced_accuracy": sk.balanced_accuracy_score(truth, predicted),
+            "precision_macro": sk.precision_score(
+                truth, predicted, average="macro", zero_division=0
+            ),
+            "recall_macro": sk.recall_score(truth, predicted, average="macro", zero_division=0),
+            "f1_macro": sk.f1_score(truth, predicted, average="macro", zero_division=0),
+            "log_loss": sk.log_loss(truth, proba, labels=classes),
+        }
+        if set(classes) <= set(truth):
+            if len(classes) == 2:
+                scores["roc_auc"] = sk.roc_auc_score(truth == classes[1], proba[:, 1])
+            else:
+                scores["roc_auc"] = sk.roc_auc_score(
+                    truth, proba, multi_class="ovr", average="macro", labels=classes
+                )
+    return {name: float(value) for name, value in scores.items()}
+
+
 # Describes one column, for the model's schema, the validation report and drift.
 #
 # Args:

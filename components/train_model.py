@@ -4,6 +4,7 @@ from kfp.dsl import Dataset, Input, Model, Output
 
 from components.runtime import tabular_component
 from components.shared import (
+    build_model,
     fail,
     file_sha256,
     infer_features,
@@ -12,16 +13,15 @@ from components.shared import (
 )
 
 
-@tabular_component(helpers=[fail, file_sha256, infer_features, profile_column, select_features])
+@tabular_component(
+    helpers=[build_model, fail, file_sha256, infer_features, profile_column, select_features]
+)
 def train_model(
     train: Input[Dataset],
     model: Output[Model],
     target_column: str,
     exclude_columns: list = [],
-    n_estimators: int = 100,
-    max_depth: int = 0,
-    min_samples_leaf: int = 1,
-    class_weight: str = "none",
+    hyperparameters: dict = {},
     random_state: int = 42,
 ):
     """Fits one scikit-learn Pipeline: preprocessing, then a RandomForestClassifier.
@@ -38,22 +38,23 @@ def train_model(
         target_column: Column holding the class to predict.
         exclude_columns: Columns not to use as features (``validate_data``
             hands over the ID-like ones).
-        n_estimators: Number of trees.
-        max_depth: Deepest a tree may grow; 0 means no limit.
-        min_samples_leaf: Fewest training rows in a leaf.
-        class_weight: ``none``, ``balanced`` or ``balanced_subsample``.
+        hyperparameters: Any of ``n_estimators`` (100), ``max_depth`` (0 means no
+            limit), ``min_samples_leaf`` (1), ``class_weight`` (``none``,
+            ``balanced`` or ``balanced_subsample``) and ``max_features``
+            (``sqrt``, ``log2`` or a share of the columns); the rest keep
+            their defaults.
         random_state: Seed for the forest.
 
     Returns:
         model: Directory holding ``model.joblib`` (the fitted Pipeline,
-            zlib-compressed; the layout KServe and Vertex AI serve from) and ``metadata.json``.
-            Metadata, in both: ``framework``, ``framework_version``,
-            ``target_column``, ``features`` (the schema: per feature its name,
-            kind, dtype, missing rate and unique count, with min, max, mean and
-            decile bins for numeric ones, categories seen with their counts for
-            the others), ``excluded_columns``, ``classes``,
-            ``hyperparameters``, ``training_rows``, ``fit_seconds``, ``sha256``
-            of ``model.joblib``.
+            zlib-compressed; the layout KServe and Vertex AI serve from) and
+            ``metadata.json``. Metadata, in both: ``framework``,
+            ``framework_version``, ``target_column``, ``features`` (the schema:
+            per feature its name, kind, dtype, missing rate and unique count,
+            with min, max, mean and decile bins for numeric ones, categories
+            seen with their counts for the others), ``excluded_columns``,
+            ``classes``, ``hyperparameters``, ``training_rows``,
+            ``fit_seconds``, ``sha256`` of ``model.joblib``.
     """
     import json
     import os
@@ -63,26 +64,6 @@ def train_model(
     import joblib
     import pandas as pd
     import sklearn
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    class_weights = {
-        "none": None,
-        "balanced": "balanced",
-        "balanced_subsample": "balanced_subsample",
-    }
-    if class_weight not in class_weights:
-        fail(f"class_weight must be one of {list(class_weights)}, got {class_weight!r}.")
-    for name, value, lowest in (
-        ("n_estimators", n_estimators, 1),
-        ("max_depth", max_depth, 0),
-        ("min_samples_leaf", min_samples_leaf, 1),
-    ):
-        if value < lowest:
-            fail(f"{name} must be at least {lowest}, got {value}.")
 
     frame = pd.read_parquet(train.path)
     if target_column not in frame.columns:
@@ -96,43 +77,12 @@ def train_model(
             + (f" once {excluded} are excluded" if excluded else "")
             + ". Add feature columns, or keep the excluded ones (keep_id_columns=True)."
         )
+    pipeline, settings = build_model(features, hyperparameters, random_state)
     inputs = select_features(frame, features, train.uri)
-    labels = frame[target_column]
     for feature in features:
         feature.update(profile_column(inputs[feature["name"]], feature["kind"]))
-
-    preprocess = ColumnTransformer(
-        [
-            (
-                "numeric",
-                SimpleImputer(strategy="median", keep_empty_features=True),
-                [f["name"] for f in features if f["kind"] == "numeric"],
-            ),
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(
-                        strategy="constant", fill_value="missing", keep_empty_features=True
-                    ),
-                    OneHotEncoder(
-                        handle_unknown="infrequent_if_exist", max_categories=50, sparse_output=False
-                    ),
-                ),
-                [f["name"] for f in features if f["kind"] == "categorical"],
-            ),
-        ]
-    )
-    hyperparameters = {
-        "n_estimators": n_estimators,
-        "max_depth": max_depth or None,
-        "min_samples_leaf": min_samples_leaf,
-        "class_weight": class_weights[class_weight],
-        "random_state": random_state,
-    }
-    forest = RandomForestClassifier(n_jobs=-1, **hyperparameters)
-    pipeline = Pipeline([("preprocess", preprocess), ("classifier", forest)])
     started = time.perf_counter()
-    pipeline.fit(inputs, labels)
+    pipeline.fit(inputs, frame[target_column])
     fit_seconds = time.perf_counter() - started
 
     os.makedirs(model.path, exist_ok=True)
@@ -150,7 +100,7 @@ def train_model(
         "features": features,
         "excluded_columns": [name for name in exclude_columns if name in frame.columns],
         "classes": pipeline.classes_.tolist(),
-        "hyperparameters": hyperparameters,
+        "hyperparameters": {**settings, "random_state": random_state},
         "training_rows": len(frame),
         "fit_seconds": round(fit_seconds, 3),
         "sha256": file_sha256(model_file),
@@ -159,6 +109,6 @@ def train_model(
         json.dump(metadata, handle, indent=2)
     model.metadata.update(metadata)
     print(
-        f"Trained a {n_estimators}-tree forest on {len(frame)} rows, {len(features)} features, "
-        f"{len(metadata['classes'])} classes in {fit_seconds:.2f} s."
+        f"Trained a {settings['n_estimators']}-tree forest on {len(frame)} rows, "
+        f"{len(features)} features, {len(metadata['classes'])} classes in {fit_seconds:.2f} s."
     )

@@ -6,6 +6,7 @@ from kfp import dsl
 from kfp.dsl import Dataset, Model
 
 from components import batch_predict, detect_drift
+from pipelines.task_settings import heavy, light, uncached
 
 
 class PredictionOutputs(NamedTuple):
@@ -50,5 +51,7 @@ def batch_prediction_pipeline(
         max_psi=max_psi,
         max_new_category_share=max_new_category_share,
     )
+    light(uncached(drift))
     scored = batch_predict(model=model.output, data=data.output).after(drift)
+    heavy(uncached(scored))
     return PredictionOutputs(predictions=scored.outputs["predictions"])

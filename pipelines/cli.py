@@ -1,8 +1,11 @@
 """Command line: run the pipelines on the KFP local runner.
 
-    kfp-tabular train --data my.csv --target label [options]
-    kfp-tabular predict --model runs/.../train-model/model --data new.csv
+    kfp-tabular train --data my.csv --target label [--any-training-pipeline-parameter …]
+    kfp-tabular predict --model runs/.../train-model/model --data new.csv [--max-psi …]
     kfp-tabular demo
+
+The options of ``train`` and ``predict`` are the pipelines' own parameters,
+with the pipelines' defaults (``--help`` lists them); lists are given as JSON.
 
 Every run goes to a folder under ``--output-dir`` (default ``runs``). The
 runner's full log is written to ``<output-dir>/<command>.log``; the terminal
@@ -11,7 +14,9 @@ reason the failing step gave.
 """
 
 import argparse
+import builtins
 import contextlib
+import json
 import pathlib
 import sys
 
@@ -48,6 +53,7 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
         pipeline_root=str(output_dir.resolve()),
         raise_on_error=True,
     )
+    original_print = builtins.print
     with open(log_path, "w", encoding="utf-8") as log:
         stream = _Tee(log, sys.stdout) if verbose else log
         try:
@@ -58,6 +64,10 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
             reasons = _marked_lines(log_path, ERROR_MARK)
             reason = reasons[-1] if reasons else str(error).strip().splitlines()[0]
             raise RunFailed(f"{reason} (full log: {log_path})") from None
+        finally:
+            # KFP 2.17's runner swaps builtins.print to indent task logs; parallel
+            # ParallelFor iterations can leave its swap in place. Put print back.
+            builtins.print = original_print
     return outputs, _marked_lines(log_path, WARNING_MARK)
 
 
@@ -100,6 +110,10 @@ def train(args: argparse.Namespace) -> pathlib.Path:
     """Runs the training pipeline on a CSV and prints where things went."""
     from pipelines import training_pipeline
 
+    options = pipeline_options(args, training_pipeline)
+    for name in ("baseline_model_uri", "export_uri"):
+        if options.get(name) and "://" not in options[name]:  # a local path
+            options[name] = str(pathlib.Path(options[name]).resolve())
     outputs, warnings = run_locally(
         training_pipeline,
         args.output_dir,
@@ -107,26 +121,22 @@ def train(args: argparse.Namespace) -> pathlib.Path:
         args.verbose,
         data_uri=str(args.data.resolve()),
         target_column=args.target,
-        test_size=args.test_size,
-        random_state=args.random_state,
-        n_estimators=args.n_estimators,
-        max_depth=args.max_depth,
-        min_samples_leaf=args.min_samples_leaf,
-        class_weight=args.class_weight,
-        keep_id_columns=args.keep_id_columns,
-        fail_on=args.fail_on,
-        delimiter=args.delimiter,
-        decimal=args.decimal,
-        encoding=args.encoding,
+        **options,
     )
     model_dir = pathlib.Path(outputs["model"].path)
     run_dir = model_dir.parent.parent
     print(f"Test-set metrics ({args.data}, target {args.target!r}):")
     print_metrics(outputs["metrics"])
     print_warnings(warnings)
+    (decision,) = run_dir.glob("bless-model*/decision")
+    print(decision.read_text(encoding="utf-8").replace("# ", "", 1).strip())
     print(f"Model:       {model_dir}")
+    if options.get("export_uri") and decision.read_text().startswith("# Blessed"):
+        print(f"Exported to: {options['export_uri']}")
     print(f"Report:      {run_dir / 'evaluate-model' / 'report'} (HTML)")
     print(f"Validation:  {run_dir / 'validate-data' / 'report'} (HTML)")
+    (leaderboard,) = run_dir.glob("select-candidate*/leaderboard")
+    print(f"Leaderboard: {leaderboard} (HTML)")
     return model_dir
 
 
@@ -141,8 +151,7 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
         args.verbose,
         model_uri=str(args.model.resolve()),
         data_uri=str(args.data.resolve()),
-        max_psi=args.max_psi,
-        max_new_category_share=args.max_new_category_share,
+        **pipeline_options(args, batch_prediction_pipeline),
     )
     predictions = outputs["predictions"]
     print(f"Predictions for {int(predictions.metadata['rows'])} rows of {args.data}:")
@@ -157,45 +166,57 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
 
 def demo(args: argparse.Namespace) -> None:
     """Trains on a dataset bundled with scikit-learn, then scores rows it never saw."""
+    import pandas as pd
+
     from pipelines.demo_data import write_demo_data
 
     data, new_rows, truth = write_demo_data(args.output_dir / "data")
     print(f"Demo data: {data} (training), {new_rows} (held-out rows to score)\n")
-    train_args = argparse.Namespace(
-        **{**DEFAULTS, **vars(args), "data": data, "target": "diagnosis"}
-    )
-    model_dir = train(train_args)
+    model_dir = train(argparse.Namespace(**vars(args), data=data, target="diagnosis"))
     print()
-    predictions = predict(
-        argparse.Namespace(
-            **{**PREDICT_DEFAULTS, **vars(args), "model": model_dir, "data": new_rows}
-        )
-    )
-    import pandas as pd
-
+    predictions = predict(argparse.Namespace(**vars(args), model=model_dir, data=new_rows))
     scored = pd.read_csv(predictions)["prediction"]
     agree = (scored == pd.read_csv(truth)["diagnosis"]).mean()
     print(f"Held-out rows predicted correctly: {agree:.1%}")
 
 
-PREDICT_DEFAULTS = {"max_psi": 0.0, "max_new_category_share": 0.0}
-DEFAULTS = {
-    "test_size": 0.2,
-    "random_state": 42,
-    "n_estimators": 100,
-    "max_depth": 0,
-    "min_samples_leaf": 1,
-    "class_weight": "none",
-    "keep_id_columns": False,
-    "fail_on": [],
-    "delimiter": "auto",
-    "decimal": "auto",
-    "encoding": "auto",
-}
+# The pipeline parameters the command line sets itself.
+OWN_PARAMETERS = {"data_uri", "target_column", "model_uri"}
+PARSERS = {"Integer": int, "Float": float, "String": str, "List": json.loads}
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser, pipeline) -> None:
+    """Adds one --option per pipeline parameter, typed and documented from the pipeline."""
+    for name, spec in pipeline.component_spec.inputs.items():
+        if name in OWN_PARAMETERS:
+            continue
+        flag = "--" + name.replace("_", "-")
+        shown = json.dumps(spec.default) if spec.type == "List" else repr(spec.default)
+        if spec.type == "Boolean":
+            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS)
+        else:
+            parser.add_argument(
+                flag,
+                type=PARSERS[spec.type],
+                default=argparse.SUPPRESS,
+                metavar="JSON" if spec.type == "List" else spec.type.upper(),
+                help=f"default: {shown}",
+            )
+
+
+def pipeline_options(args: argparse.Namespace, pipeline) -> dict:
+    """The pipeline parameters given on the command line (the others keep their defaults)."""
+    return {
+        name: getattr(args, name)
+        for name in pipeline.component_spec.inputs
+        if name not in OWN_PARAMETERS and hasattr(args, name)
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser for the three commands."""
+    from pipelines import batch_prediction_pipeline, training_pipeline
+
     parser = argparse.ArgumentParser(prog="kfp-tabular", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--output-dir", type=pathlib.Path, default=pathlib.Path("runs"))
@@ -205,24 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser = commands.add_parser("train", parents=[common], help="train and evaluate")
     train_parser.add_argument("--data", type=pathlib.Path, required=True, help="CSV to learn from")
     train_parser.add_argument("--target", required=True, help="column holding the class")
-    for name, default in DEFAULTS.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(default, bool):
-            train_parser.add_argument(flag, action="store_true")
-        elif isinstance(default, list):
-            train_parser.add_argument(flag, nargs="+", default=default, metavar="KIND")
-        else:
-            train_parser.add_argument(
-                flag, type=type(default), default=default, help="default: %(default)s"
-            )
+    add_pipeline_options(train_parser, training_pipeline)
     train_parser.set_defaults(handler=train)
 
     predict_parser = commands.add_parser("predict", parents=[common], help="score a CSV")
     predict_parser.add_argument("--model", type=pathlib.Path, required=True, help="model directory")
     predict_parser.add_argument("--data", type=pathlib.Path, required=True, help="CSV to score")
-    for name, default in PREDICT_DEFAULTS.items():
-        flag = "--" + name.replace("_", "-")
-        predict_parser.add_argument(flag, type=float, default=default, help="0: never stop")
+    add_pipeline_options(predict_parser, batch_prediction_pipeline)
     predict_parser.set_defaults(handler=predict)
 
     demo_parser = commands.add_parser(

@@ -1,11 +1,31 @@
-"""Pipeline: from a CSV URI to a trained, evaluated model."""
+"""Pipeline: from a CSV URI to a selected, evaluated and (if blessed) exported model."""
 
 from typing import NamedTuple
 
 from kfp import dsl
 from kfp.dsl import Dataset, Metrics, Model
 
-from components import evaluate_model, load_data, split_data, train_model, validate_data
+from components import (
+    bless_model,
+    cross_validate,
+    evaluate_model,
+    export_model,
+    load_data,
+    plan_candidates,
+    record_rejection,
+    select_candidate,
+    split_data,
+    train_model,
+    validate_data,
+)
+from pipelines.task_settings import (
+    SWEEP_PARALLELISM,
+    cached,
+    heavy,
+    light,
+    uncached,
+    writes_to_storage,
+)
 
 
 class TrainingOutputs(NamedTuple):
@@ -18,8 +38,8 @@ class TrainingOutputs(NamedTuple):
 @dsl.pipeline(
     name="training-pipeline",
     description=(
-        "Reads and validates a CSV, splits it, trains a RandomForest pipeline and evaluates it "
-        "on held-out rows."
+        "Reads and validates a CSV, splits it, picks the best hyperparameters by cross-validation, "
+        "trains and evaluates the model on held-out rows, and exports it if it is blessed."
     ),
 )
 def training_pipeline(
@@ -31,23 +51,43 @@ def training_pipeline(
     max_depth: int = 0,
     min_samples_leaf: int = 1,
     class_weight: str = "none",
+    search_space: list = [{}, {"min_samples_leaf": 5}, {"class_weight": "balanced"}],
+    cv_folds: int = 3,
+    selection_metric: str = "balanced_accuracy",
+    min_metric: str = "balanced_accuracy",
+    min_value: float = 0.0,
+    baseline_model_uri: str = "",
+    tolerance: float = 0.01,
+    export_uri: str = "",
     keep_id_columns: bool = False,
     fail_on: list = [],
     delimiter: str = "auto",
     decimal: str = "auto",
     encoding: str = "auto",
 ) -> TrainingOutputs:
-    """Trains and evaluates a tabular classifier.
+    """Trains, selects, evaluates and gates a tabular classifier.
 
     Args:
         data_uri: CSV to learn from: gs://, s3://, minio:// on a cluster, a file path locally.
         target_column: Column holding the class to predict.
         test_size: Fraction of rows held out for evaluation.
-        random_state: Seed for the split and the forest.
-        n_estimators: Number of trees.
-        max_depth: Deepest a tree may grow; 0 means no limit.
-        min_samples_leaf: Fewest training rows in a leaf.
-        class_weight: none, balanced or balanced_subsample.
+        random_state: Seed for the split, the folds and the forest.
+        n_estimators: Base number of trees.
+        max_depth: Base depth limit; 0 means no limit.
+        min_samples_leaf: Base fewest training rows in a leaf.
+        class_weight: Base class weighting: none, balanced or balanced_subsample.
+        search_space: Candidates, each a dict overriding some base hyperparameters
+            (n_estimators, max_depth, min_samples_leaf, class_weight, max_features);
+            {} is the base. A single candidate skips the sweep.
+        cv_folds: Folds of the stratified cross-validation that scores each candidate.
+        selection_metric: The cross-validated metric the best candidate is chosen by.
+        min_metric: The test metric the model is blessed by.
+        min_value: The least min_metric a model needs to be blessed (a maximum for
+            log_loss); 0 accepts any.
+        baseline_model_uri: The model in production, scored on the same test rows;
+            empty for none.
+        tolerance: How much worse than the baseline a blessed model may score.
+        export_uri: Where a blessed model is copied to; empty to skip the export.
         keep_id_columns: Keep ID-like columns as features (excluded by default).
         fail_on: Validation warning kinds that stop the run: constant, id_like,
             leak, imbalance, numeric_as_text.
@@ -68,27 +108,84 @@ def training_pipeline(
         decimal=decimal,
         encoding=encoding,
     )
+    light(uncached(loaded))
     validated = validate_data(
         data=loaded.outputs["cleaned"],
         target_column=target_column,
         keep_id_columns=keep_id_columns,
         fail_on=fail_on,
     )
+    light(cached(validated))
     split = split_data(
         data=loaded.outputs["cleaned"],
         target_column=target_column,
         test_size=test_size,
         random_state=random_state,
     )
+    light(cached(split))
+    excluded = validated.outputs["excluded_columns"]
+
+    plan = cached(
+        plan_candidates(
+            search_space=search_space,
+            n_estimators=n_estimators,
+            max_depth=max_depth,
+            min_samples_leaf=min_samples_leaf,
+            class_weight=class_weight,
+        )
+    )
+    with dsl.If(plan.outputs["sweep"] == True, name="sweep"):  # noqa: E712 (a KFP condition)
+        with dsl.ParallelFor(
+            plan.outputs["candidates"], parallelism=SWEEP_PARALLELISM
+        ) as candidate:
+            scored = cross_validate(
+                train=split.outputs["train"],
+                target_column=target_column,
+                hyperparameters=candidate,
+                exclude_columns=excluded,
+                folds=cv_folds,
+                metric=selection_metric,
+                random_state=random_state,
+            )
+            heavy(cached(scored))
+        swept = cached(select_candidate(results=dsl.Collected(scored.output)))
+    with dsl.Else(name="single-candidate"):
+        single = cached(select_candidate(results=[], candidates=plan.outputs["candidates"]))
+
     trained = train_model(
         train=split.outputs["train"],
         target_column=target_column,
-        exclude_columns=validated.outputs["excluded_columns"],
-        n_estimators=n_estimators,
-        max_depth=max_depth,
-        min_samples_leaf=min_samples_leaf,
-        class_weight=class_weight,
+        exclude_columns=excluded,
+        hyperparameters=dsl.OneOf(swept.outputs["best"], single.outputs["best"]),
         random_state=random_state,
     )
+    heavy(cached(trained))
     evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])
+    heavy(cached(evaluated))
+
+    def gate(blessing):
+        with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
+            exported = export_model(model=trained.outputs["model"], export_uri=export_uri)
+            light(writes_to_storage(uncached(exported)))
+        with dsl.Else(name="rejected"):
+            uncached(record_rejection(reasons=blessing.outputs["reasons"]))
+
+    judged = {
+        "metrics": evaluated.outputs["metrics"],
+        "test": split.outputs["test"],
+        "min_metric": min_metric,
+        "min_value": min_value,
+        "tolerance": tolerance,
+    }
+    # Not cached: the production model is usually replaced at the same URI.
+    # The gate sits in each branch: the local runner cannot condition on a OneOf.
+    with dsl.If(baseline_model_uri != "", name="with-baseline"):
+        baseline = dsl.importer(
+            artifact_uri=baseline_model_uri, artifact_class=Model, reimport=False
+        )
+        baseline.set_display_name("import-baseline-model")
+        gate(heavy(uncached(bless_model(baseline=baseline.output, **judged))))
+    with dsl.Else(name="without-baseline"):
+        gate(light(uncached(bless_model(**judged))))
+
     return TrainingOutputs(model=trained.outputs["model"], metrics=evaluated.outputs["metrics"])

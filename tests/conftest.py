@@ -1,5 +1,6 @@
 """Shared fixtures: generated and bundled datasets, artifacts on tmp_path, the local runner."""
 
+import builtins
 import pathlib
 
 import numpy as np
@@ -76,7 +77,9 @@ def model_artifact(path) -> Model:
     return Model(name="model", uri=str(path), metadata={})
 
 
-def train_on_csv(csv: pathlib.Path, target: str, folder: pathlib.Path, **hyperparameters):
+def train_on_csv(
+    csv: pathlib.Path, target: str, folder: pathlib.Path, exclude_columns=(), **hyperparameters
+):
     """Runs load, split and train as plain functions; returns (model, train, test) artifacts."""
     cleaned, train, test = (
         dataset(folder / "cleaned"),
@@ -87,7 +90,11 @@ def train_on_csv(csv: pathlib.Path, target: str, folder: pathlib.Path, **hyperpa
     load_data.python_func(raw=dataset(csv), cleaned=cleaned, target_column=target)
     split_data.python_func(data=cleaned, train=train, test=test, target_column=target)
     train_model.python_func(
-        train=train, model=model, target_column=target, **{"n_estimators": 20, **hyperparameters}
+        train=train,
+        model=model,
+        target_column=target,
+        exclude_columns=list(exclude_columns),
+        hyperparameters={"n_estimators": 20, **hyperparameters},
     )
     return model, train, test
 
@@ -103,4 +110,6 @@ def local_runner(tmp_path) -> pathlib.Path:
     """Initialises the KFP local subprocess runner with a pipeline root under tmp_path."""
     root = tmp_path / "pipeline_root"
     local.init(local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
-    return root
+    original_print = builtins.print
+    yield root
+    builtins.print = original_print  # see run_locally in pipelines/cli.py

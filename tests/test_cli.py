@@ -36,6 +36,8 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert (model_dir / "model.joblib").is_file()
     assert printed_path(out, "Report:").read_text().startswith("<!DOCTYPE html>")
     assert "Data validation" in printed_path(out, "Validation:").read_text()
+    assert "3 candidates by cross-validated" in printed_path(out, "Leaderboard:").read_text()
+    assert "\nBlessed\n" in out
     assert "warning: id_like: column 'customer_id' has a different value on every row" in out
     assert "Running pipeline" in (runs / "train.log").read_text()
 

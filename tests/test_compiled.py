@@ -110,7 +110,9 @@ def test_component_yaml_builds_another_pipeline(local_runner, iris_csv, tmp_path
             data=cleaned.outputs["cleaned"], target_column="species", test_size=0.3
         )
         model = load["train_model"](
-            train=split.outputs["train"], target_column="species", n_estimators=10
+            train=split.outputs["train"],
+            target_column="species",
+            hyperparameters={"n_estimators": 10},
         )
         return load["batch_predict"](model=model.outputs["model"], data=new_rows.output).outputs[
             "predictions"
@@ -123,3 +125,37 @@ def test_component_yaml_builds_another_pipeline(local_runner, iris_csv, tmp_path
     assert (
         len(scored) == 15 and scored["prediction"].isin(["setosa", "versicolor", "virginica"]).all()
     )
+
+
+def all_tasks(doc):
+    """Every task of a compiled pipeline, inside conditions and loops too."""
+    dags = [doc["root"], *doc["components"].values()]
+    return {
+        name: task for dag in dags for name, task in dag.get("dag", {}).get("tasks", {}).items()
+    }
+
+
+def test_task_settings_for_a_cluster():
+    doc = yaml.safe_load((COMPILED / "training_pipeline.yaml").read_text())
+    tasks = all_tasks(doc)
+    cached = {
+        name for name, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache")
+    }
+    assert {
+        "validate-data",
+        "split-data",
+        "cross-validate",
+        "train-model",
+        "evaluate-model",
+    } <= cached
+    # Steps reading a URI whose content may change, or writing outside, always run.
+    for name in ("load-data", "bless-model", "bless-model-2", "export-model", "record-rejection"):
+        assert name not in cached, name
+    retried = {name for name, task in tasks.items() if "retryPolicy" in task}
+    assert retried == {"export-model", "export-model-2"}  # bad input elsewhere must fail fast
+    executors = doc["deploymentSpec"]["executors"]
+    for name in ("exec-train-model", "exec-cross-validate", "exec-evaluate-model"):
+        resources = executors[name]["container"]["resources"]
+        assert resources["resourceMemoryLimit"] == "8G" and resources["resourceCpuRequest"] == "2"
+    parallel = [t for t in tasks.values() if "iteratorPolicy" in t]
+    assert [t["iteratorPolicy"]["parallelismLimit"] for t in parallel] == [4]

@@ -110,7 +110,7 @@ def run_everything(csv: pathlib.Path, work: pathlib.Path) -> str:
                 model=model,
                 target_column="y",
                 exclude_columns=excluded,
-                n_estimators=3,
+                hyperparameters={"n_estimators": 3},
             ),
             [model.path],
         ),

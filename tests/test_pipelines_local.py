@@ -11,7 +11,9 @@ from tests.conftest import make_messy_frame
 
 
 def train_then_predict(csv, target, new_rows_csv, **parameters):
-    trained = training_pipeline(data_uri=str(csv), target_column=target, **parameters).outputs
+    trained = training_pipeline(
+        data_uri=str(csv), target_column=target, **{"search_space": [{}], **parameters}
+    ).outputs
     scored = batch_prediction_pipeline(
         model_uri=trained["model"].path, data_uri=str(new_rows_csv)
     ).outputs
@@ -80,7 +82,9 @@ def test_european_csv_trains_with_detected_options(local_runner, tmp_path):
     frame["monthly_fee"] = pd.to_numeric(frame["monthly_fee"], errors="coerce")
     path = tmp_path / "clients.csv"
     frame.to_csv(path, sep=";", decimal=",", index=False, encoding="latin-1")
-    trained = training_pipeline(data_uri=str(path), target_column="churned").outputs
+    trained = training_pipeline(
+        data_uri=str(path), target_column="churned", search_space=[{}]
+    ).outputs
     kinds = {f["name"]: f["kind"] for f in trained["model"].metadata["features"]}
     assert kinds["monthly_fee"] == "numeric" and kinds["tenure_months"] == "numeric"
     assert trained["metrics"].metadata["accuracy"] > 0.5
@@ -94,7 +98,9 @@ def test_validation_can_stop_training(local_runner, messy_csv, capsys):
 
 
 def test_drift_over_the_threshold_stops_before_scoring(local_runner, messy_csv, tmp_path, capsys):
-    model = training_pipeline(data_uri=str(messy_csv), target_column="churned").outputs["model"]
+    model = training_pipeline(
+        data_uri=str(messy_csv), target_column="churned", search_space=[{}]
+    ).outputs["model"]
     shifted = make_messy_frame(rows=100, seed=8).drop(columns="churned")
     shifted["tenure_months"] = shifted["tenure_months"] * 5
     path = tmp_path / "shifted.csv"

@@ -59,20 +59,20 @@ def test_saved_pipeline_preprocesses_raw_rows_itself(messy_model):
 def test_hyperparameters_reach_the_forest(tmp_path, messy_model):
     _, train, _ = messy_model
     model = model_artifact(tmp_path / "deep")
+    chosen = {
+        "n_estimators": 7.0,
+        "max_depth": 3,
+        "min_samples_leaf": 4,
+        "class_weight": "balanced",
+    }
     train_model.python_func(
-        train=train,
-        model=model,
-        target_column="churned",
-        n_estimators=7,
-        max_depth=3,
-        min_samples_leaf=4,
-        class_weight="balanced",
-        random_state=1,
+        train=train, model=model, target_column="churned", hyperparameters=chosen, random_state=1
     )
     forest = joblib.load(pathlib.Path(model.path) / "model.joblib").named_steps["classifier"]
-    assert len(forest.estimators_) == 7
+    assert len(forest.estimators_) == 7  # 7.0, as KFP passes whole numbers in dicts, works
     assert max(tree.get_depth() for tree in forest.estimators_) <= 3
     assert (forest.min_samples_leaf, forest.class_weight, forest.random_state) == (4, "balanced", 1)
+    assert model.metadata["hyperparameters"]["n_estimators"] == 7
 
 
 def test_same_seed_gives_the_same_model(tmp_path, messy_model):
@@ -80,7 +80,9 @@ def test_same_seed_gives_the_same_model(tmp_path, messy_model):
     digests = []
     for name in ("a", "b"):
         model = model_artifact(tmp_path / name)
-        train_model.python_func(train=train, model=model, target_column="churned", n_estimators=5)
+        train_model.python_func(
+            train=train, model=model, target_column="churned", hyperparameters={"n_estimators": 5}
+        )
         digests.append(model.metadata["sha256"])
     assert digests[0] == digests[1]
 
@@ -89,17 +91,24 @@ def test_same_seed_gives_the_same_model(tmp_path, messy_model):
     ("option", "message"),
     [
         ({"class_weight": "heavy"}, "class_weight must be one of"),
-        ({"n_estimators": 0}, "n_estimators must be at least 1"),
-        ({"max_depth": -1}, "max_depth must be at least 0"),
-        ({"min_samples_leaf": 0}, "min_samples_leaf must be at least 1"),
+        ({"n_estimators": 0}, "n_estimators must be a whole number of at least 1"),
+        ({"n_estimators": 2.5}, "n_estimators must be a whole number of at least 1, got 2.5"),
+        ({"max_depth": -1}, "max_depth must be a whole number of at least 0"),
+        ({"min_samples_leaf": 0}, "min_samples_leaf must be a whole number of at least 1"),
+        ({"max_features": 2.0}, "max_features must be 'sqrt', 'log2' or a share in"),
+        ({"trees": 5}, r"unknown hyperparameter\(s\) \['trees'\]"),
     ],
 )
 def test_bad_hyperparameters(tmp_path, messy_model, option, message):
     _, train, _ = messy_model
     with pytest.raises(SystemExit, match=message):
         train_model.python_func(
-            train=train, model=model_artifact(tmp_path / "m"), target_column="churned", **option
+            train=train,
+            model=model_artifact(tmp_path / "m"),
+            target_column="churned",
+            hyperparameters=option,
         )
+    assert not (tmp_path / "m").exists()
 
 
 def test_table_without_features(tmp_path):
@@ -138,7 +147,7 @@ def test_excluded_columns_are_not_features(tmp_path, messy_model):
         model=model,
         target_column="churned",
         exclude_columns=["customer_id"],
-        n_estimators=3,
+        hyperparameters={"n_estimators": 3},
     )
     assert "customer_id" not in {f["name"] for f in model.metadata["features"]}
     assert model.metadata["excluded_columns"] == ["customer_id"]

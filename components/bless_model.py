@@ -1,0 +1,118 @@
+"""Component: decide whether a new model may replace the one in production."""
+
+from typing import NamedTuple
+
+from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
+
+from components.runtime import tabular_component
+from components.shared import (
+    fail,
+    file_sha256,
+    load_model_dir,
+    read_model_metadata,
+    score_predictions,
+    select_features,
+)
+
+
+@tabular_component(
+    helpers=[
+        fail,
+        file_sha256,
+        load_model_dir,
+        read_model_metadata,
+        score_predictions,
+        select_features,
+    ]
+)
+def bless_model(
+    metrics: Input[Metrics],
+    test: Input[Dataset],
+    decision: Output[Markdown],
+    decision_metrics: Output[Metrics],
+    min_metric: str = "balanced_accuracy",
+    min_value: float = 0.0,
+    tolerance: float = 0.01,
+    baseline: Input[Model] = None,
+) -> NamedTuple("Outputs", blessed=bool, reasons=list):
+    """Blesses the new model if it clears the threshold and is not worse than the baseline.
+
+    The new model's score is read from its test-set ``metrics``. The baseline,
+    when given, is scored on the same test rows. For ``log_loss`` lower is
+    better: ``min_value`` is then a maximum (0 disables it) and the tolerance
+    applies upwards.
+
+    Args:
+        metrics: Test-set metrics of the new model, from ``evaluate_model``.
+        test: The test rows, to score the baseline on.
+        min_metric: The metric to judge by (any of ``evaluate_model``'s).
+        min_value: The least score a model needs; 0 accepts any.
+        tolerance: How much worse than the baseline the new model may score.
+        baseline: The model in production (a model directory), if any.
+
+    Returns:
+        decision: Markdown: blessed or not, and why, with the scores.
+        decision_metrics: ``blessed`` (1 or 0), ``new_value``,
+            ``baseline_value`` (when there is a baseline), ``min_value``, ``tolerance``.
+        blessed: Whether the new model may be exported.
+        reasons: One line per check, passed or failed.
+    """
+    from collections import namedtuple
+
+    import pandas as pd
+
+    scores = dict(metrics.metadata)
+    if min_metric not in scores:
+        available = sorted(name for name in scores if name != "test_rows")
+        fail(f"min_metric {min_metric!r} is not among the test metrics {available}.")
+    lower_is_better = min_metric == "log_loss"
+    new_value = float(scores[min_metric])
+    reasons, blessed = [], True
+
+    if lower_is_better and min_value > 0:
+        ok = new_value <= min_value
+        reasons.append(
+            f"{min_metric} {new_value:.4f} {'≤' if ok else '>'} the maximum {min_value:.4f}"
+        )
+        blessed &= ok
+    elif not lower_is_better:
+        ok = new_value >= min_value
+        reasons.append(
+            f"{min_metric} {new_value:.4f} {'≥' if ok else '<'} the minimum {min_value:.4f}"
+        )
+        blessed &= ok
+
+    baseline_value = None
+    if baseline is not None and baseline.uri:
+        estimator, meta = load_model_dir(baseline.path, baseline.uri)
+        frame = pd.read_parquet(test.path)
+        target = meta["target_column"]
+        if target not in frame.columns:
+            fail(f"{baseline.uri}: the baseline predicts {target!r}, which the test rows lack.")
+        proba = estimator.predict_proba(select_features(frame, meta["features"], test.uri))
+        baseline_scores = score_predictions(frame[target].to_numpy(), proba, estimator.classes_)
+        if min_metric not in baseline_scores:
+            fail(f"{min_metric} is undefined for the baseline on these test rows; choose another.")
+        baseline_value = baseline_scores[min_metric]
+        margin = baseline_value + tolerance if lower_is_better else baseline_value - tolerance
+        ok = new_value <= margin if lower_is_better else new_value >= margin
+        reasons.append(
+            f"{min_metric} {new_value:.4f} vs baseline {baseline_value:.4f} "
+            f"(tolerance {tolerance:.4f}): {'not worse' if ok else 'worse'}"
+        )
+        blessed &= ok
+    else:
+        reasons.append("no baseline model to compare with")
+
+    decision_metrics.log_metric("blessed", int(blessed))
+    decision_metrics.log_metric("new_value", round(new_value, 6))
+    if baseline_value is not None:
+        decision_metrics.log_metric("baseline_value", round(baseline_value, 6))
+    decision_metrics.log_metric("min_value", min_value)
+    decision_metrics.log_metric("tolerance", tolerance)
+    verdict = "Blessed" if blessed else "Not blessed"
+    with open(decision.path, "w", encoding="utf-8") as handle:
+        handle.write(f"# {verdict}\n\n" + "".join(f"- {reason}\n" for reason in reasons))
+    print(f"{verdict}: " + "; ".join(reasons))
+    outputs = namedtuple("Outputs", ["blessed", "reasons"])
+    return outputs(bool(blessed), reasons)

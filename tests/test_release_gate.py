@@ -1,0 +1,118 @@
+"""bless_model, export_model and record_rejection as plain functions."""
+
+import pathlib
+
+import pytest
+from kfp.dsl import Markdown, Metrics
+
+from components import bless_model, export_model, record_rejection
+from tests.conftest import train_on_csv
+
+
+@pytest.fixture
+def trained(tmp_path, messy_csv):
+    """(model, test) trained on the messy table, and a much weaker baseline on the same rows."""
+    model, _, test = train_on_csv(
+        messy_csv, "churned", tmp_path / "good", exclude_columns=["customer_id"]
+    )
+    weak, _, _ = train_on_csv(
+        messy_csv,
+        "churned",
+        tmp_path / "weak",
+        exclude_columns=["customer_id"],
+        max_depth=1,
+        n_estimators=1,
+    )
+    return model, test, weak
+
+
+def bless(tmp_path, test, new_scores, **options):
+    decision = Markdown(name="decision", uri=str(tmp_path / "decision.md"), metadata={})
+    numbers = Metrics(name="numbers", uri=str(tmp_path / "numbers"), metadata={})
+    metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata=dict(new_scores))
+    result = bless_model.python_func(
+        metrics=metrics, test=test, decision=decision, decision_metrics=numbers, **options
+    )
+    return result, numbers.metadata, pathlib.Path(decision.path).read_text()
+
+
+def test_blessed_without_baseline_when_the_threshold_is_cleared(trained, tmp_path):
+    _, test, _ = trained
+    result, numbers, text = bless(tmp_path, test, {"balanced_accuracy": 0.8}, min_value=0.7)
+    assert result.blessed is True
+    assert text.startswith("# Blessed") and "0.8000 ≥ the minimum 0.7000" in text
+    assert numbers["blessed"] == 1 and "baseline_value" not in numbers
+
+
+def test_rejected_below_the_threshold(trained, tmp_path):
+    _, test, _ = trained
+    result, numbers, text = bless(tmp_path, test, {"balanced_accuracy": 0.6}, min_value=0.7)
+    assert result.blessed is False and numbers["blessed"] == 0
+    assert text.startswith("# Not blessed") and "0.6000 < the minimum 0.7000" in text
+
+
+def test_the_baseline_is_scored_on_the_same_rows(trained, tmp_path):
+    _, test, weak = trained
+    better, numbers, _ = bless(tmp_path, test, {"balanced_accuracy": 0.75}, baseline=weak)
+    assert better.blessed is True
+    assert numbers["baseline_value"] < 0.75
+    worse, _, text = bless(
+        tmp_path, test, {"balanced_accuracy": numbers["baseline_value"] - 0.05}, baseline=weak
+    )
+    assert worse.blessed is False and ": worse" in text
+
+
+def test_log_loss_is_lower_is_better(trained, tmp_path):
+    _, test, _ = trained
+    assert bless(tmp_path, test, {"log_loss": 0.3}, min_metric="log_loss", min_value=0.5)[0].blessed
+    assert not bless(tmp_path, test, {"log_loss": 0.7}, min_metric="log_loss", min_value=0.5)[
+        0
+    ].blessed
+
+
+def test_unknown_min_metric(trained, tmp_path):
+    _, test, _ = trained
+    with pytest.raises(
+        SystemExit, match=r"min_metric 'auc' is not among the test metrics \['accuracy'\]"
+    ):
+        bless(tmp_path, test, {"accuracy": 0.9, "test_rows": 10}, min_metric="auc")
+
+
+def test_export_replaces_the_served_model_whole(trained, tmp_path):
+    model, _, weak = trained
+    serving = tmp_path / "serving" / "churn"
+    export_model.python_func(model=weak, export_uri=str(serving))
+    export_model.python_func(model=model, export_uri=str(serving))
+    assert sorted(p.name for p in serving.iterdir()) == ["metadata.json", "model.joblib"]
+    assert (serving / "model.joblib").read_bytes() == (
+        pathlib.Path(model.path) / "model.joblib"
+    ).read_bytes()
+    assert sorted(p.name for p in serving.parent.iterdir()) == ["churn"]  # no leftovers
+
+
+def test_export_without_a_destination_does_nothing(trained, tmp_path, capsys):
+    model, _, _ = trained
+    export_model.python_func(model=model, export_uri="")
+    assert "No export_uri set" in capsys.readouterr().out
+
+
+def test_export_onto_itself_is_refused(trained):
+    model, _, _ = trained
+    with pytest.raises(SystemExit, match="is the model's own location"):
+        export_model.python_func(model=model, export_uri=model.path)
+
+
+def test_export_to_an_unwritable_place(trained, tmp_path):
+    model, _, _ = trained
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit, match="cannot write the model to"):
+        export_model.python_func(model=model, export_uri=str(blocker / "model"))
+
+
+def test_rejection_note_lists_the_reasons(tmp_path):
+    note = Markdown(name="note", uri=str(tmp_path / "note.md"), metadata={})
+    record_rejection.python_func(note=note, reasons=["balanced_accuracy 0.6 < the minimum 0.7"])
+    assert pathlib.Path(note.path).read_text() == (
+        "# Not exported\n\n- balanced_accuracy 0.6 < the minimum 0.7\n"
+    )
