@@ -4,25 +4,13 @@ from kfp.dsl import Dataset, Input, Model, Output
 
 from components.runtime import tabular_component
 from components.shared import (
-    fail,
-    file_sha256,
     load_model_dir,
     read_csv_table,
-    read_model_metadata,
     select_features,
 )
 
 
-@tabular_component(
-    helpers=[
-        fail,
-        file_sha256,
-        load_model_dir,
-        read_model_metadata,
-        read_csv_table,
-        select_features,
-    ]
-)
+@tabular_component
 def batch_predict(
     model: Input[Model],
     data: Input[Dataset],

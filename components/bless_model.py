@@ -7,24 +7,13 @@ from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 from components.runtime import tabular_component
 from components.shared import (
     fail,
-    file_sha256,
     load_model_dir,
-    read_model_metadata,
     score_predictions,
     select_features,
 )
 
 
-@tabular_component(
-    helpers=[
-        fail,
-        file_sha256,
-        load_model_dir,
-        read_model_metadata,
-        score_predictions,
-        select_features,
-    ]
-)
+@tabular_component
 def bless_model(
     metrics: Input[Metrics],
     test: Input[Dataset],

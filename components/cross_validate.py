@@ -12,7 +12,7 @@ from components.shared import (
 )
 
 
-@tabular_component(helpers=[build_model, fail, infer_features, score_predictions, select_features])
+@tabular_component
 def cross_validate(
     train: Input[Dataset],
     target_column: str,

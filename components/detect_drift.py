@@ -12,9 +12,7 @@ from components.shared import (
 )
 
 
-@tabular_component(
-    helpers=[fail, profile_column, read_csv_table, read_model_metadata, select_features]
-)
+@tabular_component
 def detect_drift(
     model: Input[Model],
     data: Input[Dataset],

@@ -5,24 +5,13 @@ from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model,
 from components.runtime import tabular_component
 from components.shared import (
     fail,
-    file_sha256,
     load_model_dir,
-    read_model_metadata,
     score_predictions,
     select_features,
 )
 
 
-@tabular_component(
-    helpers=[
-        fail,
-        file_sha256,
-        load_model_dir,
-        read_model_metadata,
-        score_predictions,
-        select_features,
-    ]
-)
+@tabular_component
 def evaluate_model(
     model: Input[Model],
     test: Input[Dataset],

@@ -6,7 +6,7 @@ from components.runtime import tabular_component
 from components.shared import fail
 
 
-@tabular_component(helpers=[fail])
+@tabular_component
 def export_model(model: Input[Model], export_uri: str = ""):
     """Copies the model directory to the serving location, replacing what was there.
 

@@ -6,7 +6,7 @@ from components.runtime import tabular_component
 from components.shared import fail, read_csv_table
 
 
-@tabular_component(helpers=[fail, read_csv_table])
+@tabular_component
 def load_data(
     raw: Input[Dataset],
     cleaned: Output[Dataset],

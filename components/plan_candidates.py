@@ -6,7 +6,7 @@ from components.runtime import tabular_component
 from components.shared import fail
 
 
-@tabular_component(helpers=[fail])
+@tabular_component
 def plan_candidates(
     search_space: list,
     n_estimators: int = 100,

@@ -5,7 +5,7 @@ from kfp.dsl import Markdown, Output
 from components.runtime import tabular_component
 
 
-@tabular_component()
+@tabular_component
 def record_rejection(note: Output[Markdown], reasons: list):
     """Writes down that the model was not blessed, and why; nothing is exported.
 

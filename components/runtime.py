@@ -15,6 +15,8 @@ The pins must equal ``pyproject.toml`` and the local environment: a joblib
 model only loads under the scikit-learn version that wrote it.
 """
 
+import inspect
+import types
 from collections.abc import Callable, Sequence
 
 from kfp import dsl
@@ -61,28 +63,44 @@ exec "$0" "$@"
 """
 
 
-def tabular_component(
-    helpers: Sequence[Callable] = (),
-) -> Callable[[Callable], PythonComponent]:
+def shared_helpers(func: Callable) -> list[Callable]:
+    """The ``components.shared`` functions ``func`` calls, directly or through each other.
+
+    Ordered as in ``shared.py``, so that the compiled YAML is deterministic.
+    """
+    from components import shared
+
+    found, pending = {}, [func.__code__]
+    while pending:
+        code = pending.pop()
+        pending += [const for const in code.co_consts if isinstance(const, types.CodeType)]
+        for name in code.co_names:
+            helper = getattr(shared, name, None)
+            if inspect.isfunction(helper) and helper.__module__ == shared.__name__:
+                if name not in found:
+                    found[name] = helper
+                    pending.append(helper.__code__)
+    return sorted(found.values(), key=lambda helper: helper.__code__.co_firstlineno)
+
+
+def tabular_component(func: Callable) -> PythonComponent:
     """Builds a lightweight component on the pinned runtime.
 
+    The ``components.shared`` helpers the function calls are embedded in the
+    component, so its YAML stands alone.
+
     Args:
-        helpers: Functions from ``components.shared`` the component calls; their
-            source is embedded in the component so its YAML stands alone.
+        func: The component function.
 
     Returns:
-        A decorator turning a Python function into a KFP component.
+        The KFP component.
     """
-
-    def decorate(func: Callable) -> PythonComponent:
-        component = dsl.component(
-            func,
-            base_image=BASE_IMAGE,
-            install_kfp_package=False,
-            additional_funcs=list(helpers) or None,
-        )
-        container = component.component_spec.implementation.container
-        container.command = ["sh", "-c", INSTALL_IF_MISSING, *container.command]
-        return component
-
-    return decorate
+    component = dsl.component(
+        func,
+        base_image=BASE_IMAGE,
+        install_kfp_package=False,
+        additional_funcs=shared_helpers(func) or None,
+    )
+    container = component.component_spec.implementation.container
+    container.command = ["sh", "-c", INSTALL_IF_MISSING, *container.command]
+    return component

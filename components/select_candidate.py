@@ -8,7 +8,7 @@ from components.runtime import tabular_component
 from components.shared import fail
 
 
-@tabular_component(helpers=[fail])
+@tabular_component
 def select_candidate(
     leaderboard: Output[HTML],
     leaderboard_metrics: Output[Metrics],

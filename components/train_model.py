@@ -13,9 +13,7 @@ from components.shared import (
 )
 
 
-@tabular_component(
-    helpers=[build_model, fail, file_sha256, infer_features, profile_column, select_features]
-)
+@tabular_component
 def train_model(
     train: Input[Dataset],
     model: Output[Model],

@@ -8,7 +8,7 @@ from components.runtime import tabular_component
 from components.shared import fail, infer_features, profile_column, select_features
 
 
-@tabular_component(helpers=[fail, infer_features, profile_column, select_features])
+@tabular_component
 def validate_data(
     data: Input[Dataset],
     report: Output[HTML],

@@ -84,3 +84,18 @@ def test_a_missing_or_different_pin_makes_the_step_install(tmp_path):
     pip_calls = [line for line in calls.splitlines() if line.startswith("-m pip install")]
     assert len(pip_calls) == 2
     assert runtime.RUNTIME_PINS[-1] in pip_calls[0] and KFP_PIN in pip_calls[1]
+
+
+def test_components_embed_the_shared_helpers_they_call_and_no_others():
+    from components import batch_predict, record_rejection, shared
+
+    names = [helper.__name__ for helper in runtime.shared_helpers(batch_predict.python_func)]
+    # read_model_metadata and file_sha256 are reached through load_model_dir.
+    assert names == [
+        "fail", "file_sha256", "read_csv_table", "select_features", "read_model_metadata",
+        "load_model_dir",
+    ]  # fmt: skip
+    assert names == sorted(names, key=lambda n: getattr(shared, n).__code__.co_firstlineno)
+    assert runtime.shared_helpers(record_rejection.python_func) == []
+    source = batch_predict.component_spec.implementation.container.command[-1]
+    assert "def load_model_dir(" in source and "def profile_column(" not in source
