@@ -1,9 +1,9 @@
 """Helpers shared by several components.
 
-Each helper is embedded, as source, into the components that list it in
-``tabular_component(helpers=[...])``, so a compiled component YAML stands alone.
-That is why every helper imports what it needs inside its own body and calls
-no helper it does not list.
+``tabular_component`` embeds, as source, each helper a component calls
+(directly or through another helper) into that component, so a compiled
+component YAML stands alone. That is why every helper imports what it needs
+inside its own body, and refers to other helpers only by calling them.
 
 Helpers are documented with comments, not docstrings: when KFP loads a
 component YAML back, it takes the first docstring in the embedded source as
