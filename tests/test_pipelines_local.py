@@ -109,3 +109,21 @@ def test_drift_over_the_threshold_stops_before_scoring(local_runner, messy_csv, 
         batch_prediction_pipeline(model_uri=model.path, data_uri=str(path), max_psi=0.25)
     assert "drift over the thresholds in tenure_months PSI" in capsys.readouterr().out
     assert not list(local_runner.rglob("batch-predict/predictions"))
+
+
+def test_scoring_rows_without_a_feature_column_stops_before_anything_is_written(
+    local_runner, messy_csv, tmp_path, capsys
+):
+    model = training_pipeline(
+        data_uri=str(messy_csv), target_column="churned", search_space=[{}]
+    ).outputs["model"]
+    rows = make_messy_frame(rows=30, seed=9).drop(columns=["churned", "city"])
+    path = tmp_path / "no_city.csv"
+    rows.to_csv(path, index=False)
+    with pytest.raises(RuntimeError, match="detect-drift"):
+        batch_prediction_pipeline(model_uri=model.path, data_uri=str(path))
+    assert (
+        "missing feature column(s) ['city'] that the model was trained on"
+        in capsys.readouterr().out
+    )
+    assert not list(local_runner.rglob("batch-predict/predictions"))
