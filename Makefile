@@ -4,9 +4,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+SERVING_VENV := .venv-serving
 RUN_DIR ?= runs/demo
 
-.PHONY: setup run test compile lint bench lock clean
+.PHONY: setup serving-env run test compile lint bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -17,13 +18,21 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# MLServer for the serving check, in its own environment (its dependencies are not ours).
+serving-env: $(SERVING_VENV)/.installed
+
+$(SERVING_VENV)/.installed: requirements-serving.txt
+	$(PYTHON) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-serving.txt
+	touch $@
+
 compile: setup
 	$(PY) compile.py
 
 run: compile
 	$(PY) -m pipelines demo --output-dir $(RUN_DIR)
 
-test: setup
+test: setup serving-env
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
@@ -38,4 +47,4 @@ lock: setup
 	 $(PY) -m pip freeze --exclude-editable) > requirements.lock
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(SERVING_VENV) runs .pytest_cache

@@ -2,6 +2,7 @@
 
     kfp-tabular train --data my.csv --target label [--any-training-pipeline-parameter …]
     kfp-tabular predict --model runs/.../train-model/model --data new.csv [--max-psi …]
+    kfp-tabular check-serving --model runs/.../train-model/model --data rows.csv
     kfp-tabular demo
 
 The options of ``train`` and ``predict`` are the pipelines' own parameters,
@@ -180,6 +181,20 @@ def demo(args: argparse.Namespace) -> None:
     print(f"Held-out rows predicted correctly: {agree:.1%}")
 
 
+def check_serving_command(args: argparse.Namespace) -> None:
+    """Serves a model directory with the real MLServer and checks its answers."""
+    from pipelines.serving_check import ServingCheckFailed, check_serving
+
+    try:
+        result = check_serving(args.model, args.data)
+    except ServingCheckFailed as error:
+        raise RunFailed(str(error)) from None
+    print(
+        f"MLServer served {args.model} and answered {result['rows']} rows of {args.data} like the "
+        f"model itself (largest probability difference {result['max_abs_difference']:.2g})."
+    )
+
+
 # The pipeline parameters the command line sets itself.
 OWN_PARAMETERS = {"data_uri", "target_column", "model_uri"}
 PARSERS = {"Integer": int, "Float": float, "String": str, "List": json.loads}
@@ -234,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--data", type=pathlib.Path, required=True, help="CSV to score")
     add_pipeline_options(predict_parser, batch_prediction_pipeline)
     predict_parser.set_defaults(handler=predict)
+
+    serving_parser = commands.add_parser(
+        "check-serving", help="serve a model directory with MLServer and check its answers"
+    )
+    serving_parser.add_argument("--model", type=pathlib.Path, required=True, help="model directory")
+    serving_parser.add_argument("--data", type=pathlib.Path, required=True, help="rows to send")
+    serving_parser.set_defaults(handler=check_serving_command)
 
     demo_parser = commands.add_parser(
         "demo", parents=[common], help="train and score a bundled dataset"

@@ -1,0 +1,180 @@
+"""Prove a model directory serves: start the real MLServer, ask it, compare with our own answers.
+
+MLServer with its scikit-learn runtime is the V2-protocol server KServe uses
+for ``modelFormat: sklearn``. It runs from its own environment
+(``.venv-serving``, built by ``make serving-env`` from
+``requirements-serving.txt``). The model directory needs no change: MLServer
+is given a settings folder of its own whose ``model-settings.json`` points at
+the directory's ``model.joblib``. ``parallel_workers`` is 0, because MLServer's
+worker pool did not start here.
+"""
+
+import json
+import pathlib
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+DEFAULT_MLSERVER = (
+    pathlib.Path(__file__).resolve().parent.parent / ".venv-serving" / "bin" / "mlserver"
+)
+
+
+class ServingCheckFailed(Exception):
+    """The model did not load, or served answers that differ from batch_predict's."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def v2_request(frame, features: list) -> dict:
+    """A V2 inference request for the rows, one input per feature, decoded by MLServer as pandas.
+
+    Numeric features go as FP64, the others as BYTES (text); missing values as null.
+    """
+    import pandas as pd
+
+    inputs = []
+    for feature in features:
+        values = frame[feature["name"]]
+        numeric = feature["kind"] == "numeric"
+        if numeric:
+            values = pd.to_numeric(values, errors="coerce")
+        data = [None if pd.isna(v) else (float(v) if numeric else str(v)) for v in values]
+        inputs.append(
+            {
+                "name": feature["name"],
+                "shape": [len(data)],
+                "datatype": "FP64" if numeric else "BYTES",
+                "data": data,
+            }
+        )
+    return {
+        "parameters": {"content_type": "pd"},
+        "inputs": inputs,
+        "outputs": [{"name": "predict_proba"}],
+    }
+
+
+def _post(url: str, body: dict, timeout: float = 30.0) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def _wait_until_ready(url: str, server: subprocess.Popen, log: pathlib.Path, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ServingCheckFailed(f"MLServer exited while loading the model; log: {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise ServingCheckFailed(
+        f"MLServer did not report the model ready in {seconds:.0f} s; log: {log}"
+    )
+
+
+def check_serving(
+    model_dir: pathlib.Path,
+    rows_csv: pathlib.Path,
+    mlserver: pathlib.Path = DEFAULT_MLSERVER,
+    tolerance: float = 1e-9,
+    startup_seconds: float = 90.0,
+) -> dict:
+    """Serves ``model_dir`` with MLServer on loopback and compares its answers with the model's.
+
+    Args:
+        model_dir: A model directory from the training pipeline.
+        rows_csv: Rows to send (the model's feature columns; others are ignored).
+        mlserver: The ``mlserver`` executable of the serving environment.
+        tolerance: Largest difference allowed between served and local probabilities.
+        startup_seconds: How long MLServer may take to load the model.
+
+    Returns:
+        ``{"rows", "max_abs_difference", "predictions_equal", "served"}``; ``served``
+        holds MLServer's probabilities.
+
+    Raises:
+        ServingCheckFailed: With the reason and the server log's path.
+    """
+    import numpy as np
+
+    from components.shared import load_model_dir, read_csv_table, select_features
+
+    if not pathlib.Path(mlserver).exists():
+        raise ServingCheckFailed(f"{mlserver} not found: run `make serving-env` first.")
+    model_dir = pathlib.Path(model_dir).resolve()
+    estimator, meta = load_model_dir(str(model_dir), str(model_dir))
+    rows, _ = read_csv_table(str(rows_csv), str(rows_csv))
+    typed = select_features(rows, meta["features"], str(rows_csv))  # as batch_predict types them
+    expected = estimator.predict_proba(typed)
+
+    with tempfile.TemporaryDirectory(prefix="kfp-tabular-serving-") as folder:
+        folder = pathlib.Path(folder)
+        http_port = free_port()
+        settings = {
+            "parallel_workers": 0,
+            "host": "127.0.0.1",
+            "http_port": http_port,
+            "grpc_port": free_port(),
+            "metrics_port": free_port(),
+        }
+        (folder / "settings.json").write_text(json.dumps(settings))
+        model_settings = {
+            "name": "model",
+            "implementation": "mlserver_sklearn.SKLearnModel",
+            "parameters": {"uri": str(model_dir / "model.joblib")},
+        }
+        (folder / "model").mkdir()
+        (folder / "model" / "model-settings.json").write_text(json.dumps(model_settings))
+        log = pathlib.Path(tempfile.gettempdir()) / f"mlserver-{http_port}.log"
+        with open(log, "w") as log_file:
+            server = subprocess.Popen(
+                [str(mlserver), "start", str(folder)], stdout=log_file, stderr=subprocess.STDOUT
+            )
+            base = f"http://127.0.0.1:{http_port}/v2/models/model"
+            try:
+                _wait_until_ready(base + "/ready", server, log, startup_seconds)
+                try:
+                    answer = _post(base + "/infer", v2_request(typed, meta["features"]))
+                except urllib.error.HTTPError as error:
+                    detail = error.read().decode(errors="replace")[:500]
+                    raise ServingCheckFailed(
+                        f"MLServer refused the request ({error.code}): {detail}"
+                    ) from None
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+
+    (output,) = [o for o in answer["outputs"] if o["name"] == "predict_proba"]
+    served = np.asarray(output["data"], dtype=float).reshape(output["shape"])
+    difference = float(np.max(np.abs(served - expected))) if served.size else 0.0
+    same_classes = bool((served.argmax(axis=1) == expected.argmax(axis=1)).all())
+    if served.shape != expected.shape or difference > tolerance or not same_classes:
+        raise ServingCheckFailed(
+            f"MLServer's probabilities differ from the model's by up to {difference:.3g} "
+            f"(shape {list(served.shape)} vs {list(expected.shape)}); log: {log}"
+        )
+    return {
+        "rows": len(rows),
+        "max_abs_difference": difference,
+        "predictions_equal": same_classes,
+        "served": served,
+    }

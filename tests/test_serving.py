@@ -1,0 +1,66 @@
+"""The real MLServer serves a model trained by our pipeline, and answers like batch_predict."""
+
+import pathlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines import batch_prediction_pipeline, training_pipeline
+from pipelines.serving_check import ServingCheckFailed, check_serving, v2_request
+from tests.conftest import make_messy_frame
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_mlserver_answers_like_batch_predict(local_runner, messy_csv, tmp_path):
+    model = training_pipeline(
+        data_uri=str(messy_csv), target_column="churned", search_space=[{}]
+    ).outputs["model"]
+    rows = make_messy_frame(rows=40, seed=11).drop(columns="churned")
+    rows.loc[:3, "plan"] = "enterprise"  # unseen in training
+    rows_csv = tmp_path / "rows.csv"
+    rows.to_csv(rows_csv, index=False)
+    predictions = batch_prediction_pipeline(model_uri=model.path, data_uri=str(rows_csv)).outputs
+    scored = pd.read_csv(predictions["predictions"].path)
+
+    result = check_serving(pathlib.Path(model.path), rows_csv)  # starts the real MLServer
+
+    classes = model.metadata["classes"]
+    expected = scored[[f"proba_{label}" for label in classes]].to_numpy()
+    assert result["rows"] == 40
+    assert np.allclose(result["served"], expected, atol=1e-9)
+    served_classes = np.asarray(classes)[result["served"].argmax(axis=1)]
+    assert (served_classes == scored["prediction"]).all()
+
+
+def test_requests_carry_text_numbers_and_gaps():
+    frame = pd.DataFrame({"plan": ["basic", np.nan], "fee": [12.5, np.nan]}, dtype=object)
+    features = [{"name": "plan", "kind": "categorical"}, {"name": "fee", "kind": "numeric"}]
+    body = v2_request(frame, features)
+    assert body["parameters"] == {"content_type": "pd"}
+    assert body["inputs"] == [
+        {"name": "plan", "shape": [2], "datatype": "BYTES", "data": ["basic", None]},
+        {"name": "fee", "shape": [2], "datatype": "FP64", "data": [12.5, None]},
+    ]
+
+
+def test_a_missing_serving_environment_is_named(tmp_path):
+    with pytest.raises(ServingCheckFailed, match="run `make serving-env` first"):
+        check_serving(tmp_path, tmp_path / "rows.csv", mlserver=tmp_path / "nope" / "mlserver")
+
+
+def test_the_serving_environment_runs_our_versions():
+    ours = dict(
+        line.split("==")
+        for line in (ROOT / "requirements.lock").read_text().split()
+        if "==" in line
+    )
+    serving = dict(
+        line.split("==")
+        for line in (ROOT / "requirements-serving.txt").read_text().split()
+        if "==" in line
+    )
+    for package in ("scikit-learn", "pandas", "numpy", "scipy", "joblib", "threadpoolctl"):
+        assert serving[package] == ours[package], package
+    assert serving["mlserver"] == serving["mlserver-sklearn"] == "1.7.1"
