@@ -104,3 +104,28 @@ def tabular_component(func: Callable) -> PythonComponent:
     container = component.component_spec.implementation.container
     container.command = ["sh", "-c", INSTALL_IF_MISSING, *container.command]
     return component
+
+
+def use_image(pipeline_spec, image: str):
+    """Returns a copy of a compiled spec whose steps run on ``image`` and install nothing.
+
+    For clusters without a package index: ``image`` must hold the exact pins
+    (see the ``Dockerfile``), so the install prologue is dropped from every
+    command.
+
+    Args:
+        pipeline_spec: A ``PipelineSpec`` message, of a pipeline or a component.
+        image: The runtime image, e.g. ``registry.example.com/kfp-tabular-runtime:0.1.0``.
+    """
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec = json_format.MessageToDict(pipeline_spec)
+    for executor in spec["deploymentSpec"]["executors"].values():
+        container = executor.get("container")
+        if container is None:  # an importer
+            continue
+        container["image"] = image
+        if container["command"][:3] == ["sh", "-c", INSTALL_IF_MISSING]:
+            container["command"] = container["command"][3:]
+    return json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
