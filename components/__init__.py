@@ -6,6 +6,7 @@ Each component does one step and lives in its own module.
 from components.batch_predict import batch_predict
 from components.bless_model import bless_model
 from components.cross_validate import cross_validate
+from components.deploy_model import deploy_model
 from components.detect_drift import detect_drift
 from components.evaluate_model import evaluate_model
 from components.export_model import export_model
@@ -21,6 +22,7 @@ __all__ = [
     "batch_predict",
     "bless_model",
     "cross_validate",
+    "deploy_model",
     "detect_drift",
     "evaluate_model",
     "export_model",

@@ -8,6 +8,7 @@ from kfp.dsl import Dataset, Metrics, Model
 from components import (
     bless_model,
     cross_validate,
+    deploy_model,
     evaluate_model,
     export_model,
     load_data,
@@ -39,7 +40,8 @@ class TrainingOutputs(NamedTuple):
     name="training-pipeline",
     description=(
         "Reads and validates a CSV, splits it, picks the best hyperparameters by cross-validation, "
-        "trains and evaluates the model on held-out rows, and exports it if it is blessed."
+        "trains and evaluates the model on held-out rows, and exports and deploys it if it is "
+        "blessed."
     ),
 )
 def training_pipeline(
@@ -59,6 +61,9 @@ def training_pipeline(
     baseline_model_uri: str = "",
     tolerance: float = 0.01,
     export_uri: str = "",
+    serving_name: str = "tabular-model",
+    serving_namespace: str = "",
+    deploy: bool = False,
     keep_id_columns: bool = False,
     fail_on: list = [],
     delimiter: str = "auto",
@@ -88,6 +93,9 @@ def training_pipeline(
             empty for none.
         tolerance: How much worse than the baseline a blessed model may score.
         export_uri: Where a blessed model is copied to; empty to skip the export.
+        serving_name: Name of the KServe InferenceService rendered for a blessed model.
+        serving_namespace: Its namespace; empty: the pipeline pod's own.
+        deploy: Apply the InferenceService and wait until it is Ready (in a cluster only).
         keep_id_columns: Keep ID-like columns as features (excluded by default).
         fail_on: Validation warning kinds that stop the run: constant, id_like,
             leak, imbalance, numeric_as_text.
@@ -167,6 +175,14 @@ def training_pipeline(
         with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
             exported = export_model(model=trained.outputs["model"], export_uri=export_uri)
             light(writes_to_storage(uncached(exported)))
+            deployed = deploy_model(
+                model=trained.outputs["model"],
+                name=serving_name,
+                namespace=serving_namespace,
+                storage_uri=export_uri,
+                apply=deploy,
+            ).after(exported)
+            light(uncached(deployed))
         with dsl.Else(name="rejected"):
             uncached(record_rejection(reasons=blessing.outputs["reasons"]))
 

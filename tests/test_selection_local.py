@@ -58,6 +58,10 @@ def test_a_blessed_model_is_exported(local_runner, xor_csv, tmp_path):
     folder = run_dir(local_runner, outputs)
     assert (folder / "bless-model-2" / "decision").read_text().startswith("# Blessed")
     assert not list(folder.glob("record-rejection*"))
+    (manifest,) = folder.glob("deploy-model*/manifest/inferenceservice.yaml")
+    service = json.loads(manifest.read_text())
+    assert service["spec"]["predictor"]["model"]["storageUri"] == str(serving)
+    assert service["metadata"]["name"] == "tabular-model"
 
 
 def test_a_model_under_the_threshold_is_not_exported(local_runner, xor_csv, tmp_path):
