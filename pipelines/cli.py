@@ -3,6 +3,7 @@
     kfp-tabular train --data my.csv --target label [--any-training-pipeline-parameter …]
     kfp-tabular predict --model runs/.../train-model/model --data new.csv [--max-psi …]
     kfp-tabular check-serving --model runs/.../train-model/model --data rows.csv
+    kfp-tabular submit --host URL --param data_uri=gs://… --param target_column=label
     kfp-tabular demo
 
 The options of ``train`` and ``predict`` are the pipelines' own parameters,
@@ -195,6 +196,42 @@ def check_serving_command(args: argparse.Namespace) -> None:
     )
 
 
+def submit_command(args: argparse.Namespace) -> None:
+    """Compiles a pipeline and starts a run of it on a Kubeflow Pipelines cluster."""
+    from pipelines import batch_prediction_pipeline, training_pipeline
+    from pipelines.submit import SubmitFailed, submit
+
+    pipeline = {"training": training_pipeline, "batch-prediction": batch_prediction_pipeline}[
+        args.pipeline
+    ]
+    arguments = {}
+    for item in args.param:
+        name, equals, text = item.partition("=")
+        if not equals:
+            raise RunFailed(f"--param {item!r} is not NAME=VALUE.")
+        spec = pipeline.component_spec.inputs.get(name)
+        try:
+            value = text if spec is not None and spec.type == "String" else json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        arguments[name] = value
+    try:
+        run_id, url = submit(
+            pipeline,
+            host=args.host,
+            arguments=arguments,
+            experiment=args.experiment,
+            run_name=args.run_name,
+            namespace=args.namespace,
+            token=args.token,
+            cookies=args.cookies,
+            service_account_token_path=args.sa_token_path,
+        )
+    except SubmitFailed as error:
+        raise RunFailed(str(error)) from None
+    print(f"Started run {run_id} of {pipeline.name}: {url}")
+
+
 # The pipeline parameters the command line sets itself.
 OWN_PARAMETERS = {"data_uri", "target_column", "model_uri"}
 PARSERS = {"Integer": int, "Float": float, "String": str, "List": json.loads}
@@ -256,6 +293,27 @@ def build_parser() -> argparse.ArgumentParser:
     serving_parser.add_argument("--model", type=pathlib.Path, required=True, help="model directory")
     serving_parser.add_argument("--data", type=pathlib.Path, required=True, help="rows to send")
     serving_parser.set_defaults(handler=check_serving_command)
+
+    submit_parser = commands.add_parser(
+        "submit", help="compile a pipeline and start a run on a Kubeflow Pipelines cluster"
+    )
+    submit_parser.add_argument("--host", required=True, help="KFP API or UI URL")
+    submit_parser.add_argument(
+        "--pipeline", choices=["training", "batch-prediction"], default="training"
+    )
+    submit_parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="a pipeline parameter; VALUE is JSON where it parses (numbers, lists), else text",
+    )  # fmt: skip
+    submit_parser.add_argument("--namespace", default="", help="KFP namespace (multi-user)")
+    submit_parser.add_argument("--experiment", default="kfp-tabular")
+    submit_parser.add_argument("--run-name", default="")
+    submit_parser.add_argument("--token", default="", help="bearer token")
+    submit_parser.add_argument("--cookies", default="", help="e.g. authservice_session=...")
+    submit_parser.add_argument(
+        "--sa-token-path", default="", help="projected service account token (in a cluster)"
+    )
+    submit_parser.set_defaults(handler=submit_command)
 
     demo_parser = commands.add_parser(
         "demo", parents=[common], help="train and score a bundled dataset"
