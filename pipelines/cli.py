@@ -19,6 +19,7 @@ import argparse
 import builtins
 import contextlib
 import json
+import logging
 import pathlib
 import sys
 
@@ -55,8 +56,7 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
         pipeline_root=str(output_dir.resolve()),
         raise_on_error=True,
     )
-    original_print = builtins.print
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "w", encoding="utf-8") as log, kfp_runner_state_restored():
         stream = _Tee(log, sys.stdout) if verbose else log
         try:
             with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
@@ -66,11 +66,26 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
             reasons = _marked_lines(log_path, ERROR_MARK)
             reason = reasons[-1] if reasons else str(error).strip().splitlines()[0]
             raise RunFailed(f"{reason} (full log: {log_path})") from None
-        finally:
-            # KFP 2.17's runner swaps builtins.print to indent task logs; parallel
-            # ParallelFor iterations can leave its swap in place. Put print back.
-            builtins.print = original_print
     return outputs, _marked_lines(log_path, WARNING_MARK)
+
+
+@contextlib.contextmanager
+def kfp_runner_state_restored():
+    """Puts back print and the root logger's handlers and level after a local run.
+
+    KFP 2.17's runner swaps both per task (to indent and format task logs) and
+    restores what it saved; when ParallelFor iterations run in threads, one can
+    restore another's swap, leaving a print that indents everything or a log
+    handler that writes to a closed file.
+    """
+    root = logging.getLogger()
+    saved = builtins.print, root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        builtins.print = saved[0]
+        root.handlers[:] = saved[1]
+        root.setLevel(saved[2])
 
 
 def _marked_lines(log_path: pathlib.Path, mark: str) -> list[str]:

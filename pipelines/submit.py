@@ -2,6 +2,7 @@
 
 import pathlib
 import tempfile
+import warnings
 
 from kfp import compiler
 
@@ -84,6 +85,8 @@ def submit(
         package = pathlib.Path(folder) / "pipeline.yaml"
         compiler.Compiler().compile(pipeline, str(package))
         try:
+            # The client warns on every creation that it needs KFP >= 2.0.0-beta.2.
+            warnings.filterwarnings("ignore", "This client only works with", FutureWarning)
             client = kfp.Client(
                 host=host,
                 namespace=namespace or "kubeflow",

@@ -1,6 +1,5 @@
 """Shared fixtures: generated and bundled datasets, artifacts on tmp_path, the local runner."""
 
-import builtins
 import pathlib
 
 import numpy as np
@@ -10,6 +9,7 @@ from kfp import local
 from kfp.dsl import Dataset, Model
 
 from components import load_data, split_data, train_model
+from pipelines.cli import kfp_runner_state_restored
 
 
 def make_messy_frame(rows: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -110,6 +110,5 @@ def local_runner(tmp_path) -> pathlib.Path:
     """Initialises the KFP local subprocess runner with a pipeline root under tmp_path."""
     root = tmp_path / "pipeline_root"
     local.init(local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
-    original_print = builtins.print
-    yield root
-    builtins.print = original_print  # see run_locally in pipelines/cli.py
+    with kfp_runner_state_restored():
+        yield root
