@@ -57,8 +57,11 @@ def deploy_model(
             "and '-', starting with a letter and ending with a letter or digit, at most 63."
         )
     uri = storage_uri or model.uri
-    if "://" not in uri:
-        print(f"warning: storageUri {uri!r} is a local path; KServe needs gs://, s3:// or pvc://.")
+    if apply and "://" not in uri:
+        fail(
+            f"storageUri {uri!r} is a local path, which KServe cannot fetch. Set export_uri (or "
+            "storage_uri) to a gs://, s3:// or pvc:// location."
+        )
     service = {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",

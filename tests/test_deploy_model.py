@@ -52,9 +52,17 @@ def test_invalid_names_are_refused(tmp_path, name):
         render(tmp_path, name=name)
 
 
+GCS = "gs://models/churn"
+
+
 def test_apply_outside_a_cluster_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("KFP_TABULAR_SERVICE_ACCOUNT", str(tmp_path / "no-account"))
     with pytest.raises(SystemExit, match="apply=True needs to run inside a Kubernetes cluster"):
+        render(tmp_path, apply=True, storage_uri=GCS)
+
+
+def test_apply_refuses_a_local_path_kserve_cannot_fetch(tmp_path):
+    with pytest.raises(SystemExit, match="is a local path, which KServe cannot fetch"):
         render(tmp_path, apply=True)
 
 
@@ -109,7 +117,7 @@ NOT_READY = {
 
 def test_apply_creates_the_service_and_waits_until_ready(fake_cluster, tmp_path):
     fake_cluster.script = {"POST": [(201, {})], "GET": [(200, NOT_READY), (200, READY)]}
-    _, meta, _ = render(tmp_path, name="churn", apply=True, timeout_seconds=30)
+    _, meta, _ = render(tmp_path, name="churn", apply=True, timeout_seconds=30, storage_uri=GCS)
     method, path, auth, body = fake_cluster.requests[0]
     assert (method, path) == (
         "POST",
@@ -129,7 +137,7 @@ def test_apply_replaces_an_existing_service(fake_cluster, tmp_path):
         "GET": [(200, {"metadata": {"resourceVersion": "42"}}), (200, READY)],
         "PUT": [(200, {})],
     }
-    render(tmp_path, name="churn", apply=True)
+    render(tmp_path, name="churn", apply=True, storage_uri=GCS)
     put = [r for r in fake_cluster.requests if r[0] == "PUT"][0]
     assert (
         put[1].endswith("/inferenceservices/churn")
@@ -140,10 +148,10 @@ def test_apply_replaces_an_existing_service(fake_cluster, tmp_path):
 def test_apply_refused_by_the_api(fake_cluster, tmp_path):
     fake_cluster.script = {"POST": [(403, {"reason": "Forbidden"})]}
     with pytest.raises(SystemExit, match=r"refused InferenceService 'churn' in 'team-b' \(403\)"):
-        render(tmp_path, name="churn", apply=True)
+        render(tmp_path, name="churn", apply=True, storage_uri=GCS)
 
 
 def test_apply_times_out_with_the_last_reason(fake_cluster, tmp_path):
     fake_cluster.script = {"POST": [(201, {})], "GET": [(200, NOT_READY)] * 10}
     with pytest.raises(SystemExit, match=r"was not Ready after 1 s \(pulling model\)"):
-        render(tmp_path, name="churn", apply=True, timeout_seconds=1)
+        render(tmp_path, name="churn", apply=True, timeout_seconds=1, storage_uri=GCS)
