@@ -49,8 +49,10 @@ def _quoted(words: Sequence[str]) -> str:
 
 
 # `sh -c SCRIPT sh -ec PROGRAM ...`: the script ends by exec-ing the KFP
-# program that follows it, as KFP's own install prologue does.
+# program that follows it, as KFP's own install prologue does; a failed pip
+# install stops the step there (set -e) with pip's own error.
 INSTALL_IF_MISSING = f"""
+set -e
 if ! python3 -c "{_PIN_CHECK}" {_quoted(RUNTIME_PINS)} 'kfp=={KFP_VERSION}' 2>/dev/null; then
   if ! [ -x "$(command -v pip)" ]; then
     python3 -m ensurepip || python3 -m ensurepip --user

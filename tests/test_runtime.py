@@ -76,6 +76,24 @@ def test_local_runs_skip_pip_when_the_pins_are_installed(tmp_path):
     assert "import sys" in calls  # the version check itself did run
 
 
+def test_a_failed_install_stops_the_step(tmp_path):
+    calls = tmp_path / "calls.log"
+    shim = tmp_path / "bin" / "python3"
+    shim.parent.mkdir()
+    shim.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {calls}\n'
+        'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then exit 1; fi\n'
+        "exit 1\n"  # every pin check fails too
+    )
+    shim.chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["sh", "-c", runtime.INSTALL_IF_MISSING, "sh", "-c", "echo step ran"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode != 0 and "step ran" not in done.stdout
+
+
 def test_a_missing_or_different_pin_makes_the_step_install(tmp_path):
     pin = runtime.RUNTIME_PINS[0]
     name, _, _ = pin.partition("==")
