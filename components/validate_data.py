@@ -183,7 +183,7 @@ def validate_data(
     )
     balance = pd.DataFrame(
         {"rows": target.value_counts(), "share": class_shares.map("{:.1%}".format)}
-    )
+    ).rename_axis(None)  # no extra header row with the target's name
     items = "".join(f"<li>{html.escape(message)}</li>" for message in messages)
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Data validation</title>
