@@ -5,9 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 SERVING_VENV := .venv-serving
+STORAGE_INIT_VENV := .venv-kserve-storage
 RUN_DIR ?= runs/demo
 
-.PHONY: setup serving-env run test compile lint bench lock clean
+.PHONY: setup serving-env storage-init-env run test compile lint bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -26,13 +27,21 @@ $(SERVING_VENV)/.installed: requirements-serving.txt
 	$(SERVING_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-serving.txt
 	touch $@
 
+# KServe's storage initializer for the object-storage tests, in its own environment too.
+storage-init-env: $(STORAGE_INIT_VENV)/.installed
+
+$(STORAGE_INIT_VENV)/.installed: requirements-kserve-storage.txt
+	$(PYTHON) -m venv $(STORAGE_INIT_VENV)
+	$(STORAGE_INIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-kserve-storage.txt
+	touch $@
+
 compile: setup
 	$(PY) compile.py
 
 run: compile
 	$(PY) -m pipelines demo --output-dir $(RUN_DIR)
 
-test: setup serving-env
+test: setup serving-env storage-init-env
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
@@ -47,4 +56,4 @@ lock: setup
 	 $(PY) -m pip freeze --exclude-editable) > requirements.lock
 
 clean:
-	rm -rf $(VENV) $(SERVING_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(SERVING_VENV) $(STORAGE_INIT_VENV) runs .pytest_cache

@@ -4,10 +4,12 @@ from kfp.dsl import Dataset, Input, Model, Output
 
 from components.runtime import tabular_component
 from components.shared import (
+    bounded,
     load_model_dir,
     read_csv_table,
     select_features,
 )
+from components.storage import local_path
 
 
 @tabular_component
@@ -42,14 +44,15 @@ def batch_predict(
             ``prediction`` and one ``proba_<class>`` column per class. Metadata:
             ``rows``, ``classes``, ``prediction_counts``, ``ignored_columns``,
             ``missing_values`` and ``unseen_categories`` (counts per column),
-            ``replaced_columns``, ``warnings``, ``reading_options``, ``format``.
+            ``replaced_columns``, ``warnings``, ``reading_options``, ``format``;
+            lists and maps cut to their first 20 entries.
     """
     import os
 
     import pandas as pd
 
-    estimator, meta = load_model_dir(model.path, model.uri)
-    frame, reading = read_csv_table(data.path, data.uri, delimiter, decimal, encoding)
+    estimator, meta = load_model_dir(local_path(model), model.uri)
+    frame, reading = read_csv_table(local_path(data), data.uri, delimiter, decimal, encoding)
     features = meta["features"]
     inputs = select_features(frame, features, data.uri)
     # One pass through the forest; predict() would compute the probabilities again.
@@ -69,9 +72,9 @@ def batch_predict(
                 unseen[feature["name"]] = count
     warnings = []
     if ignored:
-        warnings.append(f"ignored columns the model does not use: {ignored}")
+        warnings.append(f"ignored columns the model does not use: {bounded(ignored)}")
     if unseen:
-        warnings.append(f"categories unseen in training, encoded as rare: {unseen}")
+        warnings.append(f"categories unseen in training, encoded as rare: {bounded(unseen)}")
 
     added = {"prediction": predicted}
     added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
@@ -87,18 +90,20 @@ def batch_predict(
 
     counts = output["prediction"].value_counts()
     predictions.metadata.update(
-        {
-            "format": "csv",
-            "rows": len(output),
-            "classes": [str(label) for label in estimator.classes_],
-            "prediction_counts": {str(label): int(count) for label, count in counts.items()},
-            "replaced_columns": replaced,
-            "ignored_columns": ignored,
-            "missing_values": missing,
-            "unseen_categories": unseen,
-            "warnings": warnings,
-            "reading_options": reading,
-        }
+        bounded(
+            {
+                "format": "csv",
+                "rows": len(output),
+                "classes": [str(label) for label in estimator.classes_],
+                "prediction_counts": {str(label): int(count) for label, count in counts.items()},
+                "replaced_columns": replaced,
+                "ignored_columns": ignored,
+                "missing_values": missing,
+                "unseen_categories": unseen,
+                "warnings": warnings,
+                "reading_options": reading,
+            }
+        )
     )
     print(f"Scored {len(output)} rows from {data.uri}; predictions written to {predictions.uri}.")
     for warning in warnings + [f"replaced existing columns {replaced}"] * bool(replaced):

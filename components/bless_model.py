@@ -11,6 +11,7 @@ from components.shared import (
     score_predictions,
     select_features,
 )
+from components.storage import local_path
 
 
 @tabular_component
@@ -73,7 +74,7 @@ def bless_model(
 
     baseline_value = None
     if baseline is not None and baseline.uri:
-        estimator, meta = load_model_dir(baseline.path, baseline.uri)
+        estimator, meta = load_model_dir(local_path(baseline), baseline.uri)
         frame = pd.read_parquet(test.path)
         target = meta["target_column"]
         if target not in frame.columns:

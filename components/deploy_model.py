@@ -1,7 +1,8 @@
-"""Component: render (and optionally apply) a KServe InferenceService for a model directory."""
+"""Component: render (and optionally apply) what KServe needs to serve a model directory."""
 
 from kfp.dsl import Artifact, Input, Model, Output
 
+from components.kserve import apply_objects, kserve_manifests, kserve_storage_uri
 from components.runtime import tabular_component
 from components.shared import fail
 
@@ -13,137 +14,115 @@ def deploy_model(
     name: str = "tabular-model",
     namespace: str = "",
     storage_uri: str = "",
+    serving_image: str = "kfp-tabular-serving:0.1.0",
+    service_account: str = "",
+    minio_endpoint: str = "http://seaweedfs.kubeflow:9000",
     cpu: str = "1",
     memory: str = "2Gi",
     apply: bool = False,
     timeout_seconds: int = 600,
 ):
-    """Writes a KServe InferenceService serving the model, and applies it when asked.
+    """Writes a KServe ServingRuntime and InferenceService for the model; applies them if asked.
 
-    The predictor uses ``modelFormat: sklearn`` with the V2 protocol (KServe
-    serves it with MLServer, which loads our model directory as it is).
-    ``apply`` works only inside a cluster: with the pod's service account it
-    creates or replaces the InferenceService through the Kubernetes API, then
-    waits until its Ready condition is True.
+    The ServingRuntime runs ``serving_image``: MLServer with exactly the
+    scikit-learn the model was written with (built from ``Dockerfile.serving``;
+    KServe's stock sklearn runtime ships older versions). The InferenceService
+    names it, with ``modelFormat: sklearn`` and the V2 protocol; MLServer loads
+    the model directory as it is. A ``minio://`` location (KFP's own store)
+    becomes ``s3://`` plus a Secret and ServiceAccount whose annotations point
+    KServe at ``minio_endpoint``. A location KServe cannot fetch (a local path,
+    an unknown scheme) is only rendered, with a warning; applying it stops
+    before anything is sent. ``apply`` works only inside a cluster: with the
+    pod's service account it creates or replaces each object through the
+    Kubernetes API, then waits until the InferenceService is Ready.
 
     Args:
         model: The model directory to serve.
         name: InferenceService name: lowercase letters, digits and '-', starting
-            with a letter, at most 63 characters.
+            with a letter, at most 45 characters.
         namespace: Kubernetes namespace; empty: the pod's own when applying, none
-            in the manifest otherwise.
+            in the manifests otherwise.
         storage_uri: Where KServe fetches the model from; empty: the model
             artifact's own URI (use the export location when there is one).
+        serving_image: The serving image built from ``Dockerfile.serving``.
+        service_account: An existing ServiceAccount holding the store's
+            credentials for KServe; empty: none, or for ``minio://`` one
+            rendered here with KFP's store credentials.
+        minio_endpoint: S3 endpoint of KFP's store for ``minio://`` locations
+            (``http://minio-service.kubeflow:9000`` before KFP 2.16).
         cpu: CPU request and limit of the predictor.
         memory: Memory request and limit of the predictor.
-        apply: Create or replace the InferenceService and wait until it is Ready.
+        apply: Create or replace the objects and wait until the service is Ready.
         timeout_seconds: How long to wait for Ready.
 
     Returns:
-        manifest: The InferenceService as YAML (``inferenceservice.yaml``).
-            Metadata: ``name``, ``namespace``, ``storage_uri``, ``applied``, ``ready``.
+        manifest: Folder of manifests to ``kubectl apply -f``: ``servingruntime.yaml``,
+            ``inferenceservice.yaml``, and for KFP's store ``secret.yaml`` (its keys
+            left as placeholders) and ``serviceaccount.yaml``. Metadata: ``name``,
+            ``namespace``, ``storage_uri``, ``runtime``, ``image``, ``files``,
+            ``applied``, ``ready``.
     """
     import json
     import os
     import re
-    import ssl
     import time
-    import urllib.error
-    import urllib.request
 
-    if not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name):
+    if not re.fullmatch(r"[a-z]([-a-z0-9]{0,43}[a-z0-9])?", name):
         fail(
             f"name {name!r} is not a valid InferenceService name: use lowercase letters, digits "
-            "and '-', starting with a letter and ending with a letter or digit, at most 63."
+            "and '-', starting with a letter and ending with a letter or digit, at most 45."
         )
     uri = storage_uri or model.uri
-    if apply and "://" not in uri:
-        fail(
-            f"storageUri {uri!r} is a local path, which KServe cannot fetch. Set export_uri (or "
-            "storage_uri) to a gs://, s3:// or pvc:// location."
+    kserve_uri, s3_endpoint = kserve_storage_uri(uri, minio_endpoint)
+    if not kserve_uri:
+        problem = (
+            f"storageUri {uri!r} is a local path or a scheme KServe cannot fetch. Set export_uri "
+            "(or storage_uri) to an s3://, gs://, minio://, pvc:// or https:// location"
         )
-    service = {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": name, **({"namespace": namespace} if namespace else {})},
-        "spec": {
-            "predictor": {
-                "model": {
-                    "modelFormat": {"name": "sklearn"},
-                    "protocolVersion": "v2",
-                    "storageUri": uri,
-                    "resources": {
-                        "requests": {"cpu": cpu, "memory": memory},
-                        "limits": {"cpu": cpu, "memory": memory},
-                    },
-                }
-            }
-        },
-    }
-    # JSON is YAML: kubectl apply -f reads it as it is.
+        if apply:
+            fail(problem + ", then deploy again.")
+        print(f"warning: {problem}: the rendered InferenceService cannot start as it is.")
+        kserve_uri = uri
+    objects = kserve_manifests(
+        name, namespace, kserve_uri, s3_endpoint, serving_image, service_account, cpu, memory
+    )
+    # JSON is YAML: kubectl apply -f <folder> reads these files as they are.
     os.makedirs(manifest.path, exist_ok=True)
-    with open(os.path.join(manifest.path, "inferenceservice.yaml"), "w", encoding="utf-8") as out:
-        json.dump(service, out, indent=2)
+    for file_name, item in objects.items():
+        with open(os.path.join(manifest.path, file_name), "w", encoding="utf-8") as out:
+            json.dump(item, out, indent=2)
     manifest.metadata.update(
-        {"name": name, "namespace": namespace, "storage_uri": uri, "applied": False, "ready": False}
+        {
+            "name": name,
+            "namespace": namespace,
+            "storage_uri": kserve_uri,
+            "runtime": f"{name}-mlserver",
+            "image": serving_image,
+            "files": list(objects),
+            "applied": False,
+            "ready": False,
+        }
     )
     if not apply:
-        print(f"Rendered InferenceService {name!r} for {uri}; apply=True deploys it.")
+        print(f"Rendered {list(objects)} for {kserve_uri}; apply=True deploys them.")
         return
 
-    account = os.environ.get(
-        "KFP_TABULAR_SERVICE_ACCOUNT", "/var/run/secrets/kubernetes.io/serviceaccount"
-    )
-    api = os.environ.get("KFP_TABULAR_KUBE_API") or (
-        f"https://{os.environ.get('KUBERNETES_SERVICE_HOST', '')}:"
-        f"{os.environ.get('KUBERNETES_SERVICE_PORT', '443')}"
-    )
-    if not os.path.isfile(os.path.join(account, "token")) or api.startswith("https://:"):
-        fail(
-            "apply=True needs to run inside a Kubernetes cluster (no service account token at "
-            f"{account}). Apply the manifest with kubectl instead, or set apply=False."
-        )
-    with open(os.path.join(account, "token"), encoding="utf-8") as handle:
-        token = handle.read().strip()
-    if not namespace:
-        with open(os.path.join(account, "namespace"), encoding="utf-8") as handle:
-            namespace = handle.read().strip()
-    service["metadata"]["namespace"] = namespace
-    context = None
-    if api.startswith("https://"):
-        context = ssl.create_default_context(cafile=os.path.join(account, "ca.crt"))
-    collection = f"{api}/apis/serving.kserve.io/v1beta1/namespaces/{namespace}/inferenceservices"
-
-    def call(method, url, body=None):
-        request = urllib.request.Request(
-            url,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30, context=context) as response:
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            return {"_status": error.code, "_detail": error.read().decode(errors="replace")[:300]}
-        except (urllib.error.URLError, OSError) as error:
-            fail(f"cannot reach the Kubernetes API at {api} ({error}). Check the cluster network.")
-
-    created = call("POST", collection, service)
-    if created.get("_status") == 409:  # exists: replace it, keeping its resourceVersion
-        current = call("GET", f"{collection}/{name}")
-        service["metadata"]["resourceVersion"] = current.get("metadata", {}).get("resourceVersion")
-        created = call("PUT", f"{collection}/{name}", service)
-    if "_status" in created:
-        fail(
-            f"the Kubernetes API refused InferenceService {name!r} in {namespace!r} "
-            f"({created['_status']}): {created['_detail']}. Check KServe is installed and the "
-            "pipeline's service account may create inferenceservices."
-        )
+    secret = objects.get("secret.yaml")
+    if secret is not None:  # KFP's store: its keys, given to this step as environment
+        keys = [os.environ.get("MINIO_ACCESS_KEY"), os.environ.get("MINIO_SECRET_KEY")]
+        if not all(keys):
+            fail(
+                f"{uri} is in KFP's store, but this step has no MINIO_ACCESS_KEY/MINIO_SECRET_KEY "
+                "(the pipeline passes them from secret mlpipeline-minio-artifact). Give "
+                "service_account with the store's credentials, or run from training_pipeline."
+            )
+        secret["stringData"] = dict(zip(secret["stringData"], keys, strict=True))
+    call, collection, namespace = apply_objects(list(objects.values()), namespace)
     manifest.metadata.update({"namespace": namespace, "applied": True})
+    service = f"{collection(objects['inferenceservice.yaml'])}/{name}"
     deadline, ready = time.monotonic() + timeout_seconds, {}
     while time.monotonic() < deadline:
-        status = call("GET", f"{collection}/{name}").get("status", {})
+        status = call("GET", service).get("status", {})
         conditions = {c.get("type"): c for c in status.get("conditions", [])}
         ready = conditions.get("Ready", {})
         if ready.get("status") == "True":

@@ -10,6 +10,7 @@ from components.shared import (
     read_model_metadata,
     select_features,
 )
+from components.storage import local_path
 
 
 @tabular_component
@@ -61,8 +62,8 @@ def detect_drift(
     import numpy as np
     import pandas as pd
 
-    meta = read_model_metadata(model.path, model.uri)
-    frame, _ = read_csv_table(data.path, data.uri, delimiter, decimal, encoding)
+    meta = read_model_metadata(local_path(model), model.uri)
+    frame, _ = read_csv_table(local_path(data), data.uri, delimiter, decimal, encoding)
     inputs = select_features(frame, meta["features"], data.uri)
 
     rows = []

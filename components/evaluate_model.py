@@ -31,7 +31,8 @@ def evaluate_model(
             macro average for several classes) and ``log_loss``, plus
             ``test_rows``. ``roc_auc`` is left out when the test rows do not hold
             every class, as it is then undefined.
-        classification_metrics: Confusion matrix, and the ROC curve for two classes.
+        classification_metrics: Confusion matrix (up to 30 classes), and the
+            ROC curve for two classes (at most 101 points, the first and last kept).
         report: HTML page with the metrics, the per-class classification report
             and the confusion matrix; the Kubeflow UI renders it.
     """
@@ -63,12 +64,23 @@ def evaluate_model(
 
     labels = [str(label) for label in classes]
     matrix = sk.confusion_matrix(truth, predicted, labels=classes)
-    classification_metrics.log_confusion_matrix(labels, matrix.tolist())
+    # Artifact metadata travels on the command line (see ``bounded``): past 30
+    # classes the matrix stays in the report only, and the curve keeps 101 points.
+    if len(classes) <= 30:
+        classification_metrics.log_confusion_matrix(labels, matrix.tolist())
+    else:
+        notes.append(
+            f"The {len(classes)}-class confusion matrix is in this report only; the "
+            "classification_metrics artifact holds matrices of up to 30 classes."
+        )
     if len(classes) == 2 and "roc_auc" in scores:
         fpr, tpr, thresholds = sk.roc_curve(truth == classes[1], proba[:, 1])
+        points = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 101)).round().astype(int))
         # The first threshold is +inf, which JSON and the Kubeflow UI cannot show.
-        thresholds = np.minimum(thresholds, 1.0)
-        classification_metrics.log_roc_curve(fpr.tolist(), tpr.tolist(), thresholds.tolist())
+        thresholds = np.minimum(thresholds[points], 1.0)
+        classification_metrics.log_roc_curve(
+            fpr[points].tolist(), tpr[points].tolist(), thresholds.tolist()
+        )
 
     per_class = pd.DataFrame(
         sk.classification_report(

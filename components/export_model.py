@@ -2,22 +2,37 @@
 
 from kfp.dsl import Input, Model
 
-from components.runtime import tabular_component
+from components.runtime import STORAGE_PINS, tabular_component
 from components.shared import fail
+from components.storage import object_store, upload_directory
 
 
-@tabular_component
-def export_model(model: Input[Model], export_uri: str = ""):
+# The only step that writes to object storage installs the storage pins;
+# the others would pay their pip install on every pod start for nothing.
+@tabular_component(extra_pins=STORAGE_PINS)
+def export_model(
+    model: Input[Model],
+    export_uri: str = "",
+    minio_endpoint: str = "http://seaweedfs.kubeflow:9000",
+):
     """Copies the model directory to the serving location, replacing what was there.
 
-    The copy is made beside the destination and then renamed into place, so a
-    model server never sees a half-copied directory. ``gs://``, ``s3://`` and
-    ``minio://`` URIs are written through the paths KFP mounts them at in a
-    pod (``/gcs/``, ``/s3/``, ``/minio/``); anything else is a local path.
+    ``s3://``, ``gs://``, ``abfs://``/``az://`` and ``minio://`` (KFP's own
+    store) URIs are written directly to the object store with fsspec: every
+    file is uploaded under ``<export_uri>.incoming/`` first, then copied into
+    place inside the store, ``metadata.json`` last, so a model server never
+    reads a half-uploaded model. Credentials come from the standard places
+    (``AWS_*`` variables including ``AWS_ENDPOINT_URL``, Google application
+    default credentials, ``AZURE_STORAGE_*`` variables; for ``minio://``,
+    KFP's ``mlpipeline-minio-artifact`` keys as ``MINIO_ACCESS_KEY`` and
+    ``MINIO_SECRET_KEY``). Anything else is a local path (or mounted volume),
+    written beside the destination and renamed into place.
 
     Args:
         model: The blessed model directory.
         export_uri: Where to put it; empty skips the export (and says so).
+        minio_endpoint: S3 endpoint of KFP's object store for ``minio://`` URIs
+            (``http://minio-service.kubeflow:9000`` before KFP 2.16).
     """
     import os
     import shutil
@@ -25,10 +40,16 @@ def export_model(model: Input[Model], export_uri: str = ""):
     if not export_uri:
         print("No export_uri set: the blessed model stays where training wrote it.")
         return
-    destination = export_uri.rstrip("/")
-    for scheme, mount in (("gs://", "/gcs/"), ("s3://", "/s3/"), ("minio://", "/minio/")):
-        if destination.startswith(scheme):
-            destination = mount + destination[len(scheme) :]
+    if object_store(export_uri, minio_endpoint) is not None:
+        names = upload_directory(model.path, export_uri, minio_endpoint)
+        print(f"Exported {model.uri} to {export_uri}: {names}")
+        return
+    if "://" in export_uri and not export_uri.startswith("file://"):
+        fail(
+            f"export_uri {export_uri!r}: unsupported scheme. Use s3://, gs://, minio://, abfs://, "
+            "az:// or a local path."
+        )
+    destination = export_uri.removeprefix("file://").rstrip("/")
     if os.path.abspath(destination) == os.path.abspath(model.path):
         fail(f"export_uri {export_uri!r} is the model's own location; choose another.")
     parent = os.path.dirname(os.path.abspath(destination))

@@ -3,7 +3,8 @@
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import tabular_component
-from components.shared import fail, read_csv_table
+from components.shared import bounded, fail, read_csv_table
+from components.storage import local_path
 
 
 @tabular_component
@@ -36,13 +37,15 @@ def load_data(
         cleaned: Parquet table of the kept rows, target included, column types
             preserved. Metadata: ``rows_read``, ``rows_kept``, ``rows_dropped``,
             ``drop_reasons``, ``dropped_columns``, ``target_column``, ``columns``
-            (name to pandas type), ``reading_options`` (the delimiter, decimal
-            mark and encoding used) and ``format``.
+            (name to pandas type), ``column_count``, ``class_counts`` (most
+            frequent first), ``class_count``, ``reading_options`` (the delimiter,
+            decimal mark and encoding used) and ``format``. Lists and maps are
+            cut to their first 20 entries.
     """
     import pandas as pd
 
     source = raw.uri
-    frame, reading = read_csv_table(raw.path, source, delimiter, decimal, encoding)
+    frame, reading = read_csv_table(local_path(raw), source, delimiter, decimal, encoding)
     if target_column not in frame.columns:
         hint = ""
         if len(frame.columns) == 1:
@@ -88,18 +91,22 @@ def load_data(
 
     rows_dropped = rows_read - len(frame)
     cleaned.metadata.update(
-        {
-            "format": "parquet",
-            "reading_options": reading,
-            "target_column": target_column,
-            "rows_read": rows_read,
-            "rows_kept": len(frame),
-            "rows_dropped": rows_dropped,
-            "drop_reasons": {"missing target": rows_dropped} if rows_dropped else {},
-            "dropped_columns": {name: "no values" for name in empty_columns},
-            "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
-            "class_counts": {str(label): int(count) for label, count in classes.items()},
-        }
+        bounded(
+            {
+                "format": "parquet",
+                "reading_options": reading,
+                "target_column": target_column,
+                "rows_read": rows_read,
+                "rows_kept": len(frame),
+                "rows_dropped": rows_dropped,
+                "drop_reasons": {"missing target": rows_dropped} if rows_dropped else {},
+                "dropped_columns": {name: "no values" for name in empty_columns},
+                "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
+                "column_count": len(frame.columns),
+                "class_counts": {str(label): int(count) for label, count in classes.items()},
+                "class_count": len(classes),
+            }
+        )
     )
     print(
         f"Read {rows_read} rows from {source}; kept {len(frame)}, dropped {rows_dropped} "

@@ -33,6 +33,33 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+# Bounds artifact metadata, which grows with the data unless capped.
+#
+# KFP passes the executor input, input artifacts' metadata included, as one
+# command-line argument (in a pod and on the local runner): an argument over
+# 128 KiB stops the step with "Argument list too long", and ML Metadata limits
+# sizes too. So every list or dict keeps its first ``limit`` entries and every
+# text its first 200 characters, each cut marked ("… N more"). Metadata is a
+# summary for a person in the UI; the detail is a file in the artifact or a report.
+#
+# Args:
+#     value: Metadata value: dict, list, text, number.
+#     limit: Most entries kept of each list or dict.
+def bounded(value, limit: int = 20):
+    if isinstance(value, dict):
+        items = [(str(key)[:200], bounded(item, limit)) for key, item in value.items()]
+        kept = dict(items[:limit])
+        if len(items) > limit:
+            kept["…"] = f"{len(items) - limit} more"
+        return kept
+    if isinstance(value, (list, tuple)):
+        kept = [bounded(item, limit) for item in value[:limit]]
+        return kept + [f"… {len(value) - limit} more"] if len(value) > limit else kept
+    if isinstance(value, str) and len(value) > 200:
+        return value[:199] + "…"
+    return value
+
+
 # Reads a CSV file into a DataFrame, or stops with a clear error.
 #
 # "auto" options are detected from the first 64 KiB: the encoding (UTF-8, with

@@ -3,7 +3,7 @@
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import tabular_component
-from components.shared import fail
+from components.shared import bounded, fail
 
 
 @tabular_component
@@ -26,7 +26,7 @@ def split_data(
 
     Returns:
         train: Parquet table of the training rows. Metadata: ``rows``,
-            ``class_counts``, ``format``.
+            ``class_counts`` (the 20 largest), ``class_count``, ``format``.
         test: Parquet table of the held-out rows, used only for evaluation.
             Metadata as for ``train``.
     """
@@ -80,10 +80,13 @@ def split_data(
         rows.to_parquet(artifact.path, index=False)
         counts = rows[target_column].value_counts()
         artifact.metadata.update(
-            {
-                "format": "parquet",
-                "rows": len(rows),
-                "class_counts": {str(label): int(count) for label, count in counts.items()},
-            }
+            bounded(
+                {
+                    "format": "parquet",
+                    "rows": len(rows),
+                    "class_counts": {str(label): int(count) for label, count in counts.items()},
+                    "class_count": len(counts),
+                }
+            )
         )
     print(f"Split {len(frame)} rows into {len(train_rows)} train and {len(test_rows)} test rows.")

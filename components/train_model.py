@@ -4,6 +4,7 @@ from kfp.dsl import Dataset, Input, Model, Output
 
 from components.runtime import tabular_component
 from components.shared import (
+    bounded,
     build_model,
     fail,
     file_sha256,
@@ -46,13 +47,15 @@ def train_model(
     Returns:
         model: Directory holding ``model.joblib`` (the fitted Pipeline,
             zlib-compressed; the layout KServe and Vertex AI serve from) and
-            ``metadata.json``. Metadata, in both: ``framework``,
-            ``framework_version``, ``target_column``, ``features`` (the schema:
-            per feature its name, kind, dtype, missing rate and unique count,
-            with min, max, mean and decile bins for numeric ones, categories
-            seen with their counts for the others), ``excluded_columns``,
-            ``classes``, ``hyperparameters``, ``training_rows``,
-            ``fit_seconds``, ``sha256`` of ``model.joblib``.
+            ``metadata.json``: ``framework``, ``framework_version``,
+            ``target_column``, ``features`` (the schema: per feature its name,
+            kind, dtype, missing rate and unique count, with min, max, mean and
+            decile bins for numeric ones, categories seen with their counts for
+            the others), ``excluded_columns``, ``classes``, ``hyperparameters``,
+            ``training_rows``, ``fit_seconds``, ``sha256`` of ``model.joblib``.
+            Metadata: the same, bounded in size, with ``features`` as name to
+            kind and ``feature_count``, ``class_count`` (the full schema is in
+            ``metadata.json``).
     """
     import json
     import os
@@ -105,7 +108,13 @@ def train_model(
     }
     with open(os.path.join(model.path, "metadata.json"), "w", encoding="utf-8") as handle:
         json.dump(metadata, handle, indent=2)
-    model.metadata.update(metadata)
+    summary = {
+        **metadata,
+        "features": {feature["name"]: feature["kind"] for feature in features},
+        "feature_count": len(features),
+        "class_count": len(metadata["classes"]),
+    }
+    model.metadata.update(bounded(summary))
     print(
         f"Trained a {settings['n_estimators']}-tree forest on {len(frame)} rows, "
         f"{len(features)} features, {len(metadata['classes'])} classes in {fit_seconds:.2f} s."

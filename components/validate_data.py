@@ -5,7 +5,7 @@ from typing import NamedTuple
 from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 
 from components.runtime import tabular_component
-from components.shared import fail, infer_features, profile_column, select_features
+from components.shared import bounded, fail, infer_features, profile_column, select_features
 
 
 @tabular_component
@@ -49,7 +49,7 @@ def validate_data(
             count per kind, ``excluded_columns``.
         excluded_columns: Columns ``train_model`` must not use (the ID-like ones,
             unless kept).
-        warnings: One line per warning, as in the report.
+        warnings: One line per warning, as in the report (the first 50).
     """
     import html
     import re
@@ -206,8 +206,10 @@ td,th{{border:1px solid #ccc;padding:4px 10px}}li{{margin:.3em 0}}</style></head
     ]
     if blocking:
         fail(
-            f"{data.uri}: {len(blocking)} validation warning(s) in fail_on: {'; '.join(blocking)}. "
+            f"{data.uri}: {len(blocking)} validation warning(s) in fail_on: "
+            f"{'; '.join(bounded(blocking, 5))}. "
             "Fix the data, or remove those kinds from fail_on."
         )
     outputs = namedtuple("Outputs", ["excluded_columns", "warnings"])
-    return outputs(excluded, messages)
+    # An output parameter travels like metadata (see ``bounded``): the report has them all.
+    return outputs(excluded, bounded(messages, 50))

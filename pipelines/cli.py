@@ -123,20 +123,26 @@ def print_metrics(metrics) -> None:
         print(f"  {name:<20}{shown:>10}")
 
 
+def uri_or_path(location) -> str:
+    """An object-store URI as given (steps read it through fsspec), or an absolute local path."""
+    location = str(location)
+    return location if "://" in location else str(pathlib.Path(location).resolve())
+
+
 def train(args: argparse.Namespace) -> pathlib.Path:
     """Runs the training pipeline on a CSV and prints where things went."""
     from pipelines import training_pipeline
 
     options = pipeline_options(args, training_pipeline)
     for name in ("baseline_model_uri", "export_uri"):
-        if options.get(name) and "://" not in options[name]:  # a local path
-            options[name] = str(pathlib.Path(options[name]).resolve())
+        if options.get(name):
+            options[name] = uri_or_path(options[name])
     outputs, warnings = run_locally(
         training_pipeline,
         args.output_dir,
         "train.log",
         args.verbose,
-        data_uri=str(args.data.resolve()),
+        data_uri=uri_or_path(args.data),
         target_column=args.target,
         **options,
     )
@@ -166,8 +172,8 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
         args.output_dir,
         "predict.log",
         args.verbose,
-        model_uri=str(args.model.resolve()),
-        data_uri=str(args.data.resolve()),
+        model_uri=uri_or_path(args.model),
+        data_uri=uri_or_path(args.data),
         **pipeline_options(args, batch_prediction_pipeline),
     )
     predictions = outputs["predictions"]
@@ -291,14 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train_parser = commands.add_parser("train", parents=[common], help="train and evaluate")
-    train_parser.add_argument("--data", type=pathlib.Path, required=True, help="CSV to learn from")
+    train_parser.add_argument(
+        "--data", required=True, help="CSV to learn from: a path, or an s3://, gs://, minio://… URI"
+    )
     train_parser.add_argument("--target", required=True, help="column holding the class")
     add_pipeline_options(train_parser, training_pipeline)
     train_parser.set_defaults(handler=train)
 
     predict_parser = commands.add_parser("predict", parents=[common], help="score a CSV")
-    predict_parser.add_argument("--model", type=pathlib.Path, required=True, help="model directory")
-    predict_parser.add_argument("--data", type=pathlib.Path, required=True, help="CSV to score")
+    predict_parser.add_argument("--model", required=True, help="model directory: path or URI")
+    predict_parser.add_argument("--data", required=True, help="CSV to score: path or URI")
     add_pipeline_options(predict_parser, batch_prediction_pipeline)
     predict_parser.set_defaults(handler=predict)
 

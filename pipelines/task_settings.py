@@ -45,3 +45,22 @@ def heavy(task):
     return (
         task.set_cpu_request("2").set_cpu_limit("4").set_memory_request("4G").set_memory_limit("8G")
     )
+
+
+def with_store_keys(task):
+    """Gives the task the keys of KFP's own object store as MINIO_ACCESS_KEY / MINIO_SECRET_KEY.
+
+    They come from the ``mlpipeline-minio-artifact`` secret (keys ``accesskey`` and
+    ``secretkey``; kubeflow/pipelines backend/src/v2/config/env.go), which KFP's
+    profile controller copies into every user namespace. Optional: where the secret
+    does not exist (another store, Vertex AI), the task still starts. The local
+    runner ignores Kubernetes settings.
+    """
+    from kfp import kubernetes
+
+    return kubernetes.use_secret_as_env(
+        task,
+        secret_name="mlpipeline-minio-artifact",
+        secret_key_to_env={"accesskey": "MINIO_ACCESS_KEY", "secretkey": "MINIO_SECRET_KEY"},
+        optional=True,
+    )

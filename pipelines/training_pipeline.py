@@ -25,6 +25,7 @@ from pipelines.task_settings import (
     heavy,
     light,
     uncached,
+    with_store_keys,
     writes_to_storage,
 )
 
@@ -61,8 +62,11 @@ def training_pipeline(
     baseline_model_uri: str = "",
     tolerance: float = 0.01,
     export_uri: str = "",
+    minio_endpoint: str = "http://seaweedfs.kubeflow:9000",
     serving_name: str = "tabular-model",
     serving_namespace: str = "",
+    serving_image: str = "kfp-tabular-serving:0.1.0",
+    serving_account: str = "",
     deploy: bool = False,
     keep_id_columns: bool = False,
     fail_on: list = [],
@@ -92,10 +96,16 @@ def training_pipeline(
         baseline_model_uri: The model in production, scored on the same test rows;
             empty for none.
         tolerance: How much worse than the baseline a blessed model may score.
-        export_uri: Where a blessed model is copied to; empty to skip the export.
+        export_uri: Where a blessed model is copied to: s3://, gs://, minio://, abfs://
+            or a path; empty to skip the export.
+        minio_endpoint: S3 endpoint of KFP's own store, for minio:// URIs
+            (http://minio-service.kubeflow:9000 before KFP 2.16).
         serving_name: Name of the KServe InferenceService rendered for a blessed model.
         serving_namespace: Its namespace; empty: the pipeline pod's own.
-        deploy: Apply the InferenceService and wait until it is Ready (in a cluster only).
+        serving_image: The MLServer image built from Dockerfile.serving.
+        serving_account: A ServiceAccount with credentials for export_uri's store, for
+            KServe; empty: none, or one rendered for KFP's own store.
+        deploy: Apply the manifests and wait until the service is Ready (in a cluster only).
         keep_id_columns: Keep ID-like columns as features (excluded by default).
         fail_on: Validation warning kinds that stop the run: constant, id_like,
             leak, imbalance, numeric_as_text.
@@ -173,16 +183,21 @@ def training_pipeline(
 
     def gate(blessing):
         with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
-            exported = export_model(model=trained.outputs["model"], export_uri=export_uri)
-            light(writes_to_storage(uncached(exported)))
+            exported = export_model(
+                model=trained.outputs["model"], export_uri=export_uri, minio_endpoint=minio_endpoint
+            )
+            light(writes_to_storage(uncached(with_store_keys(exported))))
             deployed = deploy_model(
                 model=trained.outputs["model"],
                 name=serving_name,
                 namespace=serving_namespace,
                 storage_uri=export_uri,
+                serving_image=serving_image,
+                service_account=serving_account,
+                minio_endpoint=minio_endpoint,
                 apply=deploy,
             ).after(exported)
-            light(uncached(deployed))
+            light(uncached(with_store_keys(deployed)))
         with dsl.Else(name="rejected"):
             uncached(record_rejection(reasons=blessing.outputs["reasons"]))
 

@@ -35,7 +35,9 @@ def test_compiling_twice_gives_identical_bytes(tmp_path):
 
 @pytest.mark.parametrize("path", ALL_YAML, ids=lambda p: p.name)
 def test_every_file_parses_as_a_pipeline_spec(path):
-    spec = json_format.ParseDict(yaml.safe_load(path.read_text()), pipeline_spec_pb2.PipelineSpec())
+    # A pipeline's file may hold a second document: its Kubernetes platform spec.
+    first = next(yaml.safe_load_all(path.read_text()))
+    spec = json_format.ParseDict(first, pipeline_spec_pb2.PipelineSpec())
     assert spec.pipeline_info.name
     assert spec.deployment_spec
     for component in spec.components.values():
@@ -45,7 +47,7 @@ def test_every_file_parses_as_a_pipeline_spec(path):
 
 def load_spec(name):
     return json_format.ParseDict(
-        yaml.safe_load((COMPILED / name).read_text()), pipeline_spec_pb2.PipelineSpec()
+        next(yaml.safe_load_all((COMPILED / name).read_text())), pipeline_spec_pb2.PipelineSpec()
     )
 
 
@@ -136,7 +138,7 @@ def all_tasks(doc):
 
 
 def test_task_settings_for_a_cluster():
-    doc = yaml.safe_load((COMPILED / "training_pipeline.yaml").read_text())
+    doc, platform = yaml.safe_load_all((COMPILED / "training_pipeline.yaml").read_text())
     tasks = all_tasks(doc)
     cached = {
         name for name, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache")
@@ -159,3 +161,12 @@ def test_task_settings_for_a_cluster():
         assert resources["resourceMemoryLimit"] == "8G" and resources["resourceCpuRequest"] == "2"
     parallel = [t for t in tasks.values() if "iteratorPolicy" in t]
     assert [t["iteratorPolicy"]["parallelismLimit"] for t in parallel] == [4]
+    # Export and deploy get the keys of KFP's store, optional where the secret is absent.
+    keyed = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(keyed) == {
+        "exec-export-model", "exec-export-model-2", "exec-deploy-model", "exec-deploy-model-2"
+    }  # fmt: skip
+    for settings in keyed.values():
+        (secret,) = settings["secretAsEnv"]
+        assert secret["secretName"] == "mlpipeline-minio-artifact" and secret["optional"]
+        assert {k["envVar"] for k in secret["keyToEnv"]} == {"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}

@@ -18,7 +18,8 @@ def test_dockerfile_installs_exactly_our_pins_on_our_base_image():
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM (\S+)$", text, re.MULTILINE).group(1) == runtime.BASE_IMAGE
     pins = re.findall(r"'([A-Za-z0-9_.-]+==[^']+)'", text)
-    assert sorted(pins) == sorted([*runtime.RUNTIME_PINS, f"kfp=={runtime.KFP_VERSION}"])
+    expected = [*runtime.RUNTIME_PINS, *runtime.STORAGE_PINS, f"kfp=={runtime.KFP_VERSION}"]
+    assert sorted(pins) == sorted(expected)
     assert f"--no-deps 'kfp=={runtime.KFP_VERSION}'" in text
 
 
@@ -26,7 +27,7 @@ def test_image_mode_yaml_runs_no_pip_and_uses_the_image(tmp_path):
     written = compile_all(tmp_path, image=IMAGE)
     assert len(written) == len(list((ROOT / "compiled").rglob("*.yaml")))
     for path in written:
-        doc = yaml.safe_load(path.read_text())
+        doc = next(yaml.safe_load_all(path.read_text()))
         containers = [
             e["container"] for e in doc["deploymentSpec"]["executors"].values() if "container" in e
         ]

@@ -52,7 +52,7 @@ def test_messy_csv_from_csv_to_predictions(local_runner, messy_csv, tmp_path):
     metrics = trained["metrics"].metadata
     assert 0.65 < metrics["balanced_accuracy"] <= 1.0
     assert {"roc_auc", "log_loss", "f1_macro"} <= set(metrics)
-    features = {f["name"] for f in trained["model"].metadata["features"]}
+    features = set(trained["model"].metadata["features"])
     assert {"plan", "city", "tenure_months", "monthly_fee", "paperless"} == features
     assert trained["model"].metadata["excluded_columns"] == ["customer_id"]  # ID-like
     predictions = pd.read_csv(scored["predictions"].path)
@@ -85,7 +85,7 @@ def test_european_csv_trains_with_detected_options(local_runner, tmp_path):
     trained = training_pipeline(
         data_uri=str(path), target_column="churned", search_space=[{}]
     ).outputs
-    kinds = {f["name"]: f["kind"] for f in trained["model"].metadata["features"]}
+    kinds = trained["model"].metadata["features"]
     assert kinds["monthly_fee"] == "numeric" and kinds["tenure_months"] == "numeric"
     assert trained["metrics"].metadata["accuracy"] > 0.5
 

@@ -15,13 +15,15 @@ from components import runtime
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 COMPONENT_YAML = sorted((ROOT / "compiled" / "components").glob("*.yaml"))
 KFP_PIN = f"kfp=={runtime.KFP_VERSION}"
+KFP_KUBERNETES_PIN = f"kfp-kubernetes=={runtime.KFP_KUBERNETES_VERSION}"
+ALL_PINS = [*runtime.RUNTIME_PINS, *runtime.STORAGE_PINS, KFP_PIN, KFP_KUBERNETES_PIN]
 
 
 def test_pins_are_exact_and_equal_pyproject_lock_and_installed():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert sorted(pyproject["project"]["dependencies"]) == sorted([*runtime.RUNTIME_PINS, KFP_PIN])
+    assert sorted(pyproject["project"]["dependencies"]) == sorted(ALL_PINS)
     lock = set((ROOT / "requirements.lock").read_text().split())
-    for pin in [*runtime.RUNTIME_PINS, KFP_PIN]:
+    for pin in ALL_PINS:
         name, _, pinned = pin.partition("==")
         assert pinned, f"{pin} is not an exact pin"
         assert pin in lock, f"requirements.lock does not hold {pin}"
@@ -36,10 +38,14 @@ def test_compiled_components_install_the_pins_on_kubeflow(path):
     (executor,) = doc["deploymentSpec"]["executors"].values()
     container = executor["container"]
     assert container["image"] == runtime.BASE_IMAGE
-    assert container["command"][:3] == ["sh", "-c", runtime.INSTALL_IF_MISSING]
+    assert container["command"][:2] == ["sh", "-c"]
+    assert container["command"][2].lstrip().startswith(runtime.PROLOGUE_MARK)
     install = container["command"][2]
     pip_install = "python3 -m pip install --quiet --no-warn-script-location "
-    assert pip_install + " ".join(f"'{pin}'" for pin in runtime.RUNTIME_PINS) in install
+    # Only the step that writes to object storage installs the storage pins.
+    extra = runtime.STORAGE_PINS if path.stem == "export_model" else ()
+    expected = " ".join(f"'{pin}'" for pin in [*runtime.RUNTIME_PINS, *extra])
+    assert pip_install + expected + "\n" in install
     assert f"--no-deps '{KFP_PIN}'" in install
 
 
@@ -105,15 +111,20 @@ def test_a_missing_or_different_pin_makes_the_step_install(tmp_path):
 
 
 def test_components_embed_the_shared_helpers_they_call_and_no_others():
-    from components import batch_predict, record_rejection, shared
+    from components import batch_predict, record_rejection, shared, storage
 
     names = [helper.__name__ for helper in runtime.shared_helpers(batch_predict.python_func)]
-    # read_model_metadata and file_sha256 are reached through load_model_dir.
+    # read_model_metadata and file_sha256 are reached through load_model_dir,
+    # object_store and fail_on_store through local_path; shared.py's come first.
     assert names == [
-        "fail", "file_sha256", "read_csv_table", "select_features", "read_model_metadata",
-        "load_model_dir",
+        "fail", "file_sha256", "bounded", "read_csv_table", "select_features",
+        "read_model_metadata", "load_model_dir", "object_store", "fail_on_store", "local_path",
     ]  # fmt: skip
-    assert names == sorted(names, key=lambda n: getattr(shared, n).__code__.co_firstlineno)
+    shared_names = [name for name in names if hasattr(shared, name)]
+    assert shared_names == names[:7] and all(hasattr(storage, name) for name in names[7:])
+    assert shared_names == sorted(
+        shared_names, key=lambda n: getattr(shared, n).__code__.co_firstlineno
+    )
     assert runtime.shared_helpers(record_rejection.python_func) == []
     source = batch_predict.component_spec.implementation.container.command[-1]
     assert "def load_model_dir(" in source and "def profile_column(" not in source

@@ -83,9 +83,8 @@ def test_submit_uploads_the_compiled_pipeline_with_the_parameters(kfp_api, capsy
     ]
     assert experiment["body"] == {"display_name": "churn", "namespace": "team-a"}
     (run,) = [r for r in api.requests if r["path"] == "/apis/v2beta1/runs"]
-    assert run["body"]["pipeline_spec"] == yaml.safe_load(
-        (COMPILED / "training_pipeline.yaml").read_text()
-    )
+    spec, platform = yaml.safe_load_all((COMPILED / "training_pipeline.yaml").read_text())
+    assert run["body"]["pipeline_spec"] == {"pipeline_spec": spec, "platform_spec": platform}
     assert run["body"]["display_name"] == "nightly" and run["body"]["experiment_id"] == "exp-1"
     assert run["body"]["runtime_config"]["parameters"] == {
         "data_uri": "gs://bucket/customers.csv", "target_column": "churned", "n_estimators": 300,

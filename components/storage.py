@@ -1,0 +1,161 @@
+"""Helpers for object storage (S3, KFP's MinIO or SeaweedFS, GCS, Azure), through fsspec.
+
+Embedded into the components that call them, as ``shared.py``'s helpers are
+(read its docstring: the same rules hold, comments rather than docstrings).
+
+Why a component writes to the store itself: in a KFP v2 pod on open-source
+Kubeflow, ``/s3/``, ``/minio/`` and ``/gcs/`` are per-pod ``emptyDir`` scratch
+folders, not mounts of the store. The launcher downloads input artifacts into
+them and uploads only the declared output artifacts; anything else written
+there is lost with the pod (kubeflow/pipelines
+``backend/src/v2/compiler/argocompiler/container.go`` adds the volumes,
+``backend/src/v2/component/launcher_v2.go`` downloads and uploads). Only Vertex
+AI mounts ``/gcs/`` as Cloud Storage FUSE.
+"""
+
+from components.shared import fail
+
+
+# The fsspec filesystem and the path in it for an object-store URI; None for a local path.
+#
+# s3://, gs://, abfs:// and az:// use s3fs, gcsfs and adlfs with their standard
+# credentials: the AWS_* variables (AWS_ENDPOINT_URL included) or the pod's
+# role; Google application default credentials; the AZURE_STORAGE_* variables.
+# minio:// is KFP's own store (its default artifact URIs are
+# minio://mlpipeline/v2/artifacts/...): the S3 protocol at ``minio_endpoint``,
+# else $KFP_TABULAR_MINIO_ENDPOINT, else the in-cluster
+# http://seaweedfs.kubeflow:9000 of KFP 2.16 and later (DefaultEndpointInMultiUserMode in
+# kubeflow/pipelines backend/src/v2/objectstore/config.go; minio-service.kubeflow:9000
+# before), with the keys of KFP's
+# mlpipeline-minio-artifact secret when the pipeline passes them as
+# MINIO_ACCESS_KEY / MINIO_SECRET_KEY, else the AWS_* ones.
+#
+# Args:
+#     uri: A URI or a local path.
+#     minio_endpoint: The endpoint for minio:// URIs; empty for the default.
+def object_store(uri: str, minio_endpoint: str = ""):
+    import os
+
+    scheme, separator, path = uri.partition("://")
+    backends = {"s3": "s3", "minio": "s3", "gs": "gcs", "gcs": "gcs", "abfs": "abfs", "az": "abfs"}
+    if not separator or scheme not in backends:
+        return None
+    options = {}
+    if scheme == "minio":
+        options = {
+            "endpoint_url": minio_endpoint
+            or os.environ.get("KFP_TABULAR_MINIO_ENDPOINT", "http://seaweedfs.kubeflow:9000"),
+            "key": os.environ.get("MINIO_ACCESS_KEY") or None,
+            "secret": os.environ.get("MINIO_SECRET_KEY") or None,
+        }
+    try:
+        import fsspec
+
+        return fsspec.filesystem(backends[scheme], **options), path.rstrip("/")
+    except ImportError as error:
+        fail(
+            f"{uri}: {scheme}:// needs the {error.name} package, which this environment lacks. "
+            "Install the storage pins of components/runtime.py (STORAGE_PINS)."
+        )
+
+
+# Stops the step with one line naming the URI, what failed and the cause.
+#
+# Args:
+#     uri: The object-store URI.
+#     action: What was being done, e.g. "cannot write the model to".
+#     error: The exception the store's client raised.
+def fail_on_store(uri: str, action: str, error: Exception):
+    cause = (str(error).strip().splitlines() or [""])[0][:300]
+    fail(
+        f"{action} {uri} ({type(error).__name__}: {cause}). Check the URI, that the bucket "
+        "exists, and the credentials (AWS_* or MINIO_* variables, Google application default "
+        "credentials, AZURE_STORAGE_* variables)."
+    )
+
+
+# Uploads a local model directory to an object-store URI, staged, then made visible.
+#
+# Every file is first uploaded under ``<uri>.incoming/`` and its size checked,
+# so a failed or partial upload never touches what is served at ``uri``. Then
+# each file is copied inside the store (object stores write an object whole),
+# data first and ``metadata.json`` last (it records model.joblib's sha256, which
+# batch_predict checks), files of an earlier model that the new one lacks are
+# removed, and the staging prefix is deleted.
+#
+# Args:
+#     local_dir: The directory to upload.
+#     uri: Destination, e.g. s3://bucket/models/churn.
+#     minio_endpoint: The endpoint for minio:// URIs; empty for the default.
+#
+# Returns:
+#     The names of the files now at ``uri``.
+def upload_directory(local_dir: str, uri: str, minio_endpoint: str = "") -> list:
+    import os
+
+    filesystem, path = object_store(uri, minio_endpoint)
+    names = sorted(
+        os.path.relpath(os.path.join(folder, name), local_dir).replace(os.sep, "/")
+        for folder, _, files in os.walk(local_dir)
+        for name in files
+    )
+    names.sort(key=lambda name: name == "metadata.json")
+    staging = path + ".incoming"
+    try:
+        if filesystem.exists(staging):
+            filesystem.rm(staging, recursive=True)
+        for name in names:
+            filesystem.put_file(os.path.join(local_dir, name), f"{staging}/{name}")
+        filesystem.invalidate_cache()
+        for name in names:
+            expected = os.path.getsize(os.path.join(local_dir, name))
+            if filesystem.size(f"{staging}/{name}") != expected:
+                raise OSError(f"{name} arrived with another size than its {expected} bytes")
+        earlier = set(filesystem.find(path)) if filesystem.exists(path) else set()
+        for name in names:
+            filesystem.copy(f"{staging}/{name}", f"{path}/{name}")
+        for stale in sorted(earlier - {f"{path}/{name}" for name in names}):
+            filesystem.rm(stale)
+        filesystem.rm(staging, recursive=True)
+    except Exception as error:  # the store's clients raise many kinds
+        fail_on_store(uri, "cannot write the model to", error)
+    return names
+
+
+# The local path of an input artifact, downloading it when it is only a URI.
+#
+# On a cluster, KFP's launcher has already downloaded the artifact to its
+# path. The local runner only records an imported URI, so an object-store URI
+# with nothing at its path is downloaded here (a file, or a directory such as a
+# model) into a temporary folder removed when the step ends.
+#
+# Args:
+#     artifact: An input artifact.
+def local_path(artifact) -> str:
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    if os.path.exists(artifact.path):
+        return artifact.path
+    store = object_store(artifact.uri)
+    if store is None:
+        return artifact.path
+    filesystem, path = store
+    folder = tempfile.mkdtemp(prefix="kfp-tabular-")
+    atexit.register(shutil.rmtree, folder, True)
+    target = os.path.join(folder, os.path.basename(path) or "artifact")
+    try:
+        if filesystem.isdir(path):
+            for remote in filesystem.find(path):
+                local = os.path.join(target, os.path.relpath(remote, path))
+                os.makedirs(os.path.dirname(local), exist_ok=True)
+                filesystem.get_file(remote, local)
+        elif filesystem.isfile(path):
+            filesystem.get_file(path, target)
+        else:
+            fail(f"{artifact.uri}: nothing at this URI in the object store. Check the URI.")
+    except Exception as error:
+        fail_on_store(artifact.uri, "cannot read", error)
+    return target
