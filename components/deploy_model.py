@@ -81,7 +81,7 @@ def deploy_model(
         )
         if apply:
             fail(problem + ", then deploy again.")
-        print(f"warning: {problem}: the rendered InferenceService cannot start as it is.")
+        print(f"note: {problem}: the rendered InferenceService cannot start as it is.")
         kserve_uri = uri
     objects = kserve_manifests(
         name, namespace, kserve_uri, s3_endpoint, serving_image, service_account, cpu, memory

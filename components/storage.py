@@ -51,7 +51,9 @@ def object_store(uri: str, minio_endpoint: str = ""):
     try:
         import fsspec
 
-        return fsspec.filesystem(backends[scheme], **options), path.rstrip("/")
+        # A new instance each time: a cached one keeps the credentials it was made with.
+        filesystem = fsspec.filesystem(backends[scheme], skip_instance_cache=True, **options)
+        return filesystem, path.rstrip("/")
     except ImportError as error:
         fail(
             f"{uri}: {scheme}:// needs the {error.name} package, which this environment lacks. "

@@ -22,6 +22,7 @@ import json
 import logging
 import pathlib
 import sys
+import warnings
 
 from kfp import local
 
@@ -51,6 +52,8 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     log_path = output_dir / log_name
+    # The steps read object-store URIs themselves (components/storage.py: local_path).
+    warnings.filterwarnings("ignore", "It looks like you're using the remote file", UserWarning)
     local.init(
         local.SubprocessRunner(use_venv=False),
         pipeline_root=str(output_dir.resolve()),

@@ -5,8 +5,9 @@ for ``modelFormat: sklearn``. It runs from its own environment
 (``.venv-serving``, built by ``make serving-env`` from
 ``requirements-serving.txt``). The model directory needs no change: MLServer
 is given a settings folder of its own whose ``model-settings.json`` points at
-the directory's ``model.joblib``. ``parallel_workers`` is 0, because MLServer's
-worker pool did not start here.
+the directory's ``model.joblib``, or, to check what ``deploy_model`` renders,
+exactly the command and environment of its ServingRuntime. ``parallel_workers``
+is 0, because MLServer's worker pool did not start here.
 """
 
 import json
@@ -88,12 +89,39 @@ def _wait_until_ready(url: str, server: subprocess.Popen, log: pathlib.Path, sec
     )
 
 
+def _runtime_launch(runtime: dict, model_dir: pathlib.Path, name: str, ports: dict):
+    """The command and environment a rendered ServingRuntime gives MLServer, as KServe runs it.
+
+    KServe puts the model where the runtime expects ``/mnt/models`` and fills
+    ``{{.Name}}`` with the InferenceService's name; here the model folder stands
+    for ``/mnt/models`` and loopback ports for the pod's.
+    """
+    (container,) = runtime["spec"]["containers"]
+    command = [str(model_dir) if word == "/mnt/models" else word for word in container["command"]]
+    env = {
+        item["name"]: str(model_dir)
+        if item["value"] == "/mnt/models"
+        else item["value"].replace("{{.Name}}", name)
+        for item in container["env"]
+    }
+    env.update(
+        MLSERVER_HTTP_PORT=str(ports["http_port"]),
+        MLSERVER_GRPC_PORT=str(ports["grpc_port"]),
+        MLSERVER_METRICS_PORT=str(ports["metrics_port"]),
+        MLSERVER_HOST="127.0.0.1",
+        MLSERVER_PARALLEL_WORKERS="0",  # MLServer's worker pool does not start here
+    )
+    return command, env
+
+
 def check_serving(
     model_dir: pathlib.Path,
     rows_csv: pathlib.Path,
     mlserver: pathlib.Path = DEFAULT_MLSERVER,
     tolerance: float = 1e-9,
     startup_seconds: float = 90.0,
+    runtime: dict = None,
+    name: str = "model",
 ) -> dict:
     """Serves ``model_dir`` with MLServer on loopback and compares its answers with the model's.
 
@@ -103,6 +131,11 @@ def check_serving(
         mlserver: The ``mlserver`` executable of the serving environment.
         tolerance: Largest difference allowed between served and local probabilities.
         startup_seconds: How long MLServer may take to load the model.
+        runtime: A ServingRuntime as ``deploy_model`` renders it: MLServer then
+            starts with exactly its container's command and environment, as
+            KServe would start it. Without it, MLServer gets a settings folder
+            of its own pointing at ``model.joblib``.
+        name: The model's name, as the InferenceService's name in KServe.
 
     Returns:
         ``{"rows", "max_abs_difference", "predictions_equal", "served"}``; ``served``
@@ -111,6 +144,8 @@ def check_serving(
     Raises:
         ServingCheckFailed: With the reason and the server log's path.
     """
+    import os
+
     import numpy as np
 
     from components.shared import load_model_dir, read_csv_table, select_features
@@ -125,28 +160,26 @@ def check_serving(
 
     with tempfile.TemporaryDirectory(prefix="kfp-tabular-serving-") as folder:
         folder = pathlib.Path(folder)
-        http_port = free_port()
-        settings = {
-            "parallel_workers": 0,
-            "host": "127.0.0.1",
-            "http_port": http_port,
-            "grpc_port": free_port(),
-            "metrics_port": free_port(),
-        }
-        (folder / "settings.json").write_text(json.dumps(settings))
-        model_settings = {
-            "name": "model",
-            "implementation": "mlserver_sklearn.SKLearnModel",
-            "parameters": {"uri": str(model_dir / "model.joblib")},
-        }
-        (folder / "model").mkdir()
-        (folder / "model" / "model-settings.json").write_text(json.dumps(model_settings))
-        log = pathlib.Path(tempfile.gettempdir()) / f"mlserver-{http_port}.log"
+        ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
+        if runtime is not None:
+            command, env = _runtime_launch(runtime, model_dir, name, ports)
+            command = [str(mlserver) if command[0] == "mlserver" else command[0], *command[1:]]
+            env = {**os.environ, **env}
+        else:
+            settings = {"parallel_workers": 0, "host": "127.0.0.1", **ports}
+            (folder / "settings.json").write_text(json.dumps(settings))
+            model_settings = {
+                "name": name,
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": str(model_dir / "model.joblib")},
+            }
+            (folder / "model").mkdir()
+            (folder / "model" / "model-settings.json").write_text(json.dumps(model_settings))
+            command, env = [str(mlserver), "start", str(folder)], None
+        log = pathlib.Path(tempfile.gettempdir()) / f"mlserver-{ports['http_port']}.log"
         with open(log, "w") as log_file:
-            server = subprocess.Popen(
-                [str(mlserver), "start", str(folder)], stdout=log_file, stderr=subprocess.STDOUT
-            )
-            base = f"http://127.0.0.1:{http_port}/v2/models/model"
+            server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+            base = f"http://127.0.0.1:{ports['http_port']}/v2/models/{name}"
             try:
                 _wait_until_ready(base + "/ready", server, log, startup_seconds)
                 try:

@@ -1,11 +1,13 @@
 """The real MLServer serves a model trained by our pipeline, and answers like batch_predict."""
 
 import pathlib
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from components import runtime
 from pipelines import batch_prediction_pipeline, training_pipeline
 from pipelines.serving_check import ServingCheckFailed, check_serving, v2_request
 from tests.conftest import make_messy_frame
@@ -51,16 +53,24 @@ def test_a_missing_serving_environment_is_named(tmp_path):
 
 
 def test_the_serving_environment_runs_our_versions():
-    ours = dict(
-        line.split("==")
-        for line in (ROOT / "requirements.lock").read_text().split()
-        if "==" in line
-    )
     serving = dict(
         line.split("==")
         for line in (ROOT / "requirements-serving.txt").read_text().split()
         if "==" in line
     )
-    for package in ("scikit-learn", "pandas", "numpy", "scipy", "joblib", "threadpoolctl"):
-        assert serving[package] == ours[package], package
+    # The packages the model needs are there, and every runtime pin it holds is ours.
+    assert {"scikit-learn", "numpy", "scipy", "joblib", "pandas", "threadpoolctl"} <= set(serving)
+    for pin in runtime.RUNTIME_PINS:
+        name, _, pinned = pin.partition("==")
+        assert serving.get(name, pinned) == pinned, name
     assert serving["mlserver"] == serving["mlserver-sklearn"] == "1.7.1"
+
+
+def test_the_serving_image_installs_exactly_the_serving_environment():
+    text = (ROOT / "Dockerfile.serving").read_text()
+    assert re.search(r"^FROM (\S+)$", text, re.MULTILINE).group(1) == runtime.BASE_IMAGE
+    (install,) = re.findall(r"^RUN .*pip install.*$", text, re.MULTILINE)
+    assert "--no-deps -r /tmp/requirements-serving.txt" in install  # the full closure, no more
+    assert "COPY requirements-serving.txt /tmp/requirements-serving.txt" in text
+    assert re.search(r"^USER \d+$", text, re.MULTILINE)  # KServe's runAsNonRoot
+    assert 'CMD ["mlserver", "start", "/mnt/models"]' in text
