@@ -43,7 +43,8 @@ def batch_predict(
         predictions: CSV (comma-separated, UTF-8) of the input rows plus
             ``prediction`` and one ``proba_<class>`` column per class. Metadata:
             ``rows``, ``classes``, ``prediction_counts``, ``ignored_columns``,
-            ``missing_values`` and ``unseen_categories`` (counts per column),
+            ``missing_values``, ``unseen_categories`` and ``unparseable_dates``
+            (counts per column),
             ``replaced_columns``, ``warnings``, ``reading_options``, ``format``;
             lists and maps cut to their first 20 entries.
     """
@@ -70,11 +71,22 @@ def batch_predict(
             count = int((~values.isin(list(known))).sum())
             if count:
                 unseen[feature["name"]] = count
+    unparseable = {}
+    for feature in features:
+        if feature["kind"] == "datetime":
+            values = inputs[feature["name"]].dropna()
+            parsed = pd.to_datetime(values, format=feature["format"], errors="coerce", utc=True)
+            if parsed.isna().any():
+                unparseable[feature["name"]] = int(parsed.isna().sum())
     warnings = []
     if ignored:
         warnings.append(f"ignored columns the model does not use: {bounded(ignored)}")
     if unseen:
         warnings.append(f"categories unseen in training, encoded as rare: {bounded(unseen)}")
+    if unparseable:
+        warnings.append(f"dates that do not parse, used as missing: {bounded(unparseable)}")
+    if missing:
+        warnings.append(f"missing values, filled in by the model's imputers: {bounded(missing)}")
 
     added = {"prediction": predicted}
     added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
@@ -100,6 +112,7 @@ def batch_predict(
                 "ignored_columns": ignored,
                 "missing_values": missing,
                 "unseen_categories": unseen,
+                "unparseable_dates": unparseable,
                 "warnings": warnings,
                 "reading_options": reading,
             }

@@ -8,6 +8,7 @@ from components.runtime import tabular_component
 from components.shared import (
     fail,
     load_model_dir,
+    read_model_metadata,
     score_predictions,
     select_features,
 )
@@ -16,39 +17,53 @@ from components.storage import local_path
 
 @tabular_component
 def bless_model(
+    model: Input[Model],
     metrics: Input[Metrics],
     test: Input[Dataset],
     decision: Output[Markdown],
     decision_metrics: Output[Metrics],
     min_metric: str = "balanced_accuracy",
     min_value: float = 0.0,
+    min_lift: float = 0.05,
     tolerance: float = 0.01,
     baseline: Input[Model] = None,
 ) -> NamedTuple("Outputs", blessed=bool, reasons=list):
-    """Blesses the new model if it clears the threshold and is not worse than the baseline.
+    """Blesses a model that beats a trivial one, clears the threshold and matches the baseline.
 
-    The new model's score is read from its test-set ``metrics``. The baseline,
-    when given, is scored on the same test rows. For ``log_loss`` lower is
-    better: ``min_value`` is then a maximum (0 disables it) and the tolerance
-    applies upwards.
+    The new model's score is read from its test-set ``metrics``. The trivial
+    model predicts the training class shares for every row (so the majority
+    class; chance for ``balanced_accuracy``) and is scored on the same test
+    rows: the new model must beat it by the larger of ``min_lift`` of the gap
+    between that score and a perfect one (1, or 0 for ``log_loss``) and what
+    chance alone reaches 1% of the time on this many test rows (a normal
+    approximation). A model on noise, or one that learnt too little, is not
+    blessed however low ``min_value`` is.
+    The baseline, when given, is scored on the same test rows. For ``log_loss``
+    lower is better: ``min_value`` is then a maximum (0 disables it) and the
+    tolerance applies upwards.
 
     Args:
+        model: The new model directory (its training class shares are read).
         metrics: Test-set metrics of the new model, from ``evaluate_model``.
-        test: The test rows, to score the baseline on.
+        test: The test rows, to score the trivial model and the baseline on.
         min_metric: The metric to judge by (any of ``evaluate_model``'s).
         min_value: The least score a model needs; 0 accepts any.
+        min_lift: Share of the way from the trivial model's score to a perfect
+            one that the new model must cover; 0 only asks it to do no worse.
         tolerance: How much worse than the baseline the new model may score.
         baseline: The model in production (a model directory), if any.
 
     Returns:
         decision: Markdown: blessed or not, and why, with the scores.
-        decision_metrics: ``blessed`` (1 or 0), ``new_value``,
-            ``baseline_value`` (when there is a baseline), ``min_value``, ``tolerance``.
+        decision_metrics: ``blessed`` (1 or 0), ``new_value``, ``trivial_value``,
+            ``baseline_value`` (when there is a baseline), ``min_value``,
+            ``min_lift``, ``tolerance``.
         blessed: Whether the new model may be exported.
         reasons: One line per check, passed or failed.
     """
     from collections import namedtuple
 
+    import numpy as np
     import pandas as pd
 
     scores = dict(metrics.metadata)
@@ -58,6 +73,38 @@ def bless_model(
     lower_is_better = min_metric == "log_loss"
     new_value = float(scores[min_metric])
     reasons, blessed = [], True
+
+    meta = read_model_metadata(local_path(model), model.uri)
+    frame = pd.read_parquet(test.path)
+    truth = frame[meta["target_column"]].to_numpy()
+    shares = np.asarray(meta["class_counts"], dtype=float) / sum(meta["class_counts"])
+    trivial_scores = score_predictions(truth, np.tile(shares, (len(truth), 1)), meta["classes"])
+    trivial_value = trivial_scores.get(min_metric)
+    if trivial_value is not None:
+        # What chance alone reaches 1% of the time on this many test rows (normal
+        # approximation; z = 2.33): a few rows make a score noisy.
+        n, k = len(truth), len(meta["classes"])
+        class_rows = pd.Series(truth).value_counts().to_numpy()
+        if min_metric == "accuracy":
+            spread = np.sqrt(trivial_value * (1 - trivial_value) / n)
+        elif min_metric == "roc_auc":
+            positives = n / k
+            spread = np.sqrt((n + 1) / (12 * positives * (n - positives)))
+        elif min_metric == "log_loss":
+            spread = 0.0
+        else:  # balanced accuracy and the macro averages: a mean of per-class rates
+            spread = np.sqrt((1 / k) * (1 - 1 / k) * np.sum(1 / class_rows)) / k
+        perfect = 0.0 if lower_is_better else 1.0
+        lift = max(min_lift * abs(perfect - trivial_value), 2.33 * spread)
+        needed = trivial_value - lift if lower_is_better else trivial_value + lift
+        ok = new_value <= needed if lower_is_better else new_value >= needed
+        reasons.append(
+            f"{min_metric} {new_value:.4f} vs {trivial_value:.4f} for a trivial model predicting "
+            f"the training class shares: {'beats' if ok else 'does not beat'} it by enough "
+            f"(needs {'≤' if lower_is_better else '≥'} {needed:.4f}: min_lift={min_lift:g} of "
+            f"the way to {perfect:g}, or what chance reaches 1% of the time on {n} rows)"
+        )
+        blessed &= ok
 
     if lower_is_better and min_value > 0:
         ok = new_value <= min_value
@@ -75,7 +122,6 @@ def bless_model(
     baseline_value = None
     if baseline is not None and baseline.uri:
         estimator, meta = load_model_dir(local_path(baseline), baseline.uri)
-        frame = pd.read_parquet(test.path)
         target = meta["target_column"]
         if target not in frame.columns:
             fail(f"{baseline.uri}: the baseline predicts {target!r}, which the test rows lack.")
@@ -96,9 +142,12 @@ def bless_model(
 
     decision_metrics.log_metric("blessed", int(blessed))
     decision_metrics.log_metric("new_value", round(new_value, 6))
+    if trivial_value is not None:
+        decision_metrics.log_metric("trivial_value", round(trivial_value, 6))
     if baseline_value is not None:
         decision_metrics.log_metric("baseline_value", round(baseline_value, 6))
     decision_metrics.log_metric("min_value", min_value)
+    decision_metrics.log_metric("min_lift", min_lift)
     decision_metrics.log_metric("tolerance", tolerance)
     verdict = "Blessed" if blessed else "Not blessed"
     with open(decision.path, "w", encoding="utf-8") as handle:

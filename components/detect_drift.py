@@ -21,6 +21,7 @@ def detect_drift(
     metrics: Output[Metrics],
     max_psi: float = 0.0,
     max_new_category_share: float = 0.0,
+    max_missing_change: float = 0.0,
     delimiter: str = "auto",
     decimal: str = "auto",
     encoding: str = "auto",
@@ -37,7 +38,17 @@ def detect_drift(
       ``chi2(bins - 1) * (1/n_now + 1/n_train)``; a shift (and ``max_psi``)
       counts only above its 99.9th percentile (``psi_chance_limit``);
     * categorical columns: the share of values never seen in training;
-    * every column: the change in the share of missing values.
+    * every column: the change in the share of missing values (for date
+      columns, values that do not parse count as missing; their dates are not
+      compared, as new rows are expected to be later).
+
+    A column is ``drifted`` when any measure crosses its limit: PSI above
+    ``max_psi`` (0.25 when unset) and above chance; an unseen-category share
+    above ``max_new_category_share`` (0.25 when unset); a change in the missing
+    share above ``max_missing_change`` (0.2 when unset) and above what chance
+    reaches 1% of the time with this many rows. A column whose values are all
+    unseen, or empty now but filled in training, is always ``drifted``. PSI
+    between 0.1 and 0.25 above chance is a ``moderate shift``.
 
     The same schema checks as ``batch_predict`` apply: a missing feature column
     or text in a numeric one stops the step with a clear error.
@@ -48,6 +59,8 @@ def detect_drift(
         max_psi: Stop the run when a column's PSI exceeds this; 0 never stops.
         max_new_category_share: Stop the run when a column's share of unseen
             categories exceeds this; 0 never stops.
+        max_missing_change: Stop the run when a column's missing share moved by
+            more than this (either way); 0 never stops.
         delimiter: Field separator of the CSV, or ``auto``.
         decimal: Decimal mark of the CSV, ``.`` or ``,``, or ``auto``.
         encoding: Text encoding of the CSV, or ``auto``.
@@ -56,8 +69,7 @@ def detect_drift(
         report: HTML page with one row per feature: PSI or unseen-category share,
             missing share in training and now, and a verdict. The Kubeflow UI renders it.
         metrics: ``rows``, ``max_psi``, ``max_new_category_share``,
-            ``max_missing_share_change``, ``columns_drifted`` (PSI above 0.25, or
-            over a threshold that is set).
+            ``max_missing_share_change``, ``columns_drifted``.
     """
     import numpy as np
     import pandas as pd
@@ -70,7 +82,7 @@ def detect_drift(
     for feature in meta["features"]:
         name, kind = feature["name"], feature["kind"]
         values = inputs[name]
-        now = profile_column(values, kind, feature.get("bin_edges"))
+        now = profile_column(values, kind, feature.get("bin_edges"), feature.get("format", ""))
         row = {
             "column": name,
             "kind": kind,
@@ -106,11 +118,18 @@ def detect_drift(
     # A PSI counts only beyond what sampling alone gives: few rows make it noisy.
     beyond_chance = table["psi"] > table["psi_chance_limit"]
     over_psi = beyond_chance & (table["psi"] > (max_psi or 0.25))
-    over_new = (
-        table["new_category_share"] > max_new_category_share if max_new_category_share else False
+    over_new = table["new_category_share"] > (max_new_category_share or 0.25)
+    # So does a missing share: 2.33 standard deviations of a share over len(frame) rows.
+    base = table["missing_in_training"].clip(0.01, 0.99)
+    missing_noise = 2.33 * np.sqrt(base * (1 - base) / max(len(frame), 1))
+    over_missing = table["missing_change"].abs() > np.maximum(
+        max_missing_change or 0.2, missing_noise
     )
+    all_unseen = table["new_category_share"] == 1.0
+    emptied = (table["missing_now"] == 1.0) & (table["missing_in_training"] < 1.0)
+    drifted = over_psi | over_new | over_missing | all_unseen | emptied
     table["verdict"] = np.where(
-        over_psi | over_new,
+        drifted,
         "drifted",
         np.where(beyond_chance & (table["psi"] > 0.1), "moderate shift", "stable"),
     )
@@ -141,8 +160,12 @@ td,th{{border:1px solid #ccc;padding:4px 10px}}</style></head><body>
 <p>PSI: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift, counted
 only above psi_chance_limit, the PSI that sampling alone stays under 99.9% of the time
 with this many rows.
-Thresholds: max_psi={max_psi or "none"},
-max_new_category_share={max_new_category_share or "none"}.</p>
+A column is drifted when its PSI is above {max_psi or 0.25} (and chance), its unseen-category
+share above {max_new_category_share or 0.25}, its missing share moved by more than
+{max_missing_change or 0.2} (and chance), all its values are unseen, or it is empty now.
+Thresholds that stop the run: max_psi={max_psi or "none"},
+max_new_category_share={max_new_category_share or "none"},
+max_missing_change={max_missing_change or "none"}.</p>
 {shown.to_html(index=False, na_rep="")}
 </body></html>
 """
@@ -155,8 +178,12 @@ max_new_category_share={max_new_category_share or "none"}.</p>
     if max_new_category_share:
         problems += [
             f"{c} {s:.1%} unseen categories"
-            for c, s in zip(table["column"], table["new_category_share"], strict=True)
-            if s > max_new_category_share
+            for c, s in table[over_new][["column", "new_category_share"]].values
+        ]
+    if max_missing_change:
+        problems += [
+            f"{c} missing share {m:+.1%}"
+            for c, m in table[over_missing][["column", "missing_change"]].values
         ]
     shifted = table[table["verdict"] != "stable"]
     if len(shifted):
@@ -166,6 +193,7 @@ max_new_category_share={max_new_category_share or "none"}.</p>
     if problems:
         fail(
             f"{data.uri}: drift over the thresholds in {', '.join(problems)}. Check the data "
-            "source, retrain on recent data, or raise max_psi / max_new_category_share."
+            "source, retrain on recent data, or raise the max_psi, max_new_category_share or "
+            "max_missing_change threshold."
         )
     print(f"Drift checked on {len(frame)} rows; largest PSI {largest('psi'):.3f}.")

@@ -3,7 +3,7 @@
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import tabular_component
-from components.shared import bounded, fail, read_csv_table
+from components.shared import bounded, close_column, fail, read_csv_table
 from components.storage import local_path
 
 
@@ -48,11 +48,14 @@ def load_data(
     frame, reading = read_csv_table(local_path(raw), source, delimiter, decimal, encoding)
     if target_column not in frame.columns:
         hint = ""
+        near = close_column(target_column, frame.columns)
+        if near:
+            hint = f" Did you mean {near!r}? (The names differ in case or spaces.)"
         if len(frame.columns) == 1:
             hint = f" Only one column was found: is the delimiter {reading['delimiter']!r} right?"
         fail(
             f"{source}: target column {target_column!r} not found; columns are "
-            f"{list(frame.columns)}. Set target_column to one of them.{hint}"
+            f"{bounded(list(frame.columns))}. Set target_column to one of them.{hint}"
         )
 
     target = frame[target_column]
@@ -112,3 +115,11 @@ def load_data(
         f"Read {rows_read} rows from {source}; kept {len(frame)}, dropped {rows_dropped} "
         f"with no {target_column!r}; {len(frame.columns) - 1} feature columns."
     )
+    # "warning: " lines reach the command line's summary.
+    if rows_dropped:
+        print(
+            f"warning: dropped {rows_dropped} of {rows_read} rows ({rows_dropped / rows_read:.1%}) "
+            f"with no value in target column {target_column!r}"
+        )
+    if empty_columns:
+        print(f"warning: dropped columns with no values: {bounded(empty_columns)}")

@@ -62,8 +62,9 @@ def bounded(value, limit: int = 20):
 
 # Reads a CSV file into a DataFrame, or stops with a clear error.
 #
-# "auto" options are detected from the first 64 KiB: the encoding (UTF-8, with
-# or without a byte-order mark, else Windows-1252, else Latin-1), the
+# "auto" options are detected from the first 64 KiB: the encoding (UTF-16 or
+# UTF-32 when a byte-order mark says so; else UTF-8, with or without a
+# byte-order mark, else Windows-1252, else Latin-1), the
 # delimiter (the one of , ; tab | that splits every sampled line into the same
 # number of fields, the most fields winning) and the decimal mark (a comma when
 # numbers like 3,14 outnumber numbers like 3.14, with "." then read as the
@@ -96,10 +97,16 @@ def read_csv_table(path: str, source: str, delimiter="auto", decimal="auto", enc
         head = handle.read(1 << 16)
     if not head.strip():
         fail(f"{source}: the file is empty. Provide a CSV with a header row and data rows.")
-    if b"\x00" in head:
+    # A UTF-16 or UTF-32 byte-order mark says the encoding unambiguously.
+    if encoding == "auto" and head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif encoding == "auto" and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    if encoding == "auto" and b"\x00" in head:  # a forced encoding is taken at its word
         fail(
             f"{source}: binary content, not CSV text (an Excel, Parquet or zip file, or UTF-16 "
-            "text?). Export or re-save it as a UTF-8 CSV."
+            "text without a byte-order mark?). Export it as a UTF-8 CSV, or set the encoding "
+            "option (e.g. utf-16-le)."
         )
 
     if encoding == "auto":
@@ -190,35 +197,91 @@ def read_csv_table(path: str, source: str, delimiter="auto", decimal="auto", enc
     return frame, options
 
 
+# The date format of a text column, or "" when it does not hold dates.
+#
+# Tried on up to 200 of its values, which must look like dates (digits split
+# by - / or .): ISO 8601 (dates, times, offsets), then day-first, month-first
+# forms, with or without a time. The format that parses the most
+# values wins (day-first before month-first on a tie), if it parses 95%.
+#
+# Args:
+#     values: A column of text.
+def date_format(values) -> str:
+    import warnings
+
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return ""
+    present = values.dropna().astype(str).str.strip()
+    present = present[present != ""]
+    if present.empty:
+        return ""
+    sample = present.sample(200, random_state=0) if len(present) > 200 else present
+    if sample.str.match(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").mean() < 0.95:
+        return ""
+    days = [f"{d}{sep}{m}{sep}%Y" for sep in "/.-" for d, m in (("%d", "%m"), ("%m", "%d"))]
+    candidates = ["ISO8601"] + [day + time for day in days for time in ("", " %H:%M", " %H:%M:%S")]
+    best, best_share = "", 0.0
+    for candidate in candidates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(sample, format=candidate, errors="coerce", utc=True)
+        if parsed.notna().mean() > best_share:
+            best, best_share = candidate, parsed.notna().mean()
+    return best if best_share >= 0.95 else ""
+
+
 # Decides which columns are features and of which kind, from their pandas types.
 #
-# Numeric types (not booleans) are "numeric"; text, booleans and anything else
-# are "categorical". The target and the excluded columns are left out.
+# Numeric types (not booleans) are "numeric"; text holding dates (see
+# ``date_format``) is "datetime", with its ``format`` and the date ``parts`` the
+# model will use (the hour too when the values have times); text, booleans and
+# anything else are "categorical". The target and the excluded columns are left out.
 #
 # Returns:
 #     ``[{"name": ..., "kind": ...}, ...]`` in column order.
 def infer_features(frame, target_column: str, exclude_columns=()) -> list:
     import pandas as pd
 
-    def kind(dtype):
-        numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        return "numeric" if numeric else "categorical"
+    features = []
+    for name, dtype in frame.dtypes.items():
+        if name == target_column or name in exclude_columns:
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            features.append({"name": name, "kind": "numeric"})
+            continue
+        found = date_format(frame[name])
+        if not found:
+            features.append({"name": name, "kind": "categorical"})
+            continue
+        parts = ["year", "month", "day_of_week", "day_of_year"]
+        parsed = pd.to_datetime(frame[name], format=found, errors="coerce", utc=True).dropna()
+        if (parsed.dt.hour != 0).any() or (parsed.dt.minute != 0).any():
+            parts.append("hour")
+        features.append({"name": name, "kind": "datetime", "format": found, "parts": parts})
+    return features
 
-    return [
-        {"name": name, "kind": kind(dtype)}
-        for name, dtype in frame.dtypes.items()
-        if name != target_column and name not in exclude_columns
-    ]
+
+# The column whose name differs from ``name`` only in case or surrounding spaces, or None.
+#
+# Args:
+#     name: The name asked for.
+#     columns: The names there are.
+def close_column(name: str, columns):
+    wanted = str(name).strip().casefold()
+    return next((str(c) for c in columns if str(c).strip().casefold() == wanted), None)
 
 
 # Returns the model's feature columns, in training order, typed as in training.
 #
-# Numeric features become float64 (text in them is an error); categorical
-# features become text, with missing values kept as NaN for the imputer.
+# Numeric features become float64 (text in them is an error); categorical and
+# datetime features become text (the model parses dates itself), with missing
+# values kept as NaN for the imputer.
 #
 # Args:
 #     frame: DataFrame holding at least the feature columns, in any order.
-#     features: ``[{"name": ..., "kind": "numeric" | "categorical"}, ...]``.
+#     features: ``[{"name": ..., "kind": "numeric" | "categorical" | "datetime"}, ...]``.
 #     source: How to name the data in messages.
 def select_features(frame, features: list, source: str):
     import numpy as np
@@ -226,9 +289,13 @@ def select_features(frame, features: list, source: str):
 
     missing = [feature["name"] for feature in features if feature["name"] not in frame.columns]
     if missing:
+        near = {name: close_column(name, frame.columns) for name in missing}
+        near = {name: found for name, found in near.items() if found}
         fail(
-            f"{source}: missing feature column(s) {missing} that the model was trained on. "
-            "Add them (empty values are allowed) or score with a model trained without them."
+            f"{source}: missing feature column(s) {bounded(missing)} that the model was trained "
+            "on"
+            + (f"; did you mean {bounded(near)} (names differ in case or spaces)" * bool(near))
+            + ". Add them (empty values are allowed) or score with a model trained without them."
         )
     columns = {}
     for feature in features:
@@ -265,9 +332,15 @@ def select_features(frame, features: list, source: str):
 
 # Builds the unfitted model: preprocessing, then a RandomForestClassifier on all cores.
 #
-# Numeric features: missing values become the training median. Other features:
-# missing values become "missing", then one-hot encoding (the 49 most frequent
-# categories of a column get their own column, rarer and unseen ones share one).
+# Numeric features: missing values become the training median. Datetime
+# features: parsed with their format, then their parts (year, month, day of
+# week, day of year, hour where present) and the days elapsed since
+# 1970-01-01, with unparseable values as gaps filled by the median. The steps
+# are pandas and standard-library functions (methodcaller, attrgetter), so the
+# saved model loads wherever pandas does, MLServer included, with none of our
+# code. Other features: missing values become "missing", then one-hot encoding
+# (the 49 most frequent categories of a column get their own column, rarer and
+# unseen ones share one).
 #
 # Args:
 #     features: ``[{"name": ..., "kind": ...}, ...]`` from ``infer_features``.
@@ -281,11 +354,14 @@ def select_features(frame, features: list, source: str):
 #     ``(pipeline, settings)``: the scikit-learn Pipeline and the full,
 #     normalised hyperparameters it uses.
 def build_model(features: list, hyperparameters: dict, random_state: int):
+    from operator import attrgetter, methodcaller
+
+    import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
     defaults = {
         "n_estimators": 100,
@@ -314,8 +390,35 @@ def build_model(features: list, hyperparameters: dict, random_state: int):
     if isinstance(share, (int, float)):
         settings["max_features"] = float(share)
 
+    def date_parts(feature):
+        def step(function):
+            return FunctionTransformer(function)
+
+        parse = methodcaller(
+            "apply", pd.to_datetime, format=feature["format"], errors="coerce", utc=True
+        )
+        parts = [
+            (part, step(methodcaller("apply", attrgetter(f"dt.{part}"))))
+            for part in feature["parts"]
+        ]
+        elapsed = make_pipeline(
+            step(methodcaller("__sub__", pd.Timestamp("1970-01-01", tz="UTC"))),
+            step(methodcaller("apply", attrgetter("dt.days"))),
+        )
+        return make_pipeline(
+            step(parse),
+            FeatureUnion([*parts, ("elapsed_days", elapsed)]),
+            SimpleImputer(strategy="median", keep_empty_features=True),
+        )
+
+    dates = [
+        (f"datetime_{i}", date_parts(feature), [feature["name"]])
+        for i, feature in enumerate(features)
+        if feature["kind"] == "datetime"
+    ]
     preprocess = ColumnTransformer(
         [
+            *dates,
             (
                 "numeric",
                 SimpleImputer(strategy="median", keep_empty_features=True),
@@ -394,14 +497,18 @@ def score_predictions(truth, proba, classes) -> dict:
 #     values: The column, typed as ``select_features`` types it.
 #     kind: "numeric" or "categorical".
 #     bin_edges: Inner edges of the numeric bins; default: the column's deciles.
+#     date_format: The format of a datetime column.
 #
 # Returns:
 #     A JSON-ready dict: kind, dtype, missing_rate, unique; for numeric columns
 #     min, max, mean, bin_edges and bin_shares (the share of values in each bin);
 #     for categorical ones the categories seen with their counts (the 1000 most
-#     frequent) and other_count (how many values fell outside those).
-def profile_column(values, kind: str, bin_edges=None):
+#     frequent) and other_count (how many values fell outside those); for
+#     datetime ones the first and last dates and unparseable (values present
+#     that do not parse, counted as missing in missing_rate).
+def profile_column(values, kind: str, bin_edges=None, date_format=""):
     import numpy as np
+    import pandas as pd
 
     present = values.dropna()
     profile = {
@@ -424,6 +531,12 @@ def profile_column(values, kind: str, bin_edges=None):
             profile.update(
                 min=float(numbers.min()), max=float(numbers.max()), mean=float(numbers.mean())
             )
+    elif kind == "datetime":
+        parsed = pd.to_datetime(present, format=date_format, errors="coerce", utc=True).dropna()
+        profile["unparseable"] = len(present) - len(parsed)
+        profile["missing_rate"] = round(1 - len(parsed) / len(values), 6) if len(values) else 0.0
+        if len(parsed):
+            profile.update(min=parsed.min().isoformat(), max=parsed.max().isoformat())
     else:
         counts = present.map(str).value_counts()
         profile["categories"] = {str(label): int(n) for label, n in counts.head(1000).items()}

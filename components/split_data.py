@@ -17,6 +17,9 @@ def split_data(
 ):
     """Splits a table into train and test sets with the same class proportions.
 
+    Warns when the training rows are too few for the model to mean much: fewer
+    than 10 per class, or fewer than the feature columns.
+
     Args:
         data: Parquet table from ``load_data``.
         target_column: Column whose classes are kept in proportion.
@@ -60,6 +63,15 @@ def split_data(
             f"{source}: {len(frame)} rows with {n_classes} classes is too few for test_size="
             f"{test_size} ({n_train} train / {n_test} test rows; each side needs at least one row "
             f"per class). Provide more rows or change test_size."
+        )
+
+    n_features = len(frame.columns) - 1
+    if n_train < 10 * n_classes or n_train < n_features:
+        # "warning: " lines reach the command line's summary.
+        print(
+            f"warning: only {n_train} training rows for {n_classes} classes and {n_features} "
+            "feature columns (fewer than 10 a class, or than the columns): the model is unlikely "
+            "to generalise; provide more rows or a smaller test_size"
         )
 
     # Each class gets its share of the n_test test rows (largest remainders first),

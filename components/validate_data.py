@@ -16,20 +16,24 @@ def validate_data(
     target_column: str,
     keep_id_columns: bool = False,
     fail_on: list = [],
-    min_class_share: float = 0.05,
+    min_class_ratio: float = 0.2,
 ) -> NamedTuple("Outputs", excluded_columns=list, warnings=list):
     """Profiles every column and the classes, and flags what would mislead a model.
 
     Warnings, by kind:
 
     * ``constant``: a column with a single value teaches nothing.
-    * ``id_like``: a column with a different value on every row (text, or whole
-      numbers named like an ID or forming a sequence). The forest would memorise
-      it, so it is excluded from the features unless ``keep_id_columns``.
+    * ``id_like``: a column with a different value on every row: text, or whole
+      numbers named like an ID, forming a sequence, or increasing in file order
+      (a row index written by R or pandas, gaps allowed once rows were dropped);
+      also a column named like a row index (``Unnamed: 0``, ``rownames``,
+      ``index``). The forest would memorise it, so it is excluded from the
+      features unless ``keep_id_columns``.
     * ``leak``: a column that alone predicts the target (99% of rows or more,
       where guessing the majority class would not), such as a copy or a
       recoding of the target: it will not exist when predicting.
-    * ``imbalance``: a class holding less than ``min_class_share`` of the rows.
+    * ``imbalance``: classes holding less than ``min_class_ratio`` of an even
+      share of the rows (1/k for k classes), in one line for all of them.
     * ``numeric_as_text``: a text column whose values are numbers for 90% of
       rows or more: the rest (e.g. ``?`` or ``n/a``) make it categorical.
 
@@ -38,10 +42,12 @@ def validate_data(
         target_column: Column holding the class to predict.
         keep_id_columns: Keep ID-like columns as features.
         fail_on: Warning kinds that stop the run, e.g. ``["leak", "id_like"]``.
-        min_class_share: Share of rows under which a class counts as rare.
+        min_class_ratio: Fraction of an even share (1/k of the rows) under which
+            a class counts as rare: 0.2 means under 10% with two classes.
 
     Returns:
-        report: HTML page: the warnings, the class balance, and per column its
+        report: HTML page: the rows and columns dropped on loading and why, the
+            warnings, the class balance, and per column its
             kind, type, missing share, number of distinct values and range or
             most frequent categories. The Kubeflow UI renders it.
         metrics: ``rows``, ``columns``, ``missing_cells_share``,
@@ -81,19 +87,28 @@ def validate_data(
         name = feature["name"]
         values = typed[name]
         numeric = feature["kind"] == "numeric"
-        profile = profile_column(values, feature["kind"])
+        profile = profile_column(values, feature["kind"], date_format=feature.get("format", ""))
         profiles[name] = profile
         present = values.dropna()
         if profile["unique"] <= 1:
             found.append(("constant", name, f"column {name!r} has a single value"))
             continue
+        if feature["kind"] == "datetime":  # dates become parts, not categories: all may differ
+            continue
         whole = numeric and bool((present % 1 == 0).all())
         sequence = whole and present.max() - present.min() + 1 <= 1.1 * len(present)
         named_id = bool(re.search(r"(^|[_\W])(id|uuid|guid|key)$", str(name), re.IGNORECASE))
+        index_name = bool(
+            re.fullmatch(r"unnamed: ?\d+|rownames|index|row_?(id|number|num)?", str(name), re.I)
+        )
+        increasing = whole and present.is_monotonic_increasing
+        if index_name and profile["unique"] == len(present):
+            found.append(("id_like", name, f"column {name!r} is named like a row index"))
+            continue
         if (
             profile["unique"] == len(present) == rows
             and rows >= 10
-            and (not numeric or (whole and (sequence or named_id)))
+            and (not numeric or (whole and (sequence or named_id or increasing)))
         ):
             found.append(("id_like", name, f"column {name!r} has a different value on every row"))
             continue
@@ -134,16 +149,20 @@ def validate_data(
                         "rows: is it derived from the target?",
                     )
                 )
-    for label, share in class_shares.items():
-        if share < min_class_share:
-            found.append(
-                (
-                    "imbalance",
-                    target_column,
-                    f"class {str(label)!r} holds {share:.1%} of rows (< {min_class_share:.0%}); "
-                    "consider class_weight=balanced",
-                )
+    even = 1 / n_classes
+    rare = class_shares[class_shares < min_class_ratio * even]
+    if len(rare):
+        listed = ", ".join(f"{str(label)!r} ({share:.1%})" for label, share in rare[:5].items())
+        more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
+        found.append(
+            (
+                "imbalance",
+                target_column,
+                f"{len(rare)} of {n_classes} classes hold under {min_class_ratio:g} of an even "
+                f"share ({min_class_ratio * even:.1%} of rows): {listed}{more}; consider "
+                "class_weight=balanced",
             )
+        )
 
     excluded = [] if keep_id_columns else [name for kind, name, _ in found if kind == "id_like"]
     messages = [f"{kind}: {message}" for kind, _, message in found]
@@ -164,6 +183,9 @@ def validate_data(
     def describe(profile):
         if profile["kind"] == "numeric":
             return f"{profile['min']:.4g} to {profile['max']:.4g}" if "min" in profile else ""
+        if profile["kind"] == "datetime":
+            span = f"{profile['min'][:19]} to {profile['max'][:19]}" if "min" in profile else ""
+            return span + (f"; {profile['unparseable']} unparseable" * bool(profile["unparseable"]))
         top = list(profile["categories"].items())[:5]
         return ", ".join(f"{label} ({count})" for label, count in top)
 
@@ -185,11 +207,23 @@ def validate_data(
         {"rows": target.value_counts(), "share": class_shares.map("{:.1%}".format)}
     ).rename_axis(None)  # no extra header row with the target's name
     items = "".join(f"<li>{html.escape(message)}</li>" for message in messages)
+    # What load_data dropped, from its artifact metadata.
+    dropped_rows = int(data.metadata.get("rows_dropped", 0))
+    reasons = ", ".join(f"{why}: {n}" for why, n in data.metadata.get("drop_reasons", {}).items())
+    dropped_columns = list(data.metadata.get("dropped_columns", {}))
+    dropped = (
+        f"<p><b>Dropped on loading:</b> {dropped_rows} of "
+        f"{data.metadata.get('rows_read', rows + dropped_rows)} rows"
+        + (f" ({html.escape(reasons)})" if reasons else "")
+        + (f"; columns {html.escape(str(dropped_columns))} (no values)" if dropped_columns else "")
+        + ".</p>"
+    )
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Data validation</title>
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;margin-bottom:1.5em}}
 td,th{{border:1px solid #ccc;padding:4px 10px}}li{{margin:.3em 0}}</style></head><body>
 <h1>Data validation: {rows} rows, {len(frame.columns) - 1} feature columns</h1>
+{dropped}
 <p>Target column: <b>{html.escape(str(target_column))}</b>. Missing feature cells:
 {missing_cells:.1%}. Excluded from the features:
 {html.escape(str(excluded) if excluded else "none")}.</p>

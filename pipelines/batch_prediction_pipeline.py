@@ -27,6 +27,10 @@ def batch_prediction_pipeline(
     data_uri: str,
     max_psi: float = 0.0,
     max_new_category_share: float = 0.0,
+    max_missing_change: float = 0.0,
+    delimiter: str = "auto",
+    decimal: str = "auto",
+    encoding: str = "auto",
 ) -> PredictionOutputs:
     """Predicts a class and class probabilities for every row of a CSV.
 
@@ -37,6 +41,13 @@ def batch_prediction_pipeline(
             data exceeds this; 0 never stops (0.25 is a common choice).
         max_new_category_share: Stop before scoring when a column's share of categories
             unseen in training exceeds this; 0 never stops.
+        max_missing_change: Stop before scoring when a column's share of missing values
+            moved by more than this since training; 0 never stops.
+        delimiter: Field separator of the CSV to score, or auto to detect it among
+            comma, semicolon, tab and pipe.
+        decimal: Decimal mark of the CSV to score, . or , or auto.
+        encoding: Text encoding of the CSV to score, or auto (UTF-16/32 with a
+            byte-order mark, else UTF-8, else Windows-1252, else Latin-1).
 
     Returns:
         predictions: CSV of the input rows plus prediction and proba_<class> columns.
@@ -50,8 +61,18 @@ def batch_prediction_pipeline(
         data=data.output,
         max_psi=max_psi,
         max_new_category_share=max_new_category_share,
+        max_missing_change=max_missing_change,
+        delimiter=delimiter,
+        decimal=decimal,
+        encoding=encoding,
     )
     light(uncached(drift))
-    scored = batch_predict(model=model.output, data=data.output).after(drift)
+    scored = batch_predict(
+        model=model.output,
+        data=data.output,
+        delimiter=delimiter,
+        decimal=decimal,
+        encoding=encoding,
+    ).after(drift)
     heavy(uncached(scored))
     return PredictionOutputs(predictions=scored.outputs["predictions"])

@@ -13,6 +13,30 @@ Every run goes to a folder under ``--output-dir`` (default ``runs``). The
 runner's full log is written to ``<output-dir>/<command>.log``; the terminal
 gets the metrics, the paths of what was written, and on failure the one-line
 reason the failing step gave.
+
+Before the first step runs, ``train`` and ``predict`` check what they were
+given; nothing runs (and no output folder is made) when a check fails. The
+checks: list options are JSON lists; ``--cv-folds`` is at least 2;
+``--test-size`` is strictly between 0 and 1; the base hyperparameters and each
+``--search-space`` candidate merged with them pass the model's own validation
+(``components.shared.build_model``); and for a local ``train --data`` file, that
+``--target`` is one of its columns. That file is read as the load step reads
+it: whole when it is at most 64 KiB, so that any reading problem is reported
+too; else only its first 64 KiB, cut at a line end, or, when that prefix alone
+is unreadable, the whole file up to 50 MB (beyond, and for URIs, the load step
+checks).
+
+Exit codes and what goes to stderr:
+
+* 0: done.
+* 1: a check failed, one ``error: --option: <problem>. <fix, with an example>``
+  line per problem, e.g. ``error: --search-space: not valid JSON (Expecting
+  value at char 0). Give a JSON list, e.g. --search-space '[{}, {"min_samples_leaf": 5}]'``;
+  or a step failed: ``error: <the step's reason> (full log: <path>)``.
+* 2: argparse refused the command line (an unknown or missing option, a word
+  where a number goes): its usage line and ``kfp-tabular …: error: …``.
+* 130: interrupted (Ctrl-C): one ``interrupted: …`` line naming the command
+  and, during a run, the unfinished step and the log.
 """
 
 import argparse
@@ -21,17 +45,31 @@ import contextlib
 import json
 import logging
 import pathlib
+import re
 import sys
 import warnings
 
-from kfp import local
+from pipelines.option_checks import ERROR_MARK
 
-ERROR_MARK = "kfp-tabular error: "
 WARNING_MARK = "warning: "
 
 
 class RunFailed(Exception):
-    """A pipeline run failed; the message says why in one line."""
+    """A run failed, or its input failed the checks; each line of the message is one problem."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a pipeline run.
+
+    Attributes:
+        running: What was running, e.g. ``step 'train-model' of training-pipeline``.
+        log_path: The runner's log.
+    """
+
+    def __init__(self, running: str, log_path: pathlib.Path):
+        super().__init__(running)
+        self.running = running
+        self.log_path = log_path
 
 
 def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool, **arguments):
@@ -50,6 +88,8 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
     Raises:
         RunFailed: With the failing step's own message when it gave one.
     """
+    from kfp import local  # here, not at start-up: a Ctrl-C while it loads is one line too
+
     output_dir.mkdir(parents=True, exist_ok=True)
     log_path = output_dir / log_name
     # The steps read object-store URIs themselves (components/storage.py: local_path).
@@ -69,7 +109,27 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
             reasons = _marked_lines(log_path, ERROR_MARK)
             reason = reasons[-1] if reasons else str(error).strip().splitlines()[0]
             raise RunFailed(f"{reason} (full log: {log_path})") from None
+        except KeyboardInterrupt:
+            log.flush()
+            steps = _interrupted_steps(log_path)
+            shown = ", ".join(repr(step) for step in steps)
+            running = f"step{'s' * (len(steps) > 1)} {shown} of " if steps else ""
+            raise Interrupted(running + pipeline.name, log_path) from None
     return outputs, _marked_lines(log_path, WARNING_MARK)
+
+
+def _interrupted_steps(log_path: pathlib.Path) -> list[str]:
+    """The steps the runner's log shows as started and not finished with success, in order.
+
+    Ctrl-C reaches the running step's process too, which then fails; steps running
+    in other threads (a ParallelFor) finish before the interrupt leaves the runner.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", log_path.read_text(encoding="utf-8", errors="replace"))
+    started = re.findall(r"Executing task '([^']+)'", text)
+    for finished in re.findall(r"Task '([^']+)' finished with status SUCCESS", text):
+        if finished in started:
+            started.remove(finished)
+    return list(dict.fromkeys(started))
 
 
 @contextlib.contextmanager
@@ -137,6 +197,17 @@ def train(args: argparse.Namespace) -> pathlib.Path:
     from pipelines import training_pipeline
 
     options = pipeline_options(args, training_pipeline)
+    from pipelines.option_checks import (
+        parsed_list_options,
+        target_problems,
+        training_option_problems,
+    )
+
+    options, problems = parsed_list_options(options, training_pipeline)
+    problems += training_option_problems(options, training_pipeline)
+    problems += target_problems(args.data, args.target, options)
+    if problems:
+        raise RunFailed("\n".join(problems))
     for name in ("baseline_model_uri", "export_uri"):
         if options.get(name):
             options[name] = uri_or_path(options[name])
@@ -170,6 +241,12 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
     """Runs the batch-prediction pipeline and prints where the predictions went."""
     from pipelines import batch_prediction_pipeline
 
+    options = pipeline_options(args, batch_prediction_pipeline)
+    from pipelines.option_checks import parsed_list_options
+
+    options, problems = parsed_list_options(options, batch_prediction_pipeline)
+    if problems:
+        raise RunFailed("\n".join(problems))
     outputs, warnings = run_locally(
         batch_prediction_pipeline,
         args.output_dir,
@@ -177,7 +254,7 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
         args.verbose,
         model_uri=uri_or_path(args.model),
         data_uri=uri_or_path(args.data),
-        **pipeline_options(args, batch_prediction_pipeline),
+        **options,
     )
     predictions = outputs["predictions"]
     print(f"Predictions for {int(predictions.metadata['rows'])} rows of {args.data}:")
@@ -258,7 +335,8 @@ def submit_command(args: argparse.Namespace) -> None:
 
 # The pipeline parameters the command line sets itself.
 OWN_PARAMETERS = {"data_uri", "target_column", "model_uri"}
-PARSERS = {"Integer": int, "Float": float, "String": str, "List": json.loads}
+# Lists stay JSON text until parsed_list_options, which reports bad JSON in one line.
+PARSERS = {"Integer": int, "Float": float, "String": str, "List": str}
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser, pipeline) -> None:
@@ -349,11 +427,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Runs the command line; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    """Runs the command line; returns the process exit code (see the module docstring)."""
+    command = "kfp-tabular"
     try:
+        args = build_parser().parse_args(argv)
+        command = f"kfp-tabular {args.command}"
         args.handler(args)
     except RunFailed as error:
-        print(f"error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as error:
+        if isinstance(error, Interrupted):
+            where, log = f" during {error.running}", f" (full log: {error.log_path})"
+        else:
+            where, log = "", ""
+        # The local runner does not cache (run_locally), so nothing half-done is reused.
+        print(f"interrupted: {command}{where}; a new run starts afresh{log}", file=sys.stderr)
+        return 130
     return 0

@@ -59,6 +59,7 @@ def training_pipeline(
     selection_metric: str = "balanced_accuracy",
     min_metric: str = "balanced_accuracy",
     min_value: float = 0.0,
+    min_lift: float = 0.05,
     baseline_model_uri: str = "",
     tolerance: float = 0.01,
     export_uri: str = "",
@@ -93,6 +94,8 @@ def training_pipeline(
         min_metric: The test metric the model is blessed by.
         min_value: The least min_metric a model needs to be blessed (a maximum for
             log_loss); 0 accepts any.
+        min_lift: Share of the way from a trivial model's test score (predicting the
+            training class shares) to a perfect one that a model must cover to be blessed.
         baseline_model_uri: The model in production, scored on the same test rows;
             empty for none.
         tolerance: How much worse than the baseline a blessed model may score.
@@ -202,10 +205,12 @@ def training_pipeline(
             uncached(record_rejection(reasons=blessing.outputs["reasons"]))
 
     judged = {
+        "model": trained.outputs["model"],
         "metrics": evaluated.outputs["metrics"],
         "test": split.outputs["test"],
         "min_metric": min_metric,
         "min_value": min_value,
+        "min_lift": min_lift,
         "tolerance": tolerance,
     }
     # Not cached: the production model is usually replaced at the same URI.

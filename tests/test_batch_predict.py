@@ -58,8 +58,12 @@ def test_unseen_categories_and_missing_values_are_scored(messy_model, tmp_path):
     frame = make_messy_frame(rows=10, seed=2).drop(columns="churned")
     frame["plan"] = "enterprise"
     frame.loc[:4, ["tenure_months", "city", "paperless"]] = np.nan
-    scored, _ = predict(model, new_rows(tmp_path, frame), tmp_path)
+    scored, meta = predict(model, new_rows(tmp_path, frame), tmp_path)
     assert len(scored) == 10 and scored["prediction"].notna().all()
+    assert meta["unseen_categories"]["plan"] == 10
+    assert meta["missing_values"]["tenure_months"] >= 5
+    (missing_warning,) = [w for w in meta["warnings"] if w.startswith("missing values")]
+    assert "'tenure_months'" in missing_warning and "'paperless'" in missing_warning
 
 
 def test_integer_labels_give_integer_proba_names(tmp_path):
@@ -157,3 +161,12 @@ def test_schema_findings_are_counted_in_the_metadata(messy_model, tmp_path):
     assert meta["missing_values"]["city"] >= 5
     assert any("ignored columns" in warning for warning in meta["warnings"])
     assert meta["reading_options"]["delimiter"] == ","
+
+
+def test_a_feature_differing_only_in_case_gets_a_suggestion(messy_model, tmp_path):
+    model, _, _ = messy_model
+    frame = (
+        make_messy_frame(rows=10, seed=2).drop(columns="churned").rename(columns={"plan": "Plan"})
+    )
+    with pytest.raises(SystemExit, match=r"\['plan'\].*; did you mean \{'plan': 'Plan'\}"):
+        predict(model, new_rows(tmp_path, frame), tmp_path)

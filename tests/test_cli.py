@@ -41,28 +41,37 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert "warning: id_like: column 'customer_id' has a different value on every row" in out
     assert "Running pipeline" in (runs / "train.log").read_text()
 
+    # A European export (semicolons, decimal commas), with the reading options given.
     new_rows = tmp_path / "new.csv"
-    make_messy_frame(rows=25, seed=3).drop(columns="churned").to_csv(new_rows, index=False)
-    code = main(
-        ["predict", "--model", str(model_dir), "--data", str(new_rows), "--output-dir", str(runs)]
-    )
+    frame = make_messy_frame(rows=25, seed=3).drop(columns="churned")
+    frame.to_csv(new_rows, index=False, sep=";", decimal=",", encoding="cp1252")
+    predict = ["predict", "--model", str(model_dir), "--data", str(new_rows)]
+    reading = ["--delimiter", ";", "--decimal", ",", "--encoding", "cp1252"]
+    code = main([*predict, *reading, "--output-dir", str(runs)])
     out = capsys.readouterr().out
     assert code == 0
     predictions = pd.read_csv(printed_path(out, "Predictions:"))
     assert "Drift" in printed_path(out, "Drift:").read_text()
     assert "warning: ignored columns the model does not use: ['customer_id']" in out
     assert len(predictions) == 25 and "prediction" in predictions.columns
+    assert predictions["tenure_months"].dropna().equals(frame["tenure_months"].dropna())
+
+    # The options reach the steps: a wrong delimiter leaves one column, so features are missing.
+    assert main([*predict, "--delimiter", "|", "--output-dir", str(runs)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "missing feature column(s)" in line
 
 
-def test_bad_input_prints_one_line_and_exits_1(messy_csv, tmp_path, capsys):
-    code = main(
-        ["train", "--data", str(messy_csv), "--target", "label", "--output-dir", str(tmp_path)]
-    )
+def test_a_failing_step_prints_its_reason_in_one_line_and_exits_1(tmp_path, capsys):
+    # The command line's own checks pass (see test_cli_checks.py); the load step refuses it.
+    csv = tmp_path / "one_class.csv"
+    pd.DataFrame({"x": range(10), "y": ["yes"] * 10}).to_csv(csv, index=False)
+    code = main(["train", "--data", str(csv), "--target", "y", "--output-dir", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 1
     assert captured.out == ""
     (line,) = captured.err.splitlines()
-    assert line.startswith("error: ") and "target column 'label' not found" in line
+    assert line.startswith("error: ") and "target column 'y' has a single class" in line
     assert str(tmp_path / "train.log") in line
 
 

@@ -1,6 +1,7 @@
 """detect_drift as a plain function: PSI, unseen categories, missing shares and thresholds."""
 
 import pathlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ def test_rows_like_the_training_rows_are_stable(model, tmp_path):
     assert metrics["max_psi"] < 0.1
     assert metrics["columns_drifted"] == 0
     assert metrics["max_new_category_share"] == 0
-    assert "tenure_months" in page and "drifted" not in page
+    assert "tenure_months" in page and "<td>drifted</td>" not in page
 
 
 def test_a_shifted_numeric_column_drifts(model, tmp_path):
@@ -53,7 +54,7 @@ def test_a_shifted_numeric_column_drifts(model, tmp_path):
     rows["tenure_months"] = rows["tenure_months"] + 40
     metrics, page = drift(model, rows, tmp_path)
     assert metrics["max_psi"] > 0.25 and metrics["columns_drifted"] == 1
-    assert "drifted" in page
+    assert "<td>drifted</td>" in page
 
 
 def test_new_categories_and_missing_values_are_measured(model, tmp_path):
@@ -102,3 +103,40 @@ def test_few_rows_strongly_shifted_are_still_drift(model, tmp_path):
     rows["monthly_fee"] = rows["monthly_fee"] + 100
     metrics, _ = drift(model, rows, tmp_path)
     assert metrics["columns_drifted"] == 1
+
+
+def verdicts(page):
+    """Column → verdict, read from the drift report's table."""
+    rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", page, re.S)]
+    return {cells[0]: cells[-1] for cells in rows if cells}
+
+
+def test_a_column_all_unseen_or_emptied_is_drifted_whatever_its_psi(model, tmp_path):
+    rows = fresh_rows(rows=50, seed=3)
+    rows["plan"] = "enterprise"  # every value unseen in training
+    rows["tenure_months"] = np.nan  # empty now, 10% missing in training
+    metrics, page = drift(model, rows, tmp_path)
+    found = verdicts(page)
+    assert found["plan"] == "drifted" and found["tenure_months"] == "drifted"
+    assert found["monthly_fee"] == "stable"
+    assert metrics["columns_drifted"] == 2
+
+
+def test_a_large_change_in_missing_values_is_drift_and_can_stop_the_run(model, tmp_path):
+    rows = fresh_rows()
+    rows.loc[:299, "monthly_fee"] = np.nan  # 50% missing now, ~0% in training
+    _, page = drift(model, rows, tmp_path)
+    assert verdicts(page)["monthly_fee"] == "drifted"
+    with pytest.raises(SystemExit, match=r"in monthly_fee missing share \+\d+\.\d%\. Check"):
+        drift(model, rows, tmp_path, max_missing_change=0.3)
+
+
+def test_unshifted_samples_raise_no_false_alarm(model, tmp_path):
+    """The false-alarm measurement: 100 samples of 40 rows from the training population."""
+    population = fresh_rows(rows=4000, seed=99)
+    alarms = 0
+    for seed in range(100):
+        sample = population.sample(40, random_state=seed)
+        metrics, _ = drift(model, sample, tmp_path)
+        alarms += metrics["columns_drifted"]
+    assert alarms == 0

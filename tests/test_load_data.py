@@ -162,6 +162,32 @@ def test_binary_file(tmp_path):
         run_load(path, tmp_path)
 
 
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "excel-unicode.csv"
+    text = "ville\tchurned\nBéziers\ta\nSète\tb\nLyon\ta\n"
+    path.write_bytes(text.encode("utf-16"))  # with its byte-order mark, as Excel writes it
+    frame, meta = run_load(path, tmp_path)
+    assert list(frame["ville"]) == ["Béziers", "Sète", "Lyon"]
+    assert meta["reading_options"]["encoding"] == "utf-16"
+
+
+def test_a_forced_encoding_is_honoured_even_without_a_byte_order_mark(tmp_path):
+    path = tmp_path / "utf16le.csv"
+    path.write_bytes("ville,churned\nBéziers,a\nSète,b\n".encode("utf-16-le"))
+    with pytest.raises(SystemExit, match="binary content"):
+        run_load(path, tmp_path)  # auto cannot tell it from binary
+    frame, _ = run_load(path, tmp_path, encoding="utf-16-le")
+    assert list(frame["ville"]) == ["Béziers", "Sète"]
+
+
+def test_dropped_rows_are_said_in_a_warning_line(messy_csv, tmp_path, capsys):
+    _, meta = run_load(messy_csv, tmp_path)
+    out = capsys.readouterr().out
+    dropped, read = meta["rows_dropped"], meta["rows_read"]
+    expected = f"warning: dropped {dropped} of {read} rows ({dropped / read:.1%}) with no value"
+    assert expected in out
+
+
 def test_text_in_another_encoding_than_the_one_forced(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("ville,churned\nBéziers,a\nSète,b\n".encode("latin-1"))
@@ -222,3 +248,8 @@ def test_messy_frame_fixture_is_messy():
     frame = make_messy_frame()
     assert frame["churned"].isna().any() and (frame["monthly_fee"] == "?").any()
     assert frame["customer_id"].is_unique
+
+
+def test_a_target_differing_only_in_case_gets_a_suggestion(iris_csv, tmp_path):
+    with pytest.raises(SystemExit, match=r"Did you mean 'species'\? \(The names differ"):
+        run_load(iris_csv, tmp_path, target="Species ")

@@ -2,11 +2,13 @@
 
 import pathlib
 
+import numpy as np
+import pandas as pd
 import pytest
-from kfp.dsl import Markdown, Metrics
+from kfp.dsl import HTML, ClassificationMetrics, Markdown, Metrics
 
-from components import bless_model, export_model, record_rejection
-from tests.conftest import train_on_csv
+from components import bless_model, evaluate_model, export_model, record_rejection
+from tests.conftest import model_artifact, train_on_csv
 
 
 @pytest.fixture
@@ -26,56 +28,131 @@ def trained(tmp_path, messy_csv):
     return model, test, weak
 
 
-def bless(tmp_path, test, new_scores, **options):
+def bless(tmp_path, test, new_scores, model=None, **options):
     decision = Markdown(name="decision", uri=str(tmp_path / "decision.md"), metadata={})
     numbers = Metrics(name="numbers", uri=str(tmp_path / "numbers"), metadata={})
     metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata=dict(new_scores))
+    model = model or model_artifact(pathlib.Path(test.path).parent / "model")
     result = bless_model.python_func(
-        metrics=metrics, test=test, decision=decision, decision_metrics=numbers, **options
+        model=model,
+        metrics=metrics,
+        test=test,
+        decision=decision,
+        decision_metrics=numbers,
+        **options,
     )
     return result, numbers.metadata, pathlib.Path(decision.path).read_text()
 
 
+def evaluated(model, test, folder):
+    metrics = Metrics(name="metrics", uri=str(folder / "metrics"), metadata={})
+    evaluate_model.python_func(
+        model=model,
+        test=test,
+        metrics=metrics,
+        classification_metrics=ClassificationMetrics(name="c", uri=str(folder / "c")),
+        report=HTML(name="report", uri=str(folder / "report.html")),
+    )
+    return metrics.metadata
+
+
+def test_a_model_on_pure_noise_is_not_blessed_by_default(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(600, 5)), columns=[f"x{i}" for i in range(5)])
+    frame["label"] = rng.choice(["a", "b", "c"], 600)
+    frame.to_csv(tmp_path / "noise.csv", index=False)
+    model, _, test = train_on_csv(tmp_path / "noise.csv", "label", tmp_path / "noise")
+    scores = evaluated(model, test, tmp_path)
+    result, numbers, text = bless(tmp_path, test, scores, model=model)
+    assert result.blessed is False
+    assert numbers["trivial_value"] == pytest.approx(1 / 3, abs=1e-6)  # chance, balanced accuracy
+    assert "does not beat it by enough" in text
+
+
+def test_near_chance_is_not_blessed_and_the_margin_is_stated(trained, tmp_path):
+    model, test, _ = trained
+    truth = pd.read_parquet(test.path)["churned"]
+    rows = truth.value_counts().to_numpy()
+    chance_margin = 2.33 * np.sqrt(0.25 * np.sum(1 / rows)) / 2  # two classes
+    needed = 0.5 + max(0.05 * 0.5, chance_margin)
+    result, numbers, text = bless(tmp_path, test, {"balanced_accuracy": needed - 0.01}, model=model)
+    assert result.blessed is False and numbers["trivial_value"] == pytest.approx(0.5)
+    assert f"(needs ≥ {needed:.4f}" in text and f"on {len(truth)} rows" in text
+    assert bless(tmp_path, test, {"balanced_accuracy": needed + 0.01}, model=model)[0].blessed
+
+
+def test_many_classes_need_more_than_their_tiny_chance(tmp_path):
+    rng = np.random.default_rng(1)
+    labels = np.repeat([f"c{i}" for i in range(60)], 12)
+    frame = pd.DataFrame({"x": rng.normal(size=len(labels)), "y": labels})
+    frame.to_csv(tmp_path / "sixty.csv", index=False)
+    model, _, test = train_on_csv(tmp_path / "sixty.csv", "y", tmp_path / "sixty")
+    result, numbers, _ = bless(tmp_path, test, {"balanced_accuracy": 0.036}, model=model)
+    assert numbers["trivial_value"] == pytest.approx(1 / 60, abs=1e-6)  # logged to 6 places
+    assert result.blessed is False
+
+
+def test_the_trivial_model_for_log_loss_and_accuracy(trained, tmp_path):
+    model, test, _ = trained
+    frame = pd.read_parquet(test.path)
+    majority_share = frame["churned"].value_counts(normalize=True).iloc[0]
+    _, numbers, _ = bless(tmp_path, test, {"accuracy": 0.99}, model=model, min_metric="accuracy")
+    assert numbers["trivial_value"] == pytest.approx(majority_share)
+    result, numbers, _ = bless(
+        tmp_path, test, {"log_loss": 0.69}, model=model, min_metric="log_loss"
+    )
+    assert result.blessed is False and numbers["trivial_value"] < 0.72  # priors' cross-entropy
+
+
 def test_blessed_without_baseline_when_the_threshold_is_cleared(trained, tmp_path):
-    _, test, _ = trained
-    result, numbers, text = bless(tmp_path, test, {"balanced_accuracy": 0.8}, min_value=0.7)
+    model, test, _ = trained
+    result, numbers, text = bless(
+        tmp_path, test, {"balanced_accuracy": 0.8}, model=model, min_value=0.7
+    )
     assert result.blessed is True
     assert text.startswith("# Blessed") and "0.8000 ≥ the minimum 0.7000" in text
     assert numbers["blessed"] == 1 and "baseline_value" not in numbers
 
 
 def test_rejected_below_the_threshold(trained, tmp_path):
-    _, test, _ = trained
-    result, numbers, text = bless(tmp_path, test, {"balanced_accuracy": 0.6}, min_value=0.7)
+    model, test, _ = trained
+    result, numbers, text = bless(
+        tmp_path, test, {"balanced_accuracy": 0.6}, model=model, min_value=0.7
+    )
     assert result.blessed is False and numbers["blessed"] == 0
     assert text.startswith("# Not blessed") and "0.6000 < the minimum 0.7000" in text
 
 
 def test_the_baseline_is_scored_on_the_same_rows(trained, tmp_path):
-    _, test, weak = trained
-    better, numbers, _ = bless(tmp_path, test, {"balanced_accuracy": 0.75}, baseline=weak)
+    model, test, weak = trained
+    better, numbers, _ = bless(
+        tmp_path, test, {"balanced_accuracy": 0.75}, model=model, baseline=weak
+    )
     assert better.blessed is True
     assert numbers["baseline_value"] < 0.75
     worse, _, text = bless(
-        tmp_path, test, {"balanced_accuracy": numbers["baseline_value"] - 0.05}, baseline=weak
+        tmp_path,
+        test,
+        {"balanced_accuracy": numbers["baseline_value"] - 0.05},
+        model=model,
+        baseline=weak,
     )
     assert worse.blessed is False and ": worse" in text
 
 
 def test_log_loss_is_lower_is_better(trained, tmp_path):
-    _, test, _ = trained
-    assert bless(tmp_path, test, {"log_loss": 0.3}, min_metric="log_loss", min_value=0.5)[0].blessed
-    assert not bless(tmp_path, test, {"log_loss": 0.7}, min_metric="log_loss", min_value=0.5)[
-        0
-    ].blessed
+    model, test, _ = trained
+    options = {"model": model, "min_metric": "log_loss", "min_value": 0.5}
+    assert bless(tmp_path, test, {"log_loss": 0.3}, **options)[0].blessed
+    assert not bless(tmp_path, test, {"log_loss": 0.7}, **options)[0].blessed
 
 
 def test_unknown_min_metric(trained, tmp_path):
-    _, test, _ = trained
+    model, test, _ = trained
     with pytest.raises(
         SystemExit, match=r"min_metric 'auc' is not among the test metrics \['accuracy'\]"
     ):
-        bless(tmp_path, test, {"accuracy": 0.9, "test_rows": 10}, min_metric="auc")
+        bless(tmp_path, test, {"accuracy": 0.9, "test_rows": 10}, model=model, min_metric="auc")
 
 
 def test_export_replaces_the_served_model_whole(trained, tmp_path):

@@ -91,3 +91,16 @@ def test_every_class_keeps_its_share_to_the_row_and_rows_keep_their_order(tmp_pa
     for label, count in counts.items():
         assert abs((test["y"] == label).sum() - count * 0.3) < 1
     assert train["x"].is_monotonic_increasing and test["x"].is_monotonic_increasing
+
+
+def test_too_few_training_rows_are_warned_about(tmp_path, capsys):
+    rows = pd.DataFrame({"x": range(40), "z": range(40), "y": ["a", "b"] * 20})
+    table = tmp_path / "data"
+    rows.to_parquet(table)
+    train, test = dataset(tmp_path / "train"), dataset(tmp_path / "test")
+    split_data.python_func(
+        data=dataset(table), train=train, test=test, target_column="y", test_size=0.8
+    )
+    assert "warning: only 8 training rows for 2 classes and 2 feature columns" in (
+        capsys.readouterr().out
+    )

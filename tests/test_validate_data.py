@@ -98,8 +98,60 @@ def test_rare_class_is_an_imbalance(tmp_path):
     frame.loc[:4, "y"] = "rare"
     result, metrics, _ = validate(frame, tmp_path)
     assert kinds(result) == ["imbalance"]
-    assert "class 'rare' holds 2.5% of rows" in result.warnings[0]
+    assert (
+        "1 of 3 classes hold under 0.2 of an even share (6.7% of rows): 'rare' (2.5%)"
+        in (result.warnings[0])
+    )
     assert metrics["minority_class_share"] == pytest.approx(0.025)
+
+
+def test_many_balanced_classes_are_not_an_imbalance(tmp_path):
+    frame = clean_frame(rows=600).assign(y=[f"c{i % 60}" for i in range(600)])
+    result, _, _ = validate(frame, tmp_path)
+    assert "imbalance" not in kinds(result)
+
+
+def test_many_rare_classes_make_one_line(tmp_path):
+    labels = ["big"] * 500 + [f"r{i}" for i in range(20)] * 2
+    frame = clean_frame(rows=540).assign(y=labels)
+    result, _, _ = validate(frame, tmp_path)
+    (line,) = [w for w in result.warnings if w.startswith("imbalance")]
+    assert line.startswith("imbalance: 20 of 21 classes hold under 0.2 of an even share")
+    assert "and 15 more" in line
+
+
+@pytest.mark.parametrize("name", ["Unnamed: 0", "rownames", "index", "row_number"])
+def test_a_row_index_written_with_the_file_is_id_like(tmp_path, name):
+    frame = clean_frame()
+    # Rows were dropped after the index was made: unique, increasing, with gaps.
+    frame.insert(0, name, np.sort(np.random.default_rng(2).choice(400, 200, replace=False)))
+    result, _, _ = validate(frame, tmp_path)
+    assert kinds(result) == ["id_like"] and result.excluded_columns == [name]
+
+
+def test_increasing_unique_integers_are_id_like_whatever_their_name(tmp_path):
+    frame = clean_frame()
+    frame.insert(0, "n", np.arange(0, 600, 3) + np.random.default_rng(3).integers(0, 2, 200))
+    result, _, _ = validate(frame, tmp_path)
+    assert result.excluded_columns == ["n"]
+
+
+def test_the_report_says_what_loading_dropped(tmp_path):
+    table = tmp_path / "table"
+    clean_frame().to_parquet(table)
+    data = dataset(table)
+    data.metadata.update(
+        rows_read=213, rows_dropped=13, drop_reasons={"missing target": 13},
+        dropped_columns={"notes": "no values"},
+    )  # fmt: skip
+    report = HTML(name="report", uri=str(tmp_path / "report.html"), metadata={})
+    metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata={})
+    validate_data.python_func(data=data, report=report, metrics=metrics, target_column="y")
+    page = pathlib.Path(report.path).read_text()
+    assert (
+        "<b>Dropped on loading:</b> 13 of 213 rows (missing target: 13); "
+        "columns [&#x27;notes&#x27;] (no values)." in page
+    )
 
 
 def test_fail_on_chosen_warnings_stops_with_every_reason(tmp_path):

@@ -1,0 +1,226 @@
+"""Checks of the command line's options, made before the first pipeline step runs.
+
+Each returns one line per problem, naming the option and giving an example;
+``pipelines.cli`` prints them and runs nothing.
+"""
+
+import json
+import pathlib
+import tempfile
+
+ERROR_MARK = "kfp-tabular error: "  # how a component's one-line error starts
+
+# Shown in the message when a list option is not a JSON list.
+LIST_EXAMPLES = {
+    "search_space": '[{}, {"min_samples_leaf": 5}]',
+    "fail_on": '["leak", "constant"]',
+}
+# The training pipeline's base hyperparameters, which each search-space candidate overrides.
+BASE_HYPERPARAMETERS = ("n_estimators", "max_depth", "min_samples_leaf", "class_weight")
+# To check the target column, a local CSV is read whole up to HEADER_BYTES; of a
+# larger one its first HEADER_BYTES, or the whole file up to WHOLE_FILE_BYTES when
+# that prefix alone is unreadable (target_problems).
+HEADER_BYTES = 1 << 16
+WHOLE_FILE_BYTES = 50 << 20
+
+
+def option(name: str) -> str:
+    """The command-line option of a pipeline parameter: ``cv_folds`` gives ``--cv-folds``."""
+    return "--" + name.replace("_", "-")
+
+
+def parsed_list_options(options: dict, pipeline) -> tuple[dict, list[str]]:
+    """Parses the list options, given as JSON text.
+
+    Args:
+        options: Pipeline parameters from ``pipeline_options``; a list option is
+            JSON text (from the command line) or already a list.
+        pipeline: The pipeline they are for.
+
+    Returns:
+        ``(options, problems)``: the options with each valid list parsed, and one
+        line per option that is not a JSON list.
+    """
+    parsed, problems = dict(options), []
+    for name, text in options.items():
+        if pipeline.component_spec.inputs[name].type != "List" or not isinstance(text, str):
+            continue
+        example = f"{option(name)} '{LIST_EXAMPLES.get(name, '[...]')}'"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            problems.append(
+                f"{option(name)}: not valid JSON ({error.msg} at char {error.pos}). "
+                f"Give a JSON list, e.g. {example}"
+            )
+            continue
+        if not isinstance(value, list):
+            problems.append(
+                f"{option(name)}: {shortened(text)} is {json_kind(value)}, not a list. "
+                f"Give a JSON list, e.g. {example}"
+            )
+            continue
+        parsed[name] = value
+    return parsed, problems
+
+
+def json_kind(value) -> str:
+    """What a parsed JSON value is, in JSON's words: an object, a string, a number or null."""
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, (int, float)):
+        return "a JSON number"
+    return "JSON null"
+
+
+def shortened(text: str, limit: int = 60) -> str:
+    """``text`` quoted, cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def training_option_problems(options: dict, pipeline) -> list[str]:
+    """Checks the training options that the pipeline would only refuse mid-run.
+
+    ``--cv-folds`` and ``--test-size`` are checked here; the base hyperparameters
+    and every search-space candidate merged with them go through the model's
+    own validation, ``components.shared.build_model``.
+
+    Args:
+        options: Pipeline parameters, list options already parsed.
+        pipeline: The training pipeline, for the defaults of the options not given.
+
+    Returns:
+        One line per problem, naming the option.
+    """
+    defaults = {name: spec.default for name, spec in pipeline.component_spec.inputs.items()}
+    given = {**defaults, **options}
+    problems = []
+    folds = given["cv_folds"]
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        problems.append(
+            f"--cv-folds: must be a whole number of at least 2 (each candidate is scored on "
+            f"rows it was not trained on), got {folds!r}. Use e.g. --cv-folds 3"
+        )
+    size = given["test_size"]
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size < 1:
+        problems.append(
+            f"--test-size: must be strictly between 0 and 1 (the share of rows held out for "
+            f"evaluation), got {size!r}. Use e.g. --test-size 0.2"
+        )
+
+    # Each base option alone, the others at their defaults, so the message names it.
+    base_defaults = {name: defaults[name] for name in BASE_HYPERPARAMETERS}
+    for name in BASE_HYPERPARAMETERS:
+        if name in options:
+            problem = hyperparameter_problem({**base_defaults, name: options[name]})
+            if problem:
+                problems.append(f"{option(name)}: {problem}")
+    space = given["search_space"]
+    if problems or not isinstance(space, list):
+        return problems  # candidates would repeat a base problem; bad JSON is reported already
+    base = {name: given[name] for name in BASE_HYPERPARAMETERS}
+    for number, overrides in enumerate(space or [{}], start=1):
+        shown = json.dumps(overrides)
+        if not isinstance(overrides, dict):
+            problems.append(
+                f"--search-space candidate {number}: {shown} is not a JSON object of "
+                'hyperparameters. Give e.g. {"min_samples_leaf": 5}, or {} for the base ones'
+            )
+            continue
+        problem = hyperparameter_problem({**base, **overrides})
+        if problem:
+            problems.append(f"--search-space candidate {number} {shown}: {problem}")
+    return problems
+
+
+def hyperparameter_problem(hyperparameters: dict) -> str | None:
+    """Why the model refuses these hyperparameters, in its own words; None if it takes them."""
+    from components.shared import build_model
+
+    try:
+        build_model(features=[], hyperparameters=hyperparameters, random_state=0)
+    except SystemExit as error:
+        return str(error).removeprefix(ERROR_MARK)
+    except (TypeError, ValueError) as error:
+        return f"not accepted by the model ({error})"
+    return None
+
+
+def target_problems(data, target: str, options: dict) -> list[str]:
+    """Checks that ``target`` is a column of a local CSV, reading as the load step reads.
+
+    The file is read with ``read_csv_table``, the load step's reader, with the
+    delimiter, decimal and encoding options. A file of at most ``HEADER_BYTES``
+    is read whole, so a missing file or any reading problem is reported too. Of
+    a larger file only its first ``HEADER_BYTES``, cut at the last line end, are
+    read; when that prefix alone cannot be read (a quoted field spanning the
+    cut, a header longer than the prefix, bad bytes…), a file of at most
+    ``WHOLE_FILE_BYTES`` is read whole instead, and the check of a larger one
+    is left to the load step. URIs are left to the load step too.
+
+    Args:
+        data: The ``--data`` path or URI, as given.
+        target: The ``--target`` column.
+        options: Pipeline parameters, for delimiter, decimal and encoding.
+
+    Returns:
+        One line per problem (at most one), naming the option.
+    """
+    from components.shared import read_csv_table
+
+    if "://" in str(data):
+        return []
+    reading = {name: options.get(name, "auto") for name in ("delimiter", "decimal", "encoding")}
+    path = pathlib.Path(data)
+    size = path.stat().st_size if path.is_file() else 0
+    read = _read_prefix(path, str(data), reading) if size > HEADER_BYTES else None
+    if read is None:
+        if size > WHOLE_FILE_BYTES:
+            return []
+        try:
+            read = read_csv_table(str(path), str(data), **reading)
+        except SystemExit as error:
+            return [f"--data: {str(error).removeprefix(ERROR_MARK)}"]
+    frame, used = read
+    columns = list(frame.columns)
+    if target in columns:
+        return []
+    near = [name for name in columns if name.casefold() == target.strip().casefold()]
+    if len(columns) > 20:
+        listed = f"the first 20 of its {len(columns)} columns are {columns[:20]}"
+    else:
+        listed = f"its columns are {columns}"
+    problem = f"--target: column {target!r} not found in {data}; "
+    if near:
+        problem += f"did you mean {near[0]!r}? ({listed[0].upper()}{listed[1:]}.)"
+    else:
+        problem += f"{listed}. Set --target to one of them."
+    if len(columns) == 1:
+        other = ";" if used["delimiter"] == "," else ","
+        problem += (
+            f" Only one column was found: is the delimiter {used['delimiter']!r} right? "
+            f"Set it with --delimiter, e.g. --delimiter '{other}'"
+        )
+    return [problem]
+
+
+def _read_prefix(path: pathlib.Path, source: str, reading: dict):
+    """``read_csv_table`` of the file's first ``HEADER_BYTES`` up to a line end, or None."""
+    from components.shared import read_csv_table
+
+    with path.open("rb") as handle:
+        head = handle.read(HEADER_BYTES)
+    end = head.rfind(b"\n")
+    if end < 0:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        prefix = pathlib.Path(folder) / path.name
+        prefix.write_bytes(head[: end + 1])
+        try:
+            return read_csv_table(str(prefix), source, **reading)
+        except SystemExit:
+            return None
