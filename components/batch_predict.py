@@ -2,13 +2,9 @@
 
 from kfp.dsl import Dataset, Input, Model, Output
 
+from components.features import select_features
 from components.runtime import tabular_component
-from components.shared import (
-    bounded,
-    load_model_dir,
-    read_csv_table,
-    select_features,
-)
+from components.shared import bounded, load_model_dir, read_csv_table
 from components.storage import local_path
 
 

@@ -4,15 +4,11 @@ from typing import NamedTuple
 
 from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 
+from components.features import select_features
 from components.runtime import tabular_component
-from components.shared import (
-    fail,
-    load_model_dir,
-    read_model_metadata,
-    score_predictions,
-    select_features,
-)
+from components.shared import fail, load_model_dir, read_model_metadata
 from components.storage import local_path
+from components.tasks import score_predictions
 
 
 @tabular_component

@@ -2,14 +2,10 @@
 
 from kfp.dsl import Dataset, Input
 
+from components.features import build_model, infer_features, select_features
 from components.runtime import tabular_component
-from components.shared import (
-    build_model,
-    fail,
-    infer_features,
-    score_predictions,
-    select_features,
-)
+from components.shared import fail
+from components.tasks import score_predictions
 
 
 @tabular_component

@@ -2,14 +2,9 @@
 
 from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 
+from components.features import profile_column, select_features
 from components.runtime import tabular_component
-from components.shared import (
-    fail,
-    profile_column,
-    read_csv_table,
-    read_model_metadata,
-    select_features,
-)
+from components.shared import fail, read_csv_table, read_model_metadata
 from components.storage import local_path
 
 

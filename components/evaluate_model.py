@@ -2,13 +2,10 @@
 
 from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
+from components.features import select_features
 from components.runtime import tabular_component
-from components.shared import (
-    fail,
-    load_model_dir,
-    score_predictions,
-    select_features,
-)
+from components.shared import fail, load_model_dir
+from components.tasks import score_predictions
 
 
 @tabular_component

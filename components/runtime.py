@@ -140,14 +140,14 @@ INSTALL_IF_MISSING = install_prologue(RUNTIME_PINS)
 
 
 def shared_helpers(func: Callable) -> list[Callable]:
-    """The helpers ``func`` calls from the helper modules (``shared``, ``storage``, ``kserve``).
+    """The helpers ``func`` calls from the helper modules: shared, tasks, features, storage, kserve.
 
     Found directly or through each other, and ordered by module and line, so
     that the compiled YAML is deterministic.
     """
-    from components import kserve, shared, storage
+    from components import features, kserve, shared, storage, tasks
 
-    modules = [shared, storage, kserve]
+    modules = [shared, tasks, features, storage, kserve]
     found, pending = {}, [func.__code__]
     while pending:
         code = pending.pop()

@@ -2,16 +2,9 @@
 
 from kfp.dsl import Dataset, Input, Model, Output
 
+from components.features import build_model, infer_features, profile_column, select_features
 from components.runtime import tabular_component
-from components.shared import (
-    bounded,
-    build_model,
-    fail,
-    file_sha256,
-    infer_features,
-    profile_column,
-    select_features,
-)
+from components.shared import bounded, fail, file_sha256
 
 
 @tabular_component

@@ -4,8 +4,9 @@ from typing import NamedTuple
 
 from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 
+from components.features import infer_features, profile_column, select_features
 from components.runtime import tabular_component
-from components.shared import bounded, fail, infer_features, profile_column, select_features
+from components.shared import bounded, fail
 
 
 @tabular_component

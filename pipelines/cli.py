@@ -19,7 +19,7 @@ given; nothing runs (and no output folder is made) when a check fails. The
 checks: list options are JSON lists; ``--cv-folds`` is at least 2;
 ``--test-size`` is strictly between 0 and 1; the base hyperparameters and each
 ``--search-space`` candidate merged with them pass the model's own validation
-(``components.shared.build_model``); and for a local ``train --data`` file, that
+(``components.features.build_model``); and for a local ``train --data`` file, that
 ``--target`` is one of its columns. That file is read as the load step reads
 it: whole when it is at most 64 KiB, so that any reading problem is reported
 too; else only its first 64 KiB, cut at a line end, or, when that prefix alone

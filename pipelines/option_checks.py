@@ -87,7 +87,7 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
 
     ``--cv-folds`` and ``--test-size`` are checked here; the base hyperparameters
     and every search-space candidate merged with them go through the model's
-    own validation, ``components.shared.build_model``.
+    own validation, ``components.features.build_model``.
 
     Args:
         options: Pipeline parameters, list options already parsed.
@@ -139,7 +139,7 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
 
 def hyperparameter_problem(hyperparameters: dict) -> str | None:
     """Why the model refuses these hyperparameters, in its own words; None if it takes them."""
-    from components.shared import build_model
+    from components.features import build_model
 
     try:
         build_model(features=[], hyperparameters=hyperparameters, random_state=0)

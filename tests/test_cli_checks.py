@@ -10,7 +10,7 @@ from kfp.local import logging_utils
 
 import pipelines.cli as cli
 import pipelines.option_checks as option_checks
-from components.shared import build_model
+from components.features import build_model
 from pipelines import batch_prediction_pipeline
 from pipelines.cli import main
 

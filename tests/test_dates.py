@@ -9,7 +9,7 @@ import pytest
 from kfp.dsl import HTML, ClassificationMetrics, Metrics
 
 from components import evaluate_model, validate_data
-from components.shared import date_format, infer_features
+from components.features import date_format, infer_features
 from pipelines.serving_check import check_serving
 from tests.conftest import dataset, train_on_csv
 

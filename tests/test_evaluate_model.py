@@ -12,7 +12,7 @@ from kfp.dsl import HTML, ClassificationMetrics, Metrics
 from sklearn import metrics as sk
 
 from components import evaluate_model
-from components.shared import select_features
+from components.features import select_features
 from tests.conftest import dataset, train_on_csv
 
 

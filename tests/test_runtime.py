@@ -111,20 +111,21 @@ def test_a_missing_or_different_pin_makes_the_step_install(tmp_path):
 
 
 def test_components_embed_the_shared_helpers_they_call_and_no_others():
-    from components import batch_predict, record_rejection, shared, storage
+    from components import batch_predict, features, kserve, record_rejection, shared, storage, tasks
 
-    names = [helper.__name__ for helper in runtime.shared_helpers(batch_predict.python_func)]
+    helpers = runtime.shared_helpers(batch_predict.python_func)
+    names = [helper.__name__ for helper in helpers]
     # read_model_metadata and file_sha256 are reached through load_model_dir,
-    # object_store and fail_on_store through local_path; shared.py's come first.
-    assert names == [
-        "fail", "file_sha256", "bounded", "read_csv_table", "select_features",
-        "read_model_metadata", "load_model_dir", "object_store", "fail_on_store", "local_path",
-    ]  # fmt: skip
-    shared_names = [name for name in names if hasattr(shared, name)]
-    assert shared_names == names[:7] and all(hasattr(storage, name) for name in names[7:])
-    assert shared_names == sorted(
-        shared_names, key=lambda n: getattr(shared, n).__code__.co_firstlineno
-    )
+    # object_store and fail_on_store through local_path.
+    assert set(names) == {
+        "fail", "file_sha256", "bounded", "read_csv_table", "close_column",
+        "read_model_metadata", "load_model_dir", "select_features", "object_store",
+        "fail_on_store", "local_path",
+    }  # fmt: skip
+    # Ordered by module, each after those it calls, then by line: deterministic YAML.
+    order = [m.__name__ for m in (shared, tasks, features, storage, kserve)]
+    keys = [(order.index(h.__module__), h.__code__.co_firstlineno) for h in helpers]
+    assert keys == sorted(keys)
     assert runtime.shared_helpers(record_rejection.python_func) == []
     source = batch_predict.component_spec.implementation.container.command[-1]
     assert "def load_model_dir(" in source and "def profile_column(" not in source

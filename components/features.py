@@ -1,0 +1,298 @@
+"""Helpers that turn columns into model inputs: feature kinds, typing, the model, profiles.
+
+Embedded into the components that call them, as ``shared.py``'s helpers are
+(read its docstring: comments rather than docstrings).
+"""
+
+from components.shared import bounded, close_column, fail
+from components.tasks import make_forest
+
+
+# The date format of a text column, or "" when it does not hold dates.
+#
+# Tried on up to 200 of its values, which must look like dates (digits split
+# by - / or .): ISO 8601 (dates, times, offsets), then day-first, month-first
+# forms, with or without a time. The format that parses the most
+# values wins (day-first before month-first on a tie), if it parses 95%.
+#
+# Args:
+#     values: A column of text.
+def date_format(values) -> str:
+    import warnings
+
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return ""
+    present = values.dropna().astype(str).str.strip()
+    present = present[present != ""]
+    if present.empty:
+        return ""
+    sample = present.sample(200, random_state=0) if len(present) > 200 else present
+    if sample.str.match(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").mean() < 0.95:
+        return ""
+    days = [f"{d}{sep}{m}{sep}%Y" for sep in "/.-" for d, m in (("%d", "%m"), ("%m", "%d"))]
+    candidates = ["ISO8601"] + [day + time for day in days for time in ("", " %H:%M", " %H:%M:%S")]
+    best, best_share = "", 0.0
+    for candidate in candidates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(sample, format=candidate, errors="coerce", utc=True)
+        if parsed.notna().mean() > best_share:
+            best, best_share = candidate, parsed.notna().mean()
+    return best if best_share >= 0.95 else ""
+
+
+# Decides which columns are features and of which kind, from their pandas types.
+#
+# Numeric types (not booleans) are "numeric"; text holding dates (see
+# ``date_format``) is "datetime", with its ``format`` and the date ``parts`` the
+# model will use (the hour too when the values have times); text, booleans and
+# anything else are "categorical". The target and the excluded columns are left out.
+#
+# Returns:
+#     ``[{"name": ..., "kind": ...}, ...]`` in column order.
+def infer_features(frame, target_column: str, exclude_columns=()) -> list:
+    import pandas as pd
+
+    features = []
+    for name, dtype in frame.dtypes.items():
+        if name == target_column or name in exclude_columns:
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            features.append({"name": name, "kind": "numeric"})
+            continue
+        found = date_format(frame[name])
+        if not found:
+            features.append({"name": name, "kind": "categorical"})
+            continue
+        parts = ["year", "month", "day_of_week", "day_of_year"]
+        parsed = pd.to_datetime(frame[name], format=found, errors="coerce", utc=True).dropna()
+        if (parsed.dt.hour != 0).any() or (parsed.dt.minute != 0).any():
+            parts.append("hour")
+        features.append({"name": name, "kind": "datetime", "format": found, "parts": parts})
+    return features
+
+
+# Returns the model's feature columns, in training order, typed as in training.
+#
+# Numeric features become float64 (text in them is an error); categorical and
+# datetime features become text (the model parses dates itself), with missing
+# values kept as NaN for the imputer.
+#
+# Args:
+#     frame: DataFrame holding at least the feature columns, in any order.
+#     features: ``[{"name": ..., "kind": "numeric" | "categorical" | "datetime"}, ...]``.
+#     source: How to name the data in messages.
+def select_features(frame, features: list, source: str):
+    import numpy as np
+    import pandas as pd
+
+    missing = [feature["name"] for feature in features if feature["name"] not in frame.columns]
+    if missing:
+        near = {name: close_column(name, frame.columns) for name in missing}
+        near = {name: found for name, found in near.items() if found}
+        fail(
+            f"{source}: missing feature column(s) {bounded(missing)} that the model was trained "
+            "on"
+            + (f"; did you mean {bounded(near)} (names differ in case or spaces)" * bool(near))
+            + ". Add them (empty values are allowed) or score with a model trained without them."
+        )
+    columns = {}
+    for feature in features:
+        name = feature["name"]
+        values = frame[name]
+        if feature["kind"] == "numeric":
+            numbers = pd.to_numeric(values, errors="coerce")
+            text = values.notna() & numbers.isna()
+            if text.any():
+                row = text.to_numpy().nonzero()[0][0]
+                fail(
+                    f"{source}: column {name!r} must be numeric but holds text, e.g. "
+                    f"{values.iloc[row]!r} in data row {row + 1}. Fix or empty those values."
+                )
+            too_large = numbers.abs() > np.finfo(np.float32).max  # also catches inf
+            if too_large.any():
+                row = too_large.to_numpy().nonzero()[0][0]
+                shown = values.iloc[row]
+                shown = repr(shown) if isinstance(shown, str) else float(shown)
+                fail(
+                    f"{source}: column {name!r} holds {shown} in data row {row + 1}, "
+                    "beyond what the model can use (±3.4e38). Replace it or leave it empty."
+                )
+            columns[name] = numbers.astype("float64")
+        else:
+            if pd.api.types.is_float_dtype(values):
+                # 3.0 read from a CSV names the same category as "3" in training.
+                values = values.map(
+                    lambda v: str(int(v)) if v.is_integer() else str(v), na_action="ignore"
+                )
+            columns[name] = values.map(str, na_action="ignore").astype(object)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+# Builds the unfitted model: preprocessing, then the task's random forest on all cores.
+#
+# Numeric features: missing values become the training median. Datetime
+# features: parsed with their format, then their parts (year, month, day of
+# week, day of year, hour where present) and the days elapsed since
+# 1970-01-01, with unparseable values as gaps filled by the median. The steps
+# are pandas and standard-library functions (methodcaller, attrgetter), so the
+# saved model loads wherever pandas does, MLServer included, with none of our
+# code. Other features: missing values become "missing", then one-hot encoding
+# (the 49 most frequent categories of a column get their own column, rarer and
+# unseen ones share one).
+#
+# Args:
+#     features: ``[{"name": ..., "kind": ...}, ...]`` from ``infer_features``.
+#     hyperparameters: Any of n_estimators (100), max_depth (0 = no limit),
+#         min_samples_leaf (1), class_weight ("none", "balanced",
+#         "balanced_subsample"), max_features ("sqrt", "log2", or a share of
+#         the columns). Whole numbers may arrive as floats (KFP dicts do that).
+#     random_state: Seed for the forest.
+#
+# Returns:
+#     ``(pipeline, settings)``: the scikit-learn Pipeline and the full,
+#     normalised hyperparameters it uses.
+def build_model(
+    features: list, hyperparameters: dict, random_state: int, task: str = "classification"
+):
+    from operator import attrgetter, methodcaller
+
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+    defaults = {
+        "n_estimators": 100,
+        "max_depth": 0,
+        "min_samples_leaf": 1,
+        "class_weight": "none",
+        "max_features": "sqrt",
+    }
+    unknown = sorted(set(hyperparameters) - set(defaults))
+    if unknown:
+        fail(f"unknown hyperparameter(s) {unknown}; use any of {list(defaults)}.")
+    settings = {**defaults, **hyperparameters}
+    for name, lowest in (("n_estimators", 1), ("max_depth", 0), ("min_samples_leaf", 1)):
+        value = settings[name]
+        if not isinstance(value, (int, float)) or value != int(value) or value < lowest:
+            fail(f"{name} must be a whole number of at least {lowest}, got {value!r}.")
+        settings[name] = int(value)
+    if settings["class_weight"] not in ("none", "balanced", "balanced_subsample"):
+        fail(
+            "class_weight must be one of ['none', 'balanced', 'balanced_subsample'], "
+            f"got {settings['class_weight']!r}."
+        )
+    share = settings["max_features"]
+    if share not in ("sqrt", "log2") and not (isinstance(share, (int, float)) and 0 < share <= 1):
+        fail(f"max_features must be 'sqrt', 'log2' or a share in (0, 1], got {share!r}.")
+    if isinstance(share, (int, float)):
+        settings["max_features"] = float(share)
+
+    def date_parts(feature):
+        def step(function):
+            return FunctionTransformer(function)
+
+        parse = methodcaller(
+            "apply", pd.to_datetime, format=feature["format"], errors="coerce", utc=True
+        )
+        parts = [
+            (part, step(methodcaller("apply", attrgetter(f"dt.{part}"))))
+            for part in feature["parts"]
+        ]
+        elapsed = make_pipeline(
+            step(methodcaller("__sub__", pd.Timestamp("1970-01-01", tz="UTC"))),
+            step(methodcaller("apply", attrgetter("dt.days"))),
+        )
+        return make_pipeline(
+            step(parse),
+            FeatureUnion([*parts, ("elapsed_days", elapsed)]),
+            SimpleImputer(strategy="median", keep_empty_features=True),
+        )
+
+    dates = [
+        (f"datetime_{i}", date_parts(feature), [feature["name"]])
+        for i, feature in enumerate(features)
+        if feature["kind"] == "datetime"
+    ]
+    preprocess = ColumnTransformer(
+        [
+            *dates,
+            (
+                "numeric",
+                SimpleImputer(strategy="median", keep_empty_features=True),
+                [f["name"] for f in features if f["kind"] == "numeric"],
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(
+                        strategy="constant", fill_value="missing", keep_empty_features=True
+                    ),
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist", max_categories=50, sparse_output=False
+                    ),
+                ),
+                [f["name"] for f in features if f["kind"] == "categorical"],
+            ),
+        ]
+    )
+    forest = make_forest(task, settings, random_state)
+    step = "regressor" if task == "regression" else "classifier"
+    return Pipeline([("preprocess", preprocess), (step, forest)]), settings
+
+
+# Describes one column, for the model's schema, the validation report and drift.
+#
+# Args:
+#     values: The column, typed as ``select_features`` types it.
+#     kind: "numeric" or "categorical".
+#     bin_edges: Inner edges of the numeric bins; default: the column's deciles.
+#     date_format: The format of a datetime column.
+#
+# Returns:
+#     A JSON-ready dict: kind, dtype, missing_rate, unique; for numeric columns
+#     min, max, mean, bin_edges and bin_shares (the share of values in each bin);
+#     for categorical ones the categories seen with their counts (the 1000 most
+#     frequent) and other_count (how many values fell outside those); for
+#     datetime ones the first and last dates and unparseable (values present
+#     that do not parse, counted as missing in missing_rate).
+def profile_column(values, kind: str, bin_edges=None, date_format=""):
+    import numpy as np
+    import pandas as pd
+
+    present = values.dropna()
+    profile = {
+        "kind": kind,
+        "dtype": str(values.dtype),
+        "missing_rate": round(1 - len(present) / len(values), 6) if len(values) else 0.0,
+        "unique": int(present.nunique()),
+    }
+    if kind == "numeric":
+        numbers = present.to_numpy(dtype=float)
+        if bin_edges is None:
+            deciles = np.quantile(numbers, np.linspace(0, 1, 11)[1:-1]) if len(numbers) else []
+            bin_edges = np.unique(deciles).tolist()
+        counts = np.bincount(
+            np.searchsorted(bin_edges, numbers, side="right"), minlength=len(bin_edges) + 1
+        )
+        profile["bin_edges"] = [float(edge) for edge in bin_edges]
+        profile["bin_shares"] = (counts / max(len(numbers), 1)).round(6).tolist()
+        if len(numbers):
+            profile.update(
+                min=float(numbers.min()), max=float(numbers.max()), mean=float(numbers.mean())
+            )
+    elif kind == "datetime":
+        parsed = pd.to_datetime(present, format=date_format, errors="coerce", utc=True).dropna()
+        profile["unparseable"] = len(present) - len(parsed)
+        profile["missing_rate"] = round(1 - len(parsed) / len(values), 6) if len(values) else 0.0
+        if len(parsed):
+            profile.update(min=parsed.min().isoformat(), max=parsed.max().isoformat())
+    else:
+        counts = present.map(str).value_counts()
+        profile["categories"] = {str(label): int(n) for label, n in counts.head(1000).items()}
+        profile["other_count"] = int(counts.iloc[1000:].sum())
+    return profile

@@ -1,0 +1,229 @@
+"""What a task (classification, regression) means, in one place every component uses.
+
+The task decides the estimator, the metrics and their direction, the default
+metric, how rows are stratified, and what a trivial model predicts. Embedded
+into the components that call these helpers, as ``shared.py``'s are (read its
+docstring: comments rather than docstrings).
+"""
+
+from components.shared import fail
+
+
+# The metrics of a task, in the order reports show them.
+#
+# Args:
+#     task: "classification" or "regression".
+def task_metrics(task: str) -> list:
+    if task == "regression":
+        return ["r2", "rmse", "mae", "mape", "max_error"]
+    return [
+        "accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro",
+        "roc_auc", "log_loss",
+    ]  # fmt: skip
+
+
+# Whether a smaller value of the metric is better (errors and losses).
+#
+# Args:
+#     metric: A metric name.
+def lower_is_better(metric: str) -> bool:
+    return metric in ("log_loss", "rmse", "mae", "mape", "max_error")
+
+
+# The metric a task is judged by when none is given ("auto"), else ``metric`` checked.
+#
+# Args:
+#     metric: A metric name, or "auto".
+#     task: "classification" or "regression".
+#     option: How to name the setting in messages.
+def resolve_metric(metric: str, task: str, option: str = "metric") -> str:
+    if metric == "auto":
+        return "r2" if task == "regression" else "balanced_accuracy"
+    if metric not in task_metrics(task):
+        choices = task_metrics(task)
+        fail(f"{option} {metric!r} is not a {task} metric; use one of {choices} or auto.")
+    return metric
+
+
+# Decides the task from the target column, or checks the one asked for.
+#
+# auto: text and booleans are classification; numbers with a fractional part
+# are regression; whole numbers are regression when they take more than 20
+# distinct values and more than 5% of the rows have distinct values (prices,
+# counts, durations), else classification (0/1 flags, 1-5 ratings, codes).
+#
+# Args:
+#     target: The target column, rows without a target already dropped.
+#     task: "auto", "classification" or "regression".
+#     where: How to name the column in messages, e.g. "data.csv: target column 'y'".
+#
+# Returns:
+#     ``(task, reason)``: the task, and why, in words.
+def decide_task(target, task: str, where: str):
+    import pandas as pd
+
+    if task not in ("auto", "classification", "regression"):
+        fail(f"task must be auto, classification or regression, got {task!r}.")
+    numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
+    distinct = int(target.nunique())
+    whole = numeric and bool((target.dropna() % 1 == 0).all())
+    many = distinct > 20 and distinct > 0.05 * len(target)
+    if not numeric:
+        found = ("classification", f"text or boolean values ({distinct} distinct)")
+    elif not whole:
+        found = ("regression", f"numbers with a fractional part ({distinct} distinct)")
+    elif many:
+        found = ("regression", f"whole numbers with {distinct} distinct values (over 20 and 5%)")
+    else:
+        found = ("classification", f"whole numbers with {distinct} distinct values (at most 20)")
+    if task == "regression" and not numeric:
+        fail(f"{where} holds text (e.g. {target.iloc[0]!r}), not numbers: regression needs a "
+             "numeric target. Use task=classification, or auto.")  # fmt: skip
+    if task == "classification" and numeric and (not whole or distinct > 1000):
+        kind = "non-integer numbers" if not whole else "whole numbers"
+        fail(
+            f"{where} holds {kind} with {distinct} distinct values: as classes there would be "
+            f"{distinct} of them. Use task=regression (or auto), or bin it into classes."
+        )
+    if task == "auto":
+        return found
+    return task, f"asked for (auto would say {found[0]}: {found[1]})"
+
+
+# Labels to stratify splits and folds on: the classes, or for regression the
+# target's quantile bins (10, fewer with few rows), so both sides span its range.
+#
+# Args:
+#     target: The target column.
+#     task: "classification" or "regression".
+def strata(target, task: str):
+    import numpy as np
+
+    values = target.to_numpy()
+    if task != "regression":
+        return values
+    bins = max(2, min(10, len(values) // 20))
+    edges = np.unique(np.quantile(values.astype(float), np.linspace(0, 1, bins + 1)[1:-1]))
+    return np.searchsorted(edges, values.astype(float), side="right")
+
+
+# The random forest of a task, from validated hyperparameters.
+#
+# Args:
+#     task: "classification" or "regression".
+#     settings: Hyperparameters, normalised by ``build_model``.
+#     random_state: Seed.
+def make_forest(task: str, settings: dict, random_state: int):
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    common = {
+        "n_estimators": settings["n_estimators"],
+        "max_depth": settings["max_depth"] or None,
+        "min_samples_leaf": settings["min_samples_leaf"],
+        "max_features": settings["max_features"],
+        "random_state": random_state,
+        "n_jobs": -1,
+    }
+    if task == "regression":
+        if settings["class_weight"] != "none":
+            fail(f"class_weight {settings['class_weight']!r} has no meaning for regression.")
+        return RandomForestRegressor(**common)
+    weight = None if settings["class_weight"] == "none" else settings["class_weight"]
+    return RandomForestClassifier(class_weight=weight, **common)
+
+
+# The classification metrics, from the true classes and predicted probabilities.
+#
+# Args:
+#     truth: True classes (array-like).
+#     proba: Predicted probabilities, one column per class of ``classes``.
+#     classes: The model's classes, in its column order.
+#
+# Returns:
+#     A dict: accuracy, balanced_accuracy, precision_macro, recall_macro,
+#     f1_macro, log_loss, and roc_auc when the rows hold every class (binary,
+#     or one-vs-rest macro average).
+def score_predictions(truth, proba, classes) -> dict:
+    import warnings
+
+    import numpy as np
+    from sklearn import metrics as sk
+
+    truth = np.asarray(truth)
+    predicted = np.asarray(classes)[np.asarray(proba).argmax(axis=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. a class absent from these rows
+        scores = {
+            "accuracy": sk.accuracy_score(truth, predicted),
+            "balanced_accuracy": sk.balanced_accuracy_score(truth, predicted),
+            "precision_macro": sk.precision_score(
+                truth, predicted, average="macro", zero_division=0
+            ),
+            "recall_macro": sk.recall_score(truth, predicted, average="macro", zero_division=0),
+            "f1_macro": sk.f1_score(truth, predicted, average="macro", zero_division=0),
+            "log_loss": sk.log_loss(truth, proba, labels=classes),
+        }
+        if set(classes) <= set(truth):
+            if len(classes) == 2:
+                scores["roc_auc"] = sk.roc_auc_score(truth == classes[1], proba[:, 1])
+            else:
+                scores["roc_auc"] = sk.roc_auc_score(
+                    truth, proba, multi_class="ovr", average="macro", labels=classes
+                )
+    return {name: float(value) for name, value in scores.items()}
+
+
+# The regression metrics, from true and predicted values.
+#
+# mape is left out when a true value is 0 (it is undefined there).
+def score_regression(truth, predicted) -> dict:
+    import numpy as np
+    from sklearn import metrics as sk
+
+    truth = np.asarray(truth, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    scores = {
+        "r2": sk.r2_score(truth, predicted) if len(truth) > 1 else float("nan"),
+        "rmse": sk.root_mean_squared_error(truth, predicted),
+        "mae": sk.mean_absolute_error(truth, predicted),
+    }
+    if (truth != 0).all():
+        scores["mape"] = sk.mean_absolute_percentage_error(truth, predicted)
+    scores["max_error"] = sk.max_error(truth, predicted)
+    return {name: float(value) for name, value in scores.items()}
+
+
+# Predicts with a fitted model and scores the predictions against the truth.
+#
+# Args:
+#     estimator: The fitted scikit-learn Pipeline.
+#     inputs: Its feature columns, typed by ``select_features``.
+#     truth: The true targets.
+#     task: "classification" or "regression".
+#
+# Returns:
+#     ``(scores, output)``: the task's metrics, and the class probabilities
+#     (classification) or predicted values (regression).
+def predict_and_score(estimator, inputs, truth, task: str):
+    if task == "regression":
+        predicted = estimator.predict(inputs)
+        return score_regression(truth, predicted), predicted
+    # One pass through the forest; predict() would compute the probabilities again.
+    proba = estimator.predict_proba(inputs)
+    return score_predictions(truth, proba, estimator.classes_), proba
+
+
+# The scores of a trivial model on the test rows: the training class shares for
+# every row (classification: the majority class, chance for balanced accuracy),
+# or the training mean (regression).
+#
+# Args:
+#     meta: The model's metadata.json.
+#     truth: The true targets of the test rows.
+def trivial_scores(meta: dict, truth) -> dict:
+    import numpy as np
+
+    if meta.get("task") == "regression":
+        return score_regression(truth, np.full(len(truth), meta["target_summary"]["mean"]))
+    shares = np.asarray(meta["class_counts"], dtype=float) / sum(meta["class_counts"])
+    return score_predictions(truth, np.tile(shares, (len(truth), 1)), meta["classes"])
