@@ -1,9 +1,10 @@
 # Runtime image for clusters without a package index (image mode).
 #
 # It holds exactly what a step's install prologue would put on
-# python:3.11.7-slim-bookworm: the runtime pins of components/runtime.py and the
-# storage pins export_model installs, then kfp without its dependencies (the
-# step only runs kfp's executor). A test keeps these pins equal to runtime.py.
+# python:3.11.7-slim-bookworm: the runtime pins of components/runtime.py, the
+# storage and report pins that export_model and evaluate_model add, then kfp
+# without its dependencies (the step only runs kfp's executor). A test keeps
+# these pins equal to runtime.py.
 #
 #   docker build -t REGISTRY/kfp-tabular-runtime:0.1.0 .
 #   docker push REGISTRY/kfp-tabular-runtime:0.1.0
@@ -76,5 +77,13 @@ RUN python3 -m pip install --no-warn-script-location \
         'urllib3==2.7.0' \
         'wrapt==2.5.2' \
         'yarl==1.25.1' \
+        'contourpy==1.3.3' \
+        'cycler==0.12.1' \
+        'fonttools==4.68.0' \
+        'kiwisolver==1.5.1' \
+        'matplotlib==3.11.2' \
+        'packaging==26.3' \
+        'pillow==13.0.0' \
+        'pyparsing==3.3.3' \
  && python3 -m pip install --no-warn-script-location --no-deps 'kfp==2.17.0' \
- && _KFP_RUNTIME=true python3 -c "import sklearn, pandas, pyarrow, joblib, s3fs, gcsfs, adlfs, kfp.dsl.executor_main"
+ && _KFP_RUNTIME=true python3 -c "import sklearn, pandas, pyarrow, joblib, s3fs, gcsfs, adlfs, matplotlib, kfp.dsl.executor_main"

@@ -17,7 +17,7 @@ def batch_predict(
     decimal: str = "auto",
     encoding: str = "auto",
 ):
-    """Predicts a class and per-class probabilities for every row of a raw CSV.
+    """Predicts a class and per-class probabilities, or a number, for every row of a raw CSV.
 
     The rows are checked against the schema recorded at training: a missing
     feature column, or text in a numeric one, stops the step with a clear
@@ -37,24 +37,41 @@ def batch_predict(
 
     Returns:
         predictions: CSV (comma-separated, UTF-8) of the input rows plus
-            ``prediction`` and one ``proba_<class>`` column per class. Metadata:
-            ``rows``, ``classes``, ``prediction_counts``, ``ignored_columns``,
+            ``prediction`` and one ``proba_<class>`` column per class, or for
+            regression ``prediction`` (the forest's mean) with ``tree_p10`` and
+            ``tree_p90``, the 10th and 90th percentiles of its trees'
+            predictions (the model's own spread, not a calibrated interval).
+            Metadata: ``rows``, ``task``, ``classes`` and ``prediction_counts``
+            (or ``prediction_summary``), ``ignored_columns``,
             ``missing_values``, ``unseen_categories`` and ``unparseable_dates``
-            (counts per column),
-            ``replaced_columns``, ``warnings``, ``reading_options``, ``format``;
-            lists and maps cut to their first 20 entries.
+            (counts per column), ``replaced_columns``, ``warnings``,
+            ``reading_options``, ``format``; lists and maps cut to their first
+            20 entries.
     """
     import os
 
+    import numpy as np
     import pandas as pd
 
     estimator, meta = load_model_dir(local_path(model), model.uri)
     frame, reading = read_csv_table(local_path(data), data.uri, delimiter, decimal, encoding)
     features = meta["features"]
     inputs = select_features(frame, features, data.uri)
-    # One pass through the forest; predict() would compute the probabilities again.
-    proba = estimator.predict_proba(inputs)
-    predicted = estimator.classes_[proba.argmax(axis=1)]
+    task = meta.get("task", "classification")
+    if task == "regression":
+        # The spread of the forest's own trees: the 10th and 90th percentiles of their
+        # predictions. It shows where the model is unsure; it is not a calibrated
+        # prediction interval (it leaves out the noise in the target itself).
+        forest = estimator[-1]
+        prepared = estimator[:-1].transform(inputs)
+        per_tree = np.stack([tree.predict(prepared) for tree in forest.estimators_])
+        low, high = np.percentile(per_tree, [10, 90], axis=0)
+        added = {"prediction": per_tree.mean(axis=0), "tree_p10": low, "tree_p90": high}
+    else:
+        # One pass through the forest; predict() would compute the probabilities again.
+        proba = estimator.predict_proba(inputs)
+        added = {"prediction": estimator.classes_[proba.argmax(axis=1)]}
+        added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
 
     used = {feature["name"] for feature in features}
     ignored = [name for name in frame.columns if name not in used]
@@ -84,8 +101,6 @@ def batch_predict(
     if missing:
         warnings.append(f"missing values, filled in by the model's imputers: {bounded(missing)}")
 
-    added = {"prediction": predicted}
-    added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
     replaced = [name for name in added if name in frame.columns]
     new_columns = pd.DataFrame(added, index=frame.index)
     output = pd.concat([frame.drop(columns=replaced), new_columns], axis=1)
@@ -96,14 +111,28 @@ def batch_predict(
     output.to_csv(partial, index=False)
     os.replace(partial, predictions.path)
 
-    counts = output["prediction"].value_counts()
+    if task == "regression":
+        values = output["prediction"]
+        described = {
+            "prediction_summary": {
+                "min": round(float(values.min()), 6),
+                "mean": round(float(values.mean()), 6),
+                "max": round(float(values.max()), 6),
+            }
+        }
+    else:
+        counts = output["prediction"].value_counts()
+        described = {
+            "classes": [str(label) for label in estimator.classes_],
+            "prediction_counts": {str(label): int(count) for label, count in counts.items()},
+        }
     predictions.metadata.update(
         bounded(
             {
                 "format": "csv",
                 "rows": len(output),
-                "classes": [str(label) for label in estimator.classes_],
-                "prediction_counts": {str(label): int(count) for label, count in counts.items()},
+                "task": task,
+                **described,
                 "replaced_columns": replaced,
                 "ignored_columns": ignored,
                 "missing_values": missing,

@@ -8,7 +8,7 @@ from components.features import select_features
 from components.runtime import tabular_component
 from components.shared import fail, load_model_dir, read_model_metadata
 from components.storage import local_path
-from components.tasks import score_predictions
+from components.tasks import lower_is_better, predict_and_score, resolve_metric, trivial_scores
 
 
 @tabular_component
@@ -18,7 +18,7 @@ def bless_model(
     test: Input[Dataset],
     decision: Output[Markdown],
     decision_metrics: Output[Metrics],
-    min_metric: str = "balanced_accuracy",
+    min_metric: str = "auto",
     min_value: float = 0.0,
     min_lift: float = 0.05,
     tolerance: float = 0.01,
@@ -28,12 +28,14 @@ def bless_model(
 
     The new model's score is read from its test-set ``metrics``. The trivial
     model predicts the training class shares for every row (so the majority
-    class; chance for ``balanced_accuracy``) and is scored on the same test
+    class; chance for ``balanced_accuracy``), or for regression the training
+    mean, and is scored on the same test
     rows: the new model must beat it by the larger of ``min_lift`` of the gap
     between that score and a perfect one (1, or 0 for ``log_loss``) and what
     chance alone reaches 1% of the time on this many test rows (a normal
-    approximation). A model on noise, or one that learnt too little, is not
-    blessed however low ``min_value`` is.
+    approximation; for regression and ``log_loss``, ``min_lift`` alone). A
+    model on noise, or one that learnt too little, is not blessed however low
+    ``min_value`` is.
     The baseline, when given, is scored on the same test rows. For ``log_loss``
     lower is better: ``min_value`` is then a maximum (0 disables it) and the
     tolerance applies upwards.
@@ -42,7 +44,8 @@ def bless_model(
         model: The new model directory (its training class shares are read).
         metrics: Test-set metrics of the new model, from ``evaluate_model``.
         test: The test rows, to score the trivial model and the baseline on.
-        min_metric: The metric to judge by (any of ``evaluate_model``'s).
+        min_metric: The metric to judge by (any of ``evaluate_model``'s); ``auto``:
+            ``balanced_accuracy`` for classification, ``r2`` for regression.
         min_value: The least score a model needs; 0 accepts any.
         min_lift: Share of the way from the trivial model's score to a perfect
             one that the new model must cover; 0 only asks it to do no worse.
@@ -62,53 +65,55 @@ def bless_model(
     import numpy as np
     import pandas as pd
 
+    meta = read_model_metadata(local_path(model), model.uri)
+    task = meta.get("task", "classification")
+    min_metric = resolve_metric(min_metric, task, "min_metric")
     scores = dict(metrics.metadata)
     if min_metric not in scores:
         available = sorted(name for name in scores if name != "test_rows")
         fail(f"min_metric {min_metric!r} is not among the test metrics {available}.")
-    lower_is_better = min_metric == "log_loss"
+    lower = lower_is_better(min_metric)
     new_value = float(scores[min_metric])
     reasons, blessed = [], True
 
-    meta = read_model_metadata(local_path(model), model.uri)
     frame = pd.read_parquet(test.path)
     truth = frame[meta["target_column"]].to_numpy()
-    shares = np.asarray(meta["class_counts"], dtype=float) / sum(meta["class_counts"])
-    trivial_scores = score_predictions(truth, np.tile(shares, (len(truth), 1)), meta["classes"])
-    trivial_value = trivial_scores.get(min_metric)
+    trivial_value = trivial_scores(meta, truth).get(min_metric)
+    trivial = "the training mean" if task == "regression" else "the training class shares"
     if trivial_value is not None:
         # What chance alone reaches 1% of the time on this many test rows (normal
         # approximation; z = 2.33): a few rows make a score noisy.
-        n, k = len(truth), len(meta["classes"])
+        n = len(truth)
+        k = len(meta.get("classes", [])) or 1
         class_rows = pd.Series(truth).value_counts().to_numpy()
-        if min_metric == "accuracy":
+        if task == "regression" or min_metric == "log_loss":
+            spread = 0.0  # no simple chance model: min_lift alone
+        elif min_metric == "accuracy":
             spread = np.sqrt(trivial_value * (1 - trivial_value) / n)
         elif min_metric == "roc_auc":
             positives = n / k
             spread = np.sqrt((n + 1) / (12 * positives * (n - positives)))
-        elif min_metric == "log_loss":
-            spread = 0.0
         else:  # balanced accuracy and the macro averages: a mean of per-class rates
             spread = np.sqrt((1 / k) * (1 - 1 / k) * np.sum(1 / class_rows)) / k
-        perfect = 0.0 if lower_is_better else 1.0
+        perfect = 0.0 if lower else 1.0
         lift = max(min_lift * abs(perfect - trivial_value), 2.33 * spread)
-        needed = trivial_value - lift if lower_is_better else trivial_value + lift
-        ok = new_value <= needed if lower_is_better else new_value >= needed
+        needed = trivial_value - lift if lower else trivial_value + lift
+        ok = new_value <= needed if lower else new_value >= needed
         reasons.append(
             f"{min_metric} {new_value:.4f} vs {trivial_value:.4f} for a trivial model predicting "
-            f"the training class shares: {'beats' if ok else 'does not beat'} it by enough "
-            f"(needs {'≤' if lower_is_better else '≥'} {needed:.4f}: min_lift={min_lift:g} of "
+            f"{trivial}: {'beats' if ok else 'does not beat'} it by enough "
+            f"(needs {'≤' if lower else '≥'} {needed:.4f}: min_lift={min_lift:g} of "
             f"the way to {perfect:g}, or what chance reaches 1% of the time on {n} rows)"
         )
         blessed &= ok
 
-    if lower_is_better and min_value > 0:
+    if lower and min_value > 0:
         ok = new_value <= min_value
         reasons.append(
             f"{min_metric} {new_value:.4f} {'≤' if ok else '>'} the maximum {min_value:.4f}"
         )
         blessed &= ok
-    elif not lower_is_better:
+    elif not lower:
         ok = new_value >= min_value
         reasons.append(
             f"{min_metric} {new_value:.4f} {'≥' if ok else '<'} the minimum {min_value:.4f}"
@@ -117,17 +122,22 @@ def bless_model(
 
     baseline_value = None
     if baseline is not None and baseline.uri:
-        estimator, meta = load_model_dir(local_path(baseline), baseline.uri)
-        target = meta["target_column"]
+        estimator, old = load_model_dir(local_path(baseline), baseline.uri)
+        target = old["target_column"]
         if target not in frame.columns:
             fail(f"{baseline.uri}: the baseline predicts {target!r}, which the test rows lack.")
-        proba = estimator.predict_proba(select_features(frame, meta["features"], test.uri))
-        baseline_scores = score_predictions(frame[target].to_numpy(), proba, estimator.classes_)
+        if old.get("task", "classification") != task:
+            fail(f"{baseline.uri}: the baseline is a {old.get('task', 'classification')} model; "
+                 f"the new one is {task}. Compare models of the same task.")  # fmt: skip
+        inputs = select_features(frame, old["features"], test.uri)
+        baseline_scores, _ = predict_and_score(
+            estimator, inputs, frame[target].to_numpy(), old.get("task", "classification")
+        )
         if min_metric not in baseline_scores:
             fail(f"{min_metric} is undefined for the baseline on these test rows; choose another.")
         baseline_value = baseline_scores[min_metric]
-        margin = baseline_value + tolerance if lower_is_better else baseline_value - tolerance
-        ok = new_value <= margin if lower_is_better else new_value >= margin
+        margin = baseline_value + tolerance if lower else baseline_value - tolerance
+        ok = new_value <= margin if lower else new_value >= margin
         reasons.append(
             f"{min_metric} {new_value:.4f} vs baseline {baseline_value:.4f} "
             f"(tolerance {tolerance:.4f}): {'not worse' if ok else 'worse'}"

@@ -5,7 +5,7 @@ from kfp.dsl import Dataset, Input
 from components.features import build_model, infer_features, select_features
 from components.runtime import tabular_component
 from components.shared import fail
-from components.tasks import score_predictions
+from components.tasks import decide_task, predict_and_score, resolve_metric, strata
 
 
 @tabular_component
@@ -15,10 +15,13 @@ def cross_validate(
     hyperparameters: dict,
     exclude_columns: list = [],
     folds: int = 3,
-    metric: str = "balanced_accuracy",
+    metric: str = "auto",
     random_state: int = 42,
+    task: str = "auto",
 ) -> dict:
     """Scores one candidate on the training rows only, by stratified k-fold cross-validation.
+
+    Folds are stratified on the classes, or for regression on the target's quantile bins.
 
     The test split is never touched: it is kept for the final evaluation of the
     chosen candidate. When a class has fewer training rows than ``folds``, the
@@ -30,10 +33,14 @@ def cross_validate(
         hyperparameters: The candidate, as ``train_model`` takes it.
         exclude_columns: Columns not to use as features.
         folds: Number of folds.
-        metric: What to score: ``accuracy``, ``balanced_accuracy``,
-            ``precision_macro``, ``recall_macro``, ``f1_macro``, ``roc_auc`` or
-            ``log_loss`` (lower is better).
+        metric: What to score: for classification ``accuracy``,
+            ``balanced_accuracy`` (``auto``), ``precision_macro``,
+            ``recall_macro``, ``f1_macro``, ``roc_auc`` or ``log_loss``; for
+            regression ``r2`` (``auto``), ``rmse``, ``mae``, ``mape`` or
+            ``max_error``. Losses and errors are lower-is-better.
         random_state: Seed for the folds and the forest.
+        task: ``auto`` (decided from the target, as ``load_data`` does),
+            ``classification`` or ``regression``.
 
     Returns:
         A dict: ``hyperparameters``, ``metric``, ``mean`` and ``std`` of the
@@ -46,14 +53,14 @@ def cross_validate(
     import pandas as pd
     from sklearn.model_selection import StratifiedKFold
 
-    names = ("accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro")
-    if metric not in (*names, "roc_auc", "log_loss"):
-        fail(f"metric {metric!r} is not one of {[*names, 'roc_auc', 'log_loss']}.")
     frame = pd.read_parquet(train.path)
+    task, _ = decide_task(frame[target_column], task, f"{train.uri}: target {target_column!r}")
+    metric = resolve_metric(metric, task)
     features = infer_features(frame, target_column, exclude_columns)
     inputs = select_features(frame, features, train.uri)
     labels = frame[target_column].to_numpy()
-    smallest = int(frame[target_column].value_counts().min())
+    groups = strata(frame[target_column], task)
+    smallest = int(pd.Series(groups).value_counts().min())
     if smallest < 2:
         fail(
             f"{train.uri}: a class has a single training row; cross-validation needs at least 2 "
@@ -63,15 +70,14 @@ def cross_validate(
 
     scores, fit_seconds = [], []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    for fit_rows, score_rows in splitter.split(inputs, labels):
-        model, settings = build_model(features, hyperparameters, random_state)
+    for fit_rows, score_rows in splitter.split(inputs, groups):
+        model, settings = build_model(features, hyperparameters, random_state, task)
         started = time.perf_counter()
         model.fit(inputs.iloc[fit_rows], labels[fit_rows])
         fit_seconds.append(time.perf_counter() - started)
-        proba = model.predict_proba(inputs.iloc[score_rows])
-        value = score_predictions(labels[score_rows], proba, model.classes_).get(metric)
-        if value is not None:
-            scores.append(value)
+        fold_scores, _ = predict_and_score(model, inputs.iloc[score_rows], labels[score_rows], task)
+        if fold_scores.get(metric) is not None:
+            scores.append(fold_scores[metric])
     if not scores:
         fail(
             f"{metric} was undefined in every fold (too few rows per class); choose another metric."

@@ -3,12 +3,14 @@
 from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 from components.features import select_features
-from components.runtime import tabular_component
+from components.reports import regression_charts
+from components.runtime import REPORT_PINS, tabular_component
 from components.shared import fail, load_model_dir
-from components.tasks import score_predictions
+from components.tasks import predict_and_score
 
 
-@tabular_component
+# The step that draws charts installs matplotlib; the others need not.
+@tabular_component(extra_pins=REPORT_PINS)
 def evaluate_model(
     model: Input[Model],
     test: Input[Dataset],
@@ -46,63 +48,93 @@ def evaluate_model(
         fail(f"{test.uri}: target column {target_column!r} not found; the test rows must hold it.")
     truth = frame[target_column].to_numpy()
     inputs = select_features(frame, meta["features"], test.uri)
-    # One pass through the forest; predict() would compute the probabilities again.
-    proba = estimator.predict_proba(inputs)
-    predicted = estimator.classes_[proba.argmax(axis=1)]
-    classes = estimator.classes_
-
-    scores = score_predictions(truth, proba, classes)
+    task = meta.get("task", "classification")
+    scores, output = predict_and_score(estimator, inputs, truth, task)
     notes = []
-    if "roc_auc" not in scores:
+    if task == "classification" and "roc_auc" not in scores:
         notes.append("roc_auc is undefined: the test rows do not hold every class.")
+    if task == "regression" and "mape" not in scores:
+        notes.append("mape is undefined: a true value is 0.")
     for name, value in scores.items():
         metrics.log_metric(name, round(float(value), 6))
     metrics.log_metric("test_rows", len(frame))
-
-    labels = [str(label) for label in classes]
-    matrix = sk.confusion_matrix(truth, predicted, labels=classes)
-    # Artifact metadata travels on the command line (see ``bounded``): past 30
-    # classes the matrix stays in the report only, and the curve keeps 101 points.
-    if len(classes) <= 30:
-        classification_metrics.log_confusion_matrix(labels, matrix.tolist())
-    else:
-        notes.append(
-            f"The {len(classes)}-class confusion matrix is in this report only; the "
-            "classification_metrics artifact holds matrices of up to 30 classes."
-        )
-    if len(classes) == 2 and "roc_auc" in scores:
-        fpr, tpr, thresholds = sk.roc_curve(truth == classes[1], proba[:, 1])
-        points = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 101)).round().astype(int))
-        # The first threshold is +inf, which JSON and the Kubeflow UI cannot show.
-        thresholds = np.minimum(thresholds[points], 1.0)
-        classification_metrics.log_roc_curve(
-            fpr[points].tolist(), tpr[points].tolist(), thresholds.tolist()
-        )
-
-    per_class = pd.DataFrame(
-        sk.classification_report(
-            truth, predicted, labels=classes, target_names=labels, output_dict=True, zero_division=0
-        )
-    ).T.drop(index="accuracy", errors="ignore")
-    per_class = per_class.round(4).astype({"support": "int64"})
-    confusion = pd.DataFrame(
-        matrix,
-        index=[f"true {label}" for label in labels],
-        columns=[f"predicted {label}" for label in labels],
-    )
     summary = pd.DataFrame({"value": {name: round(float(v), 4) for name, v in scores.items()}})
+
+    def classification_details(truth, proba, classes):
+        predicted = classes[proba.argmax(axis=1)]
+        labels = [str(label) for label in classes]
+        matrix = sk.confusion_matrix(truth, predicted, labels=classes)
+        # Artifact metadata travels on the command line (see ``bounded``): past 30
+        # classes the matrix stays in the report only, and the curve keeps 101 points.
+        if len(classes) <= 30:
+            classification_metrics.log_confusion_matrix(labels, matrix.tolist())
+        else:
+            notes.append(
+                f"The {len(classes)}-class confusion matrix is in this report only; the "
+                "classification_metrics artifact holds matrices of up to 30 classes."
+            )
+        if len(classes) == 2 and "roc_auc" in scores:
+            fpr, tpr, thresholds = sk.roc_curve(truth == classes[1], proba[:, 1])
+            points = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 101)).round().astype(int))
+            # The first threshold is +inf, which JSON and the Kubeflow UI cannot show.
+            thresholds = np.minimum(thresholds[points], 1.0)
+            classification_metrics.log_roc_curve(
+                fpr[points].tolist(), tpr[points].tolist(), thresholds.tolist()
+            )
+
+        per_class = pd.DataFrame(
+            sk.classification_report(
+                truth,
+                predicted,
+                labels=classes,
+                target_names=labels,
+                output_dict=True,
+                zero_division=0,
+            )
+        ).T.drop(index="accuracy", errors="ignore")
+        per_class = per_class.round(4).astype({"support": "int64"})
+        confusion = pd.DataFrame(
+            matrix,
+            index=[f"true {label}" for label in labels],
+            columns=[f"predicted {label}" for label in labels],
+        )
+        return (
+            f"<h2>Classification report</h2>{per_class.to_html()}"
+            f"<h2>Confusion matrix</h2>{confusion.to_html()}"
+        )
+
+    if task == "regression":
+        # No classification_metrics for regression: KFP keeps the artifact, empty.
+        errors = pd.DataFrame({"actual": truth.astype(float), "error": output - truth})
+        errors["decile"] = pd.qcut(errors["actual"], 10, labels=False, duplicates="drop") + 1
+        by_decile = errors.groupby("decile").agg(
+            rows=("actual", "size"),
+            actual_from=("actual", "min"),
+            actual_to=("actual", "max"),
+            mean_error=("error", "mean"),
+            mean_absolute_error=("error", lambda e: e.abs().mean()),
+        )
+        details = (
+            f"<h2>Charts</h2>{regression_charts(truth, output, str(target_column))}"
+            "<h2>Error by decile of the actual value</h2>"
+            "<p>mean_error above 0: the model predicts too high in that range.</p>"
+            f"{by_decile.round(4).to_html()}"
+        )
+    else:
+        details = classification_details(truth, output, estimator.classes_)
+
     notes_html = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Evaluation report</title>
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;margin-bottom:1.5em}}
-td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}</style></head><body>
-<h1>Evaluation on {len(frame)} held-out rows</h1>
+td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}figure{{display:inline-block}}
+</style></head><body>
+<h1>Evaluation on {len(frame)} held-out rows ({task})</h1>
 <p>Target column: <b>{html.escape(str(target_column))}</b>; model trained on
 {meta["training_rows"]} rows with scikit-learn {html.escape(meta["framework_version"])}.</p>
 {notes_html}
 <h2>Metrics</h2>{summary.to_html()}
-<h2>Classification report</h2>{per_class.to_html()}
-<h2>Confusion matrix</h2>{confusion.to_html()}
+{details}
 </body></html>
 """
     with open(report.path, "w", encoding="utf-8") as handle:

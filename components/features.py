@@ -147,8 +147,9 @@ def select_features(frame, features: list, source: str):
 #     features: ``[{"name": ..., "kind": ...}, ...]`` from ``infer_features``.
 #     hyperparameters: Any of n_estimators (100), max_depth (0 = no limit),
 #         min_samples_leaf (1), class_weight ("none", "balanced",
-#         "balanced_subsample"), max_features ("sqrt", "log2", or a share of
-#         the columns). Whole numbers may arrive as floats (KFP dicts do that).
+#         "balanced_subsample"), max_features ("auto": the task's own, see
+#         ``make_forest``; "sqrt", "log2", or a share of the columns). Whole
+#         numbers may arrive as floats (KFP dicts do that).
 #     random_state: Seed for the forest.
 #
 # Returns:
@@ -170,7 +171,7 @@ def build_model(
         "max_depth": 0,
         "min_samples_leaf": 1,
         "class_weight": "none",
-        "max_features": "sqrt",
+        "max_features": "auto",
     }
     unknown = sorted(set(hyperparameters) - set(defaults))
     if unknown:
@@ -187,8 +188,9 @@ def build_model(
             f"got {settings['class_weight']!r}."
         )
     share = settings["max_features"]
-    if share not in ("sqrt", "log2") and not (isinstance(share, (int, float)) and 0 < share <= 1):
-        fail(f"max_features must be 'sqrt', 'log2' or a share in (0, 1], got {share!r}.")
+    named = ("auto", "sqrt", "log2")
+    if share not in named and not (isinstance(share, (int, float)) and 0 < share <= 1):
+        fail(f"max_features must be 'auto', 'sqrt', 'log2' or a share in (0, 1], got {share!r}.")
     if isinstance(share, (int, float)):
         settings["max_features"] = float(share)
 

@@ -1,10 +1,13 @@
 """Component: read a raw CSV into a clean, typed table."""
 
+from typing import NamedTuple
+
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import tabular_component
 from components.shared import bounded, close_column, fail, read_csv_table
 from components.storage import local_path
+from components.tasks import decide_task, target_summary
 
 
 @tabular_component
@@ -15,33 +18,43 @@ def load_data(
     delimiter: str = "auto",
     decimal: str = "auto",
     encoding: str = "auto",
-):
-    """Reads a raw CSV and keeps every row that has a target value.
+    task: str = "auto",
+) -> NamedTuple("Outputs", task=str):
+    """Reads a raw CSV, keeps every row that has a target value, and decides the task.
 
     Rows whose target is missing are dropped and counted. Rows with missing
     feature values are kept: the model imputes them. Feature columns with no
-    value at all are dropped. Integer-valued numeric targets become integers and
-    text targets are stripped of surrounding spaces.
+    value at all are dropped. Text targets are stripped of surrounding spaces.
+    The task, unless given, is decided from the target: text, booleans, and
+    whole numbers with at most 20 distinct values (or distinct on at most 5% of
+    the rows) are classification; numbers with a fractional part, and whole
+    numbers with more distinct values, are regression. Classification targets
+    that are whole numbers become integers; regression targets become floats.
 
     Args:
         raw: The CSV to read, usually imported from a data URI with ``dsl.importer``.
-        target_column: Name of the column holding the class to predict.
+        target_column: Name of the column holding what to predict.
         delimiter: Field separator of the CSV, or ``auto`` to detect it among
             comma, semicolon, tab and pipe.
         decimal: Decimal mark, ``.`` or ``,``, or ``auto`` to detect it (with a
             decimal comma, ``.`` is read as the thousands separator).
         encoding: Text encoding of the CSV, or ``auto``: UTF-8 (with or without a
             byte-order mark), else Windows-1252, else Latin-1.
+        task: ``auto``, ``classification`` or ``regression``.
 
     Returns:
         cleaned: Parquet table of the kept rows, target included, column types
             preserved. Metadata: ``rows_read``, ``rows_kept``, ``rows_dropped``,
             ``drop_reasons``, ``dropped_columns``, ``target_column``, ``columns``
-            (name to pandas type), ``column_count``, ``class_counts`` (most
-            frequent first), ``class_count``, ``reading_options`` (the delimiter,
+            (name to pandas type), ``column_count``, ``task`` and ``task_reason``,
+            ``class_counts`` (most frequent first) and ``class_count`` or, for
+            regression, ``target_summary``, ``reading_options`` (the delimiter,
             decimal mark and encoding used) and ``format``. Lists and maps are
             cut to their first 20 entries.
+        task: The task decided: ``classification`` or ``regression``.
     """
+    from collections import namedtuple
+
     import pandas as pd
 
     source = raw.uri
@@ -68,23 +81,23 @@ def load_data(
         fail(
             f"{source}: target column {target_column!r} has no values. Fill it in or pick another."
         )
-    if pd.api.types.is_float_dtype(target):
-        fractional = target[~target.map(float.is_integer)]
-        if len(fractional):
+    where = f"{source}: target column {target_column!r}"
+    task, reason = decide_task(target, task, where)
+    if task == "classification":
+        if pd.api.types.is_float_dtype(target):
+            target = target.astype("int64")  # whole numbers: decide_task checked
+        classes = target.value_counts()
+        if len(classes) < 2:
             fail(
-                f"{source}: target column {target_column!r} holds non-integer numbers (e.g. "
-                f"{fractional.iloc[0]}); a classifier needs class labels. Bin it into classes "
-                "or choose a label column."
+                f"{where} has a single class ('{classes.index[0]}', {classes.iloc[0]} rows). "
+                "A classifier needs at least two."
             )
-        target = target.astype("int64")
+    else:
+        target = target.astype("float64")
+        if target.nunique() < 2:
+            fail(f"{where} has a single value ({target.iloc[0]:g}): there is nothing to predict.")
     frame = frame[kept].assign(**{target_column: target})
-
-    classes = frame[target_column].value_counts()
-    if len(classes) < 2:
-        fail(
-            f"{source}: target column {target_column!r} has a single class "
-            f"('{classes.index[0]}', {classes.iloc[0]} rows). A classifier needs at least two."
-        )
+    print(f"Task: {task}, for {reason}; set task to override.")
 
     empty_columns = [
         name for name in frame.columns if name != target_column and frame[name].isna().all()
@@ -106,8 +119,9 @@ def load_data(
                 "dropped_columns": {name: "no values" for name in empty_columns},
                 "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
                 "column_count": len(frame.columns),
-                "class_counts": {str(label): int(count) for label, count in classes.items()},
-                "class_count": len(classes),
+                "task": task,
+                "task_reason": reason,
+                **target_summary(frame[target_column], task),
             }
         )
     )
@@ -123,3 +137,4 @@ def load_data(
         )
     if empty_columns:
         print(f"warning: dropped columns with no values: {bounded(empty_columns)}")
+    return namedtuple("Outputs", ["task"])(task)

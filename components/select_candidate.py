@@ -6,6 +6,7 @@ from kfp.dsl import HTML, Metrics, Output
 
 from components.runtime import tabular_component
 from components.shared import fail
+from components.tasks import lower_is_better
 
 
 @tabular_component
@@ -17,7 +18,8 @@ def select_candidate(
 ) -> NamedTuple("Outputs", best=dict):
     """Ranks every candidate by its mean cross-validation score and returns the best.
 
-    Higher is better, except for ``log_loss``. Ties go to the smaller standard
+    Higher is better, except for losses and errors (``log_loss``, ``rmse``,
+    ``mae``, ``mape``, ``max_error``). Ties go to the smaller standard
     deviation, then to the earlier candidate. With no results (a single
     candidate, so no sweep), the first of ``candidates`` is returned as is.
 
@@ -51,7 +53,7 @@ def select_candidate(
         return outputs(candidates[0])
 
     metric = results[0]["metric"]
-    sign = 1 if metric == "log_loss" else -1
+    sign = 1 if lower_is_better(metric) else -1
     order = sorted(
         range(len(results)), key=lambda i: (sign * results[i]["mean"], results[i]["std"], i)
     )
@@ -75,7 +77,7 @@ def select_candidate(
         f"<td>{r['fit_seconds']:.2f}</td><td><code>{shown(r['hyperparameters'])}</code></td></tr>"
         for rank, r in enumerate(ranked, start=1)
     )
-    direction = "lower" if metric == "log_loss" else "higher"
+    direction = "lower" if lower_is_better(metric) else "higher"
     with open(leaderboard.path, "w", encoding="utf-8") as handle:
         handle.write(
             f"""<!DOCTYPE html>

@@ -4,6 +4,7 @@ from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import tabular_component
 from components.shared import bounded, fail
+from components.tasks import decide_task, strata, target_summary
 
 
 @tabular_component
@@ -14,22 +15,28 @@ def split_data(
     target_column: str,
     test_size: float = 0.2,
     random_state: int = 42,
+    task: str = "auto",
 ):
-    """Splits a table into train and test sets with the same class proportions.
+    """Splits a table into train and test sets with the same target proportions.
 
-    Warns when the training rows are too few for the model to mean much: fewer
-    than 10 per class, or fewer than the feature columns.
+    Stratified on the classes, or for regression on the target's quantile bins
+    (up to 10), so both sides span the same range. Warns when the training rows
+    are too few for the model to mean much: fewer than 10 per class (20 for
+    regression), or fewer than the feature columns.
 
     Args:
         data: Parquet table from ``load_data``.
-        target_column: Column whose classes are kept in proportion.
+        target_column: Column whose classes (or range) are kept in proportion.
         test_size: Fraction of rows held out, strictly between 0 and 1.
         random_state: Seed; the same seed and data give the same split. Rows
             keep their original order within each output.
+        task: ``auto`` (decided from the target, as ``load_data`` does),
+            ``classification`` or ``regression``.
 
     Returns:
         train: Parquet table of the training rows. Metadata: ``rows``,
-            ``class_counts`` (the 20 largest), ``class_count``, ``format``.
+            ``class_counts`` (the 20 largest) and ``class_count``, or for
+            regression ``target_summary``; ``format``.
         test: Parquet table of the held-out rows, used only for evaluation.
             Metadata as for ``train``.
     """
@@ -46,32 +53,38 @@ def split_data(
         columns = list(frame.columns)
         fail(f"{source}: target column {target_column!r} not found; columns are {columns}.")
 
-    class_counts = frame[target_column].value_counts()
+    where = f"{source}: target column {target_column!r}"
+    task, _ = decide_task(frame[target_column], task, where)
+    labels = pd.Series(strata(frame[target_column], task), index=frame.index)
+    class_counts = labels.value_counts()
     rare = class_counts[class_counts < 2]
     if len(rare):
-        labels = [str(label) for label in rare.index[:10]] + (["…"] if len(rare) > 10 else [])
+        shown = [str(label) for label in rare.index[:10]] + (["…"] if len(rare) > 10 else [])
         fail(
-            f"{source}: class(es) {labels} of {target_column!r} have a "
+            f"{source}: class(es) {shown} of {target_column!r} have a "
             "single row; a stratified split needs at least 2 rows per class. Add rows for them "
             "or remove those rows."
         )
     n_classes = len(class_counts)
     n_test = math.ceil(test_size * len(frame))
     n_train = len(frame) - n_test
+    groups = "target ranges" if task == "regression" else "classes"
     if n_test < n_classes or n_train < n_classes:
         fail(
-            f"{source}: {len(frame)} rows with {n_classes} classes is too few for test_size="
+            f"{source}: {len(frame)} rows with {n_classes} {groups} is too few for test_size="
             f"{test_size} ({n_train} train / {n_test} test rows; each side needs at least one row "
-            f"per class). Provide more rows or change test_size."
+            f"per {groups[:-1]}). Provide more rows or change test_size."
         )
 
     n_features = len(frame.columns) - 1
-    if n_train < 10 * n_classes or n_train < n_features:
+    enough = 20 if task == "regression" else 10 * n_classes
+    if n_train < enough or n_train < n_features:
         # "warning: " lines reach the command line's summary.
+        what = "a regression" if task == "regression" else f"{n_classes} classes"
         print(
-            f"warning: only {n_train} training rows for {n_classes} classes and {n_features} "
-            "feature columns (fewer than 10 a class, or than the columns): the model is unlikely "
-            "to generalise; provide more rows or a smaller test_size"
+            f"warning: only {n_train} training rows for {what} and {n_features} feature columns "
+            f"(fewer than {enough}, or than the columns): the model is unlikely to generalise; "
+            "provide more rows or a smaller test_size"
         )
 
     # Each class gets its share of the n_test test rows (largest remainders first),
@@ -83,21 +96,19 @@ def split_data(
     quota[(ideal - quota).sort_values(ascending=False, kind="stable").index[:leftover]] += 1
     quota = quota.clip(lower=1, upper=class_counts - 1)
     rng = np.random.default_rng(random_state)
-    rows_of = frame.groupby(target_column, sort=False).indices
+    rows_of = labels.groupby(labels.to_numpy(), sort=False).indices
     in_test = np.zeros(len(frame), dtype=bool)
     for label, count in quota.items():
         in_test[rng.permutation(rows_of[label])[:count]] = True
     train_rows, test_rows = frame[~in_test], frame[in_test]
     for rows, artifact in ((train_rows, train), (test_rows, test)):
         rows.to_parquet(artifact.path, index=False)
-        counts = rows[target_column].value_counts()
         artifact.metadata.update(
             bounded(
                 {
                     "format": "parquet",
                     "rows": len(rows),
-                    "class_counts": {str(label): int(count) for label, count in counts.items()},
-                    "class_count": len(counts),
+                    **target_summary(rows[target_column], task),
                 }
             )
         )

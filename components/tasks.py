@@ -90,6 +90,25 @@ def decide_task(target, task: str, where: str):
     return task, f"asked for (auto would say {found[0]}: {found[1]})"
 
 
+# What artifact metadata says of a target: the class counts (most frequent
+# first) and their number, or for regression the range, mean and spread.
+#
+# Args:
+#     target: The target column.
+#     task: "classification" or "regression".
+def target_summary(target, task: str) -> dict:
+    if task == "regression":
+        numbers = target.astype(float)
+        summary = {"min": numbers.min(), "max": numbers.max(), "mean": numbers.mean()}
+        summary["std"] = numbers.std(ddof=0)
+        return {"target_summary": {name: round(float(v), 6) for name, v in summary.items()}}
+    counts = target.value_counts()
+    return {
+        "class_counts": {str(label): int(count) for label, count in counts.items()},
+        "class_count": len(counts),
+    }
+
+
 # Labels to stratify splits and folds on: the classes, or for regression the
 # target's quantile bins (10, fewer with few rows), so both sides span its range.
 #
@@ -109,6 +128,10 @@ def strata(target, task: str):
 
 # The random forest of a task, from validated hyperparameters.
 #
+# max_features "auto" is scikit-learn's default for the task: the square root
+# of the columns for classification, all of them for regression (where a few
+# strong columns among many would otherwise be missed by most splits).
+#
 # Args:
 #     task: "classification" or "regression".
 #     settings: Hyperparameters, normalised by ``build_model``.
@@ -116,6 +139,8 @@ def strata(target, task: str):
 def make_forest(task: str, settings: dict, random_state: int):
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
+    if settings["max_features"] == "auto":
+        settings["max_features"] = 1.0 if task == "regression" else "sqrt"
     common = {
         "n_estimators": settings["n_estimators"],
         "max_depth": settings["max_depth"] or None,

@@ -5,6 +5,7 @@ from kfp.dsl import Dataset, Input, Model, Output
 from components.features import build_model, infer_features, profile_column, select_features
 from components.runtime import tabular_component
 from components.shared import bounded, fail, file_sha256
+from components.tasks import decide_task, target_summary
 
 
 @tabular_component
@@ -15,8 +16,12 @@ def train_model(
     exclude_columns: list = [],
     hyperparameters: dict = {},
     random_state: int = 42,
+    task: str = "auto",
 ):
-    """Fits one scikit-learn Pipeline: preprocessing, then a RandomForestClassifier.
+    """Fits one scikit-learn Pipeline: preprocessing, then a random forest for the task.
+
+    A ``RandomForestClassifier`` for classification, a ``RandomForestRegressor``
+    for regression, with the same preprocessing and hyperparameters.
 
     Numeric columns get their missing values replaced by the training median.
     Text, boolean and other non-numeric columns are treated as categories:
@@ -36,6 +41,8 @@ def train_model(
             (``sqrt``, ``log2`` or a share of the columns); the rest keep
             their defaults.
         random_state: Seed for the forest.
+        task: ``auto`` (decided from the target, as ``load_data`` does),
+            ``classification`` or ``regression``.
 
     Returns:
         model: Directory holding ``model.joblib`` (the fitted Pipeline,
@@ -71,7 +78,8 @@ def train_model(
             + (f" once {excluded} are excluded" if excluded else "")
             + ". Add feature columns, or keep the excluded ones (keep_id_columns=True)."
         )
-    pipeline, settings = build_model(features, hyperparameters, random_state)
+    task, _ = decide_task(frame[target_column], task, f"{train.uri}: target {target_column!r}")
+    pipeline, settings = build_model(features, hyperparameters, random_state, task)
     inputs = select_features(frame, features, train.uri)
     for feature in features:
         feature.update(
@@ -92,7 +100,14 @@ def train_model(
     # interrupted or failed write never leaves what looks like a model.
     joblib.dump(pipeline, model_file + ".partial", compress=("zlib", 3))
     os.replace(model_file + ".partial", model_file)
-    counts = frame[target_column].value_counts()
+    if task == "regression":
+        target = target_summary(frame[target_column], task)
+    else:
+        counts = frame[target_column].value_counts()
+        target = {
+            "classes": pipeline.classes_.tolist(),
+            "class_counts": [int(counts[label]) for label in pipeline.classes_],
+        }
     metadata = {
         "framework": "scikit-learn",
         "framework_version": sklearn.__version__,
@@ -101,8 +116,8 @@ def train_model(
         "target_column": target_column,
         "features": features,
         "excluded_columns": [name for name in exclude_columns if name in frame.columns],
-        "classes": pipeline.classes_.tolist(),
-        "class_counts": [int(counts[label]) for label in pipeline.classes_],
+        "task": task,
+        **target,
         "hyperparameters": {**settings, "random_state": random_state},
         "training_rows": len(frame),
         "fit_seconds": round(fit_seconds, 3),
@@ -116,10 +131,12 @@ def train_model(
         **metadata,
         "features": {feature["name"]: feature["kind"] for feature in features},
         "feature_count": len(features),
-        "class_count": len(metadata["classes"]),
     }
+    if task == "classification":
+        summary["class_count"] = len(metadata["classes"])
     model.metadata.update(bounded(summary))
+    what = "regression" if task == "regression" else f"{len(metadata['classes'])} classes"
     print(
         f"Trained a {settings['n_estimators']}-tree forest on {len(frame)} rows, "
-        f"{len(features)} features, {len(metadata['classes'])} classes in {fit_seconds:.2f} s."
+        f"{len(features)} features, {what}, in {fit_seconds:.2f} s."
     )

@@ -7,6 +7,7 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 from components.features import infer_features, profile_column, select_features
 from components.runtime import tabular_component
 from components.shared import bounded, fail
+from components.tasks import decide_task
 
 
 @tabular_component
@@ -18,6 +19,7 @@ def validate_data(
     keep_id_columns: bool = False,
     fail_on: list = [],
     min_class_ratio: float = 0.2,
+    task: str = "auto",
 ) -> NamedTuple("Outputs", excluded_columns=list, warnings=list):
     """Profiles every column and the classes, and flags what would mislead a model.
 
@@ -31,8 +33,9 @@ def validate_data(
       ``index``). The forest would memorise it, so it is excluded from the
       features unless ``keep_id_columns``.
     * ``leak``: a column that alone predicts the target (99% of rows or more,
-      where guessing the majority class would not), such as a copy or a
-      recoding of the target: it will not exist when predicting.
+      where guessing the majority class would not; for regression, 99% of its
+      variance), such as a copy or a recoding of the target: it will not exist
+      when predicting.
     * ``imbalance``: classes holding less than ``min_class_ratio`` of an even
       share of the rows (1/k for k classes), in one line for all of them.
     * ``numeric_as_text``: a text column whose values are numbers for 90% of
@@ -45,6 +48,10 @@ def validate_data(
         fail_on: Warning kinds that stop the run, e.g. ``["leak", "id_like"]``.
         min_class_ratio: Fraction of an even share (1/k of the rows) under which
             a class counts as rare: 0.2 means under 10% with two classes.
+        task: ``auto`` (decided from the target, as ``load_data`` does),
+            ``classification`` or ``regression``. For regression, the report
+            profiles the target (range, deciles, skew, outliers) and there is no
+            class check.
 
     Returns:
         report: HTML page: the rows and columns dropped on loading and why, the
@@ -52,7 +59,8 @@ def validate_data(
             kind, type, missing share, number of distinct values and range or
             most frequent categories. The Kubeflow UI renders it.
         metrics: ``rows``, ``columns``, ``missing_cells_share``,
-            ``minority_class_share``, ``warnings`` and one ``warnings_<kind>``
+            ``minority_class_share`` (regression: ``target_skew``,
+            ``target_outlier_share``), ``warnings`` and one ``warnings_<kind>``
             count per kind, ``excluded_columns``.
         excluded_columns: Columns ``train_model`` must not use (the ID-like ones,
             unless kept).
@@ -75,10 +83,16 @@ def validate_data(
         fail(f"{data.uri}: target column {target_column!r} not found; columns are {columns}.")
     target = frame[target_column]
     rows = len(frame)
-    class_shares = target.value_counts(normalize=True)
-    majority = float(class_shares.iloc[0])
-    target_codes, class_labels = pd.factorize(target)
-    n_classes = len(class_labels)
+    task, reason = decide_task(target, task, f"{data.uri}: target column {target_column!r}")
+    regression = task == "regression"
+    if regression:
+        target_values = target.to_numpy(dtype=float)
+        spread = float(target_values.var())
+    else:
+        class_shares = target.value_counts(normalize=True)
+        majority = float(class_shares.iloc[0])
+        target_codes, class_labels = pd.factorize(target)
+        n_classes = len(class_labels)
 
     features = infer_features(frame, target_column)
     typed = select_features(frame, features, data.uri)  # the types training will use
@@ -136,34 +150,49 @@ def validate_data(
         else:
             groups = pd.factorize(values[has_value])[0]
         n_groups = int(groups.max()) + 1 if len(groups) else 0
-        if majority < 0.99 and 0 < n_groups * 5 <= len(groups):
+        if not 0 < n_groups * 5 <= len(groups):
+            continue
+        if regression:
+            # The share of the target's variance the column's groups explain.
+            present_target = target_values[has_value]
+            sizes = np.bincount(groups, minlength=n_groups)
+            sums = np.bincount(groups, weights=present_target, minlength=n_groups)
+            means = sums / np.maximum(sizes, 1)
+            within = float(np.mean((present_target - means[groups]) ** 2))
+            explained = 1 - within / spread if spread > 0 else 0.0
+        elif majority < 0.99:
             counts = np.bincount(
                 groups * n_classes + target_codes[has_value], minlength=n_groups * n_classes
             ).reshape(n_groups, n_classes)
-            purity = counts.max(axis=1).sum() / len(groups)
-            if purity >= 0.99:
-                found.append(
-                    (
-                        "leak",
-                        name,
-                        f"column {name!r} alone predicts {target_column!r} for {purity:.1%} of "
-                        "rows: is it derived from the target?",
-                    )
+            explained = counts.max(axis=1).sum() / len(groups)
+        else:
+            continue
+        if explained >= 0.99:
+            how = "explains" if regression else "predicts"
+            share = "of its variance" if regression else "of rows"
+            found.append(
+                (
+                    "leak",
+                    name,
+                    f"column {name!r} alone {how} {target_column!r} for {explained:.1%} {share}: "
+                    "is it derived from the target?",
                 )
-    even = 1 / n_classes
-    rare = class_shares[class_shares < min_class_ratio * even]
-    if len(rare):
-        listed = ", ".join(f"{str(label)!r} ({share:.1%})" for label, share in rare[:5].items())
-        more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
-        found.append(
-            (
-                "imbalance",
-                target_column,
-                f"{len(rare)} of {n_classes} classes hold under {min_class_ratio:g} of an even "
-                f"share ({min_class_ratio * even:.1%} of rows): {listed}{more}; consider "
-                "class_weight=balanced",
             )
-        )
+    if not regression:
+        even = 1 / n_classes
+        rare = class_shares[class_shares < min_class_ratio * even]
+        if len(rare):
+            listed = ", ".join(f"{str(label)!r} ({share:.1%})" for label, share in rare[:5].items())
+            more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
+            found.append(
+                (
+                    "imbalance",
+                    target_column,
+                    f"{len(rare)} of {n_classes} classes hold under {min_class_ratio:g} of an "
+                    f"even share ({min_class_ratio * even:.1%} of rows): {listed}{more}; "
+                    "consider class_weight=balanced",
+                )
+            )
 
     excluded = [] if keep_id_columns else [name for kind, name, _ in found if kind == "id_like"]
     messages = [f"{kind}: {message}" for kind, _, message in found]
@@ -175,7 +204,16 @@ def validate_data(
     metrics.log_metric("rows", rows)
     metrics.log_metric("columns", len(frame.columns))
     metrics.log_metric("missing_cells_share", round(missing_cells, 6))
-    metrics.log_metric("minority_class_share", round(float(class_shares.iloc[-1]), 6))
+    if regression:
+        quartiles = np.quantile(target_values, [0.25, 0.75])
+        reach = 1.5 * (quartiles[1] - quartiles[0])
+        beyond = (target_values < quartiles[0] - reach) | (target_values > quartiles[1] + reach)
+        outliers = float(beyond.mean())
+        skew = float(pd.Series(target_values).skew()) if len(target_values) > 2 else 0.0
+        metrics.log_metric("target_skew", round(skew, 6))
+        metrics.log_metric("target_outlier_share", round(outliers, 6))
+    else:
+        metrics.log_metric("minority_class_share", round(float(class_shares.iloc[-1]), 6))
     metrics.log_metric("warnings", len(found))
     for kind in kinds:
         metrics.log_metric(f"warnings_{kind}", sum(k == kind for k, _, _ in found))
@@ -204,9 +242,23 @@ def validate_data(
             for name, profile in profiles.items()
         ]
     )
-    balance = pd.DataFrame(
-        {"rows": target.value_counts(), "share": class_shares.map("{:.1%}".format)}
-    ).rename_axis(None)  # no extra header row with the target's name
+    if regression:
+        deciles = np.quantile(target_values, np.linspace(0, 1, 11))
+        low, high, mean = target_values.min(), target_values.max(), target_values.mean()
+        target_section = (
+            "<h2>Target</h2>"
+            f"<p>From {low:.6g} to {high:.6g}, mean {mean:.6g}, "
+            f"skew {skew:.2f}; {outliers:.1%} of rows beyond 1.5 interquartile ranges of the "
+            "quartiles.</p>"
+            + pd.DataFrame({"value": deciles}, index=[f"{10 * i}%" for i in range(11)])
+            .round(6)
+            .to_html()
+        )
+    else:
+        balance = pd.DataFrame(
+            {"rows": target.value_counts(), "share": class_shares.map("{:.1%}".format)}
+        ).rename_axis(None)  # no extra header row with the target's name
+        target_section = f"<h2>Class balance</h2>{balance.to_html()}"
     items = "".join(f"<li>{html.escape(message)}</li>" for message in messages)
     # What load_data dropped, from its artifact metadata.
     dropped_rows = int(data.metadata.get("rows_dropped", 0))
@@ -225,11 +277,12 @@ def validate_data(
 td,th{{border:1px solid #ccc;padding:4px 10px}}li{{margin:.3em 0}}</style></head><body>
 <h1>Data validation: {rows} rows, {len(frame.columns) - 1} feature columns</h1>
 {dropped}
-<p>Target column: <b>{html.escape(str(target_column))}</b>. Missing feature cells:
+<p>Target column: <b>{html.escape(str(target_column))}</b>; task: {task}
+({html.escape(reason)}). Missing feature cells:
 {missing_cells:.1%}. Excluded from the features:
 {html.escape(str(excluded) if excluded else "none")}.</p>
 <h2>Warnings ({len(messages)})</h2>{f"<ul>{items}</ul>" if items else "<p>None.</p>"}
-<h2>Class balance</h2>{balance.to_html()}
+{target_section}
 <h2>Columns</h2>{table.to_html(index=False)}
 </body></html>
 """

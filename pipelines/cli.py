@@ -222,6 +222,9 @@ def train(args: argparse.Namespace) -> pathlib.Path:
     )
     model_dir = pathlib.Path(outputs["model"].path)
     run_dir = model_dir.parent.parent
+    # load_data says which task it decided, and why, on a "Task: " line of the log.
+    for task in _marked_lines(args.output_dir / "train.log", "Task: ")[:1]:
+        print(f"Task: {task}")
     print(f"Test-set metrics ({args.data}, target {args.target!r}):")
     print_metrics(outputs["metrics"])
     print_warnings(warnings)
@@ -258,8 +261,10 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
     )
     predictions = outputs["predictions"]
     print(f"Predictions for {int(predictions.metadata['rows'])} rows of {args.data}:")
-    for label, count in predictions.metadata["prediction_counts"].items():
+    for label, count in predictions.metadata.get("prediction_counts", {}).items():
         print(f"  {label:<20}{int(count):>10}")
+    for name, value in predictions.metadata.get("prediction_summary", {}).items():
+        print(f"  {name:<20}{value:>10.4g}")
     print_warnings(warnings)
     print(f"Predictions: {predictions.path} (CSV)")
     drift_report = pathlib.Path(predictions.path).parent.parent / "detect-drift" / "report"

@@ -35,10 +35,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def v2_request(frame, features: list) -> dict:
+def v2_request(frame, features: list, output: str = "predict_proba") -> dict:
     """A V2 inference request for the rows, one input per feature, decoded by MLServer as pandas.
 
-    Numeric features go as FP64, the others as BYTES (text); missing values as null.
+    Numeric features go as FP64, the others as BYTES (text); missing values as
+    null. ``output`` names the model method to answer with: ``predict_proba``
+    for a classifier, ``predict`` for a regressor.
     """
     import pandas as pd
 
@@ -60,7 +62,7 @@ def v2_request(frame, features: list) -> dict:
     return {
         "parameters": {"content_type": "pd"},
         "inputs": inputs,
-        "outputs": [{"name": "predict_proba"}],
+        "outputs": [{"name": output}],
     }
 
 
@@ -139,7 +141,7 @@ def check_serving(
 
     Returns:
         ``{"rows", "max_abs_difference", "predictions_equal", "served"}``; ``served``
-        holds MLServer's probabilities.
+        holds MLServer's probabilities, or its predictions for a regressor.
 
     Raises:
         ServingCheckFailed: With the reason and the server log's path.
@@ -157,7 +159,9 @@ def check_serving(
     estimator, meta = load_model_dir(str(model_dir), str(model_dir))
     rows, _ = read_csv_table(str(rows_csv), str(rows_csv))
     typed = select_features(rows, meta["features"], str(rows_csv))  # as batch_predict types them
-    expected = estimator.predict_proba(typed)
+    regression = meta.get("task") == "regression"
+    method = "predict" if regression else "predict_proba"
+    expected = getattr(estimator, method)(typed)
 
     with tempfile.TemporaryDirectory(prefix="kfp-tabular-serving-") as folder:
         folder = pathlib.Path(folder)
@@ -184,7 +188,8 @@ def check_serving(
             try:
                 _wait_until_ready(base + "/ready", server, log, startup_seconds)
                 try:
-                    answer = _post(base + "/infer", v2_request(typed, meta["features"]))
+                    request = v2_request(typed, meta["features"], method)
+                    answer = _post(base + "/infer", request)
                 except urllib.error.HTTPError as error:
                     detail = error.read().decode(errors="replace")[:500]
                     raise ServingCheckFailed(
@@ -197,13 +202,15 @@ def check_serving(
                 except subprocess.TimeoutExpired:
                     server.kill()
 
-    (output,) = [o for o in answer["outputs"] if o["name"] == "predict_proba"]
+    (output,) = [o for o in answer["outputs"] if o["name"] == method]
     served = np.asarray(output["data"], dtype=float).reshape(output["shape"])
+    if regression:
+        served = served.reshape(-1)
     difference = float(np.max(np.abs(served - expected))) if served.size else 0.0
-    same_classes = bool((served.argmax(axis=1) == expected.argmax(axis=1)).all())
+    same_classes = regression or bool((served.argmax(axis=1) == expected.argmax(axis=1)).all())
     if served.shape != expected.shape or difference > tolerance or not same_classes:
         raise ServingCheckFailed(
-            f"MLServer's probabilities differ from the model's by up to {difference:.3g} "
+            f"MLServer's {method} answers differ from the model's by up to {difference:.3g} "
             f"(shape {list(served.shape)} vs {list(expected.shape)}); log: {log}"
         )
     return {

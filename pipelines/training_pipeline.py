@@ -40,14 +40,15 @@ class TrainingOutputs(NamedTuple):
 @dsl.pipeline(
     name="training-pipeline",
     description=(
-        "Reads and validates a CSV, splits it, picks the best hyperparameters by cross-validation, "
-        "trains and evaluates the model on held-out rows, and exports and deploys it if it is "
-        "blessed."
+        "Reads and validates a CSV, decides the task (classification or regression), splits it, "
+        "picks the best hyperparameters by cross-validation, trains and evaluates the model on "
+        "held-out rows, and exports and deploys it if it is blessed."
     ),
 )
 def training_pipeline(
     data_uri: str,
     target_column: str,
+    task: str = "auto",
     test_size: float = 0.2,
     random_state: int = 42,
     n_estimators: int = 100,
@@ -56,8 +57,8 @@ def training_pipeline(
     class_weight: str = "none",
     search_space: list = [{}, {"min_samples_leaf": 5}, {"class_weight": "balanced"}],
     cv_folds: int = 3,
-    selection_metric: str = "balanced_accuracy",
-    min_metric: str = "balanced_accuracy",
+    selection_metric: str = "auto",
+    min_metric: str = "auto",
     min_value: float = 0.0,
     min_lift: float = 0.05,
     baseline_model_uri: str = "",
@@ -75,11 +76,15 @@ def training_pipeline(
     decimal: str = "auto",
     encoding: str = "auto",
 ) -> TrainingOutputs:
-    """Trains, selects, evaluates and gates a tabular classifier.
+    """Trains, selects, evaluates and gates a tabular classifier or regressor.
 
     Args:
         data_uri: CSV to learn from: gs://, s3://, minio:// on a cluster, a file path locally.
-        target_column: Column holding the class to predict.
+        target_column: Column holding what to predict.
+        task: auto, classification or regression. auto: text, booleans and whole numbers
+            with at most 20 distinct values (or distinct on at most 5% of rows) are
+            classification; numbers with a fractional part, and whole numbers with more
+            distinct values, are regression.
         test_size: Fraction of rows held out for evaluation.
         random_state: Seed for the split, the folds and the forest.
         n_estimators: Base number of trees.
@@ -90,8 +95,9 @@ def training_pipeline(
             (n_estimators, max_depth, min_samples_leaf, class_weight, max_features);
             {} is the base. A single candidate skips the sweep.
         cv_folds: Folds of the stratified cross-validation that scores each candidate.
-        selection_metric: The cross-validated metric the best candidate is chosen by.
-        min_metric: The test metric the model is blessed by.
+        selection_metric: The cross-validated metric the best candidate is chosen by;
+            auto: balanced_accuracy for classification, r2 for regression.
+        min_metric: The test metric the model is blessed by; auto as for selection_metric.
         min_value: The least min_metric a model needs to be blessed (a maximum for
             log_loss); 0 accepts any.
         min_lift: Share of the way from a trivial model's test score (predicting the
@@ -128,13 +134,16 @@ def training_pipeline(
         delimiter=delimiter,
         decimal=decimal,
         encoding=encoding,
+        task=task,
     )
+    decided = loaded.outputs["task"]
     light(uncached(loaded))
     validated = validate_data(
         data=loaded.outputs["cleaned"],
         target_column=target_column,
         keep_id_columns=keep_id_columns,
         fail_on=fail_on,
+        task=decided,
     )
     light(cached(validated))
     split = split_data(
@@ -142,6 +151,7 @@ def training_pipeline(
         target_column=target_column,
         test_size=test_size,
         random_state=random_state,
+        task=decided,
     )
     light(cached(split))
     excluded = validated.outputs["excluded_columns"]
@@ -153,6 +163,7 @@ def training_pipeline(
             max_depth=max_depth,
             min_samples_leaf=min_samples_leaf,
             class_weight=class_weight,
+            task=decided,
         )
     )
     with dsl.If(plan.outputs["sweep"] == True, name="sweep"):  # noqa: E712 (a KFP condition)
@@ -167,6 +178,7 @@ def training_pipeline(
                 folds=cv_folds,
                 metric=selection_metric,
                 random_state=random_state,
+                task=decided,
             )
             heavy(cached(scored))
         swept = cached(select_candidate(results=dsl.Collected(scored.output)))
@@ -179,6 +191,7 @@ def training_pipeline(
         exclude_columns=excluded,
         hyperparameters=dsl.OneOf(swept.outputs["best"], single.outputs["best"]),
         random_state=random_state,
+        task=decided,
     )
     heavy(cached(trained))
     evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])

@@ -112,3 +112,41 @@ def local_runner(tmp_path) -> pathlib.Path:
     local.init(local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
     with kfp_runner_state_restored():
         yield root
+
+
+def make_messy_regression_frame(rows: int = 600, seed: int = 0) -> pd.DataFrame:
+    """A messy table with a price to predict: an ID, text categories, gaps, whole-number prices.
+
+    The price depends on ``area``, ``quality`` and ``district`` (with noise), in whole
+    dollars, so it is integer-valued with many distinct values: a regression target.
+    """
+    rng = np.random.default_rng(seed)
+    area = rng.uniform(40, 200, rows).round(1)
+    quality = rng.choice(["poor", "fair", "good", "excellent"], rows)
+    district = rng.choice(["north", "south", "east", "west", None], rows)
+    bonus = pd.Series(quality).map({"poor": 0, "fair": 20000, "good": 45000, "excellent": 90000})
+    price = 1500 * area + bonus.to_numpy() + (district == "north") * 30000
+    price = np.round(price + rng.normal(0, 15000, rows)).astype(int)
+    frame = pd.DataFrame(
+        {
+            "listing_id": [f"L{500000 + i}" for i in range(rows)],
+            "area": area,
+            "quality": quality,
+            "district": district,
+            "built": rng.integers(1950, 2024, rows),
+            "price": price,
+        }
+    )
+    frame.loc[rng.choice(rows, rows // 10, replace=False), "area"] = np.nan
+    frame.loc[rng.choice(rows, rows // 25, replace=False), "price"] = None
+    return frame
+
+
+@pytest.fixture
+def diabetes_csv(tmp_path) -> pathlib.Path:
+    """scikit-learn's bundled diabetes table: a continuous disease-progression target."""
+    from sklearn.datasets import load_diabetes
+
+    path = tmp_path / "diabetes.csv"
+    load_diabetes(as_frame=True).frame.to_csv(path, index=False)
+    return path

@@ -1,7 +1,8 @@
 """Property-based robustness: every messy table either trains and scores, or stops with our error.
 
 Hypothesis generates 200 tables (mixed types, missing values, unicode text and
-names, tiny and single classes, constant and duplicate columns, empty frames)
+names, tiny and single classes, numeric targets for regression, constant and
+duplicate columns, empty frames)
 and runs each through every component as a plain function. A run may succeed,
 with valid artifacts, or stop with one ``kfp-tabular error:`` line and leave no
 output of the failing step. Any other exception fails the test.
@@ -49,12 +50,16 @@ def messy_tables(draw):
         unique = TEXT.map(lambda text, i=i: f"{text}{i}")
         names.append(draw(st.one_of(unique, unique, unique, unique, colliding)))
         columns.append(draw(st.lists(cells, min_size=rows, max_size=rows)))
-    # Half the tables have two clean classes, so that many train; the others get
-    # gaps, padded and unicode labels, one-row classes and numeric labels.
-    if draw(st.booleans()):
+    # A third of the tables have two clean classes, so that many train; a third get
+    # gaps, padded and unicode labels, one-row classes and numeric labels; a third
+    # get numbers to predict (regression), with gaps, extremes and repeats.
+    kind = draw(st.sampled_from(["classes", "messy", "numbers"]))
+    if kind == "classes":
         labels = st.sampled_from(["a", "b"])
-    else:
+    elif kind == "messy":
         labels = st.sampled_from(["a", "b", " b ", None, "c", "ü", "1", "2.5"])
+    else:
+        labels = st.one_of(st.floats(-1e6, 1e6, allow_nan=False, width=32), st.none(), st.just(0.5))
     names.append("y")
     columns.append(draw(st.lists(labels, min_size=rows, max_size=rows)))
     return pd.DataFrame(dict(enumerate(columns)) if columns else {}).set_axis(names, axis=1)
@@ -135,11 +140,17 @@ def run_everything(csv: pathlib.Path, work: pathlib.Path) -> str:
         if refused(step, outputs):
             return "refused"
 
+    scored = pd.read_csv(predictions.path)
+    assert len(scored) == predictions.metadata["rows"]
+    if predictions.metadata["task"] == "regression":
+        assert all(math.isfinite(metrics.metadata[name]) for name in ("rmse", "mae", "max_error"))
+        assert metrics.metadata["rmse"] <= metrics.metadata["max_error"] + 1e-6
+        assert pd.api.types.is_float_dtype(scored["prediction"])
+        assert (scored["tree_p10"] <= scored["tree_p90"]).all()
+        return "trained regression"
     for name in ("accuracy", "balanced_accuracy", "f1_macro"):
         assert 0 <= metrics.metadata[name] <= 1
     assert math.isfinite(metrics.metadata["log_loss"])
-    scored = pd.read_csv(predictions.path)
-    assert len(scored) == predictions.metadata["rows"]
     proba = scored[[c for c in scored.columns if c.startswith("proba_")]].to_numpy()
     assert np.allclose(proba.sum(axis=1), 1.0)
     return "trained"
@@ -165,8 +176,9 @@ def test_messy_tables_train_or_stop_with_a_clear_error():
 
     check()
     assert len(outcomes) >= 200
-    # Both paths must have been exercised, or the generator has gone blind.
+    # Every path must have been exercised, or the generator has gone blind.
     assert outcomes.count("trained") >= 20 and outcomes.count("refused") >= 20
+    assert outcomes.count("trained regression") >= 10
 
 
 def test_a_very_wide_table_trains_and_scores(tmp_path):

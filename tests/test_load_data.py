@@ -230,11 +230,46 @@ def test_integer_labels_in_the_message_read_plainly(tmp_path):
         run_load(path, tmp_path)
 
 
-def test_continuous_target(tmp_path):
+def test_a_continuous_target_forced_to_classification_says_how_many_values(tmp_path):
     path = tmp_path / "prices.csv"
     pd.DataFrame({"x": [1, 2, 3], "churned": [1.0, 2.5, 3.0]}).to_csv(path, index=False)
-    with pytest.raises(SystemExit, match=r"non-integer numbers \(e.g. 2.5\); a classifier needs"):
-        run_load(path, tmp_path)
+    with pytest.raises(
+        SystemExit, match=r"holds non-integer numbers with 3 distinct values.*Use task=regression"
+    ):
+        run_load(path, tmp_path, task="classification")
+
+
+def test_thousands_of_whole_number_classes_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "ids.csv"
+    pd.DataFrame({"x": range(3000), "churned": range(3000)}).to_csv(path, index=False)
+    with pytest.raises(SystemExit, match=r"whole numbers with 3000 distinct values: as classes"):
+        run_load(path, tmp_path, task="classification")
+
+
+def test_text_forced_to_regression_is_refused(messy_csv, tmp_path):
+    with pytest.raises(SystemExit, match=r"holds text \(e.g. .*\), not numbers: regression needs"):
+        run_load(messy_csv, tmp_path, task="regression")
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        ([0, 1] * 50, "classification"),  # a 0/1 flag
+        ([1, 2, 3, 4, 5] * 20, "classification"),  # 1-5 ratings
+        (list(range(100000, 100000 + 300 * 250, 250)), "regression"),  # integer prices
+        ([0.5, 1.0, 1.5] * 40, "regression"),  # floats with few values: a fractional part
+        ([1.0, 2.0, 3.0] * 40, "classification"),  # whole numbers stored as floats
+        (["a", "b"] * 10, "classification"),
+    ],
+)
+def test_the_auto_rule(tmp_path, values, task):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"x": range(len(values)), "churned": values}).to_csv(path, index=False)
+    cleaned = dataset(tmp_path / "cleaned")
+    result = load_data.python_func(raw=dataset(path), cleaned=cleaned, target_column="churned")
+    assert result.task == cleaned.metadata["task"] == task
+    summary = "target_summary" if task == "regression" else "class_counts"
+    assert summary in cleaned.metadata
 
 
 def test_target_without_values(tmp_path):

@@ -149,10 +149,10 @@ def test_log_loss_is_lower_is_better(trained, tmp_path):
 
 def test_unknown_min_metric(trained, tmp_path):
     model, test, _ = trained
-    with pytest.raises(
-        SystemExit, match=r"min_metric 'auc' is not among the test metrics \['accuracy'\]"
-    ):
+    with pytest.raises(SystemExit, match=r"min_metric 'auc' is not a classification metric; use"):
         bless(tmp_path, test, {"accuracy": 0.9, "test_rows": 10}, model=model, min_metric="auc")
+    with pytest.raises(SystemExit, match=r"'roc_auc' is not among the test metrics \['accuracy'\]"):
+        bless(tmp_path, test, {"accuracy": 0.9, "test_rows": 10}, model=model, min_metric="roc_auc")
 
 
 def test_export_replaces_the_served_model_whole(trained, tmp_path):

@@ -16,7 +16,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 COMPONENT_YAML = sorted((ROOT / "compiled" / "components").glob("*.yaml"))
 KFP_PIN = f"kfp=={runtime.KFP_VERSION}"
 KFP_KUBERNETES_PIN = f"kfp-kubernetes=={runtime.KFP_KUBERNETES_VERSION}"
-ALL_PINS = [*runtime.RUNTIME_PINS, *runtime.STORAGE_PINS, KFP_PIN, KFP_KUBERNETES_PIN]
+ALL_PINS = [
+    *runtime.RUNTIME_PINS, *runtime.STORAGE_PINS, *runtime.REPORT_PINS, KFP_PIN, KFP_KUBERNETES_PIN
+]  # fmt: skip
 
 
 def test_pins_are_exact_and_equal_pyproject_lock_and_installed():
@@ -42,8 +44,11 @@ def test_compiled_components_install_the_pins_on_kubeflow(path):
     assert container["command"][2].lstrip().startswith(runtime.PROLOGUE_MARK)
     install = container["command"][2]
     pip_install = "python3 -m pip install --quiet --no-warn-script-location "
-    # Only the step that writes to object storage installs the storage pins.
-    extra = runtime.STORAGE_PINS if path.stem == "export_model" else ()
+    # Only the step that writes to object storage installs the storage pins, and only
+    # the one that draws charts installs matplotlib.
+    extra = {"export_model": runtime.STORAGE_PINS, "evaluate_model": runtime.REPORT_PINS}.get(
+        path.stem, ()
+    )
     expected = " ".join(f"'{pin}'" for pin in [*runtime.RUNTIME_PINS, *extra])
     assert pip_install + expected + "\n" in install
     assert f"--no-deps '{KFP_PIN}'" in install
@@ -111,7 +116,16 @@ def test_a_missing_or_different_pin_makes_the_step_install(tmp_path):
 
 
 def test_components_embed_the_shared_helpers_they_call_and_no_others():
-    from components import batch_predict, features, kserve, record_rejection, shared, storage, tasks
+    from components import (
+        batch_predict,
+        features,
+        kserve,
+        record_rejection,
+        reports,
+        shared,
+        storage,
+        tasks,
+    )  # fmt: skip
 
     helpers = runtime.shared_helpers(batch_predict.python_func)
     names = [helper.__name__ for helper in helpers]
@@ -123,7 +137,7 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         "fail_on_store", "local_path",
     }  # fmt: skip
     # Ordered by module, each after those it calls, then by line: deterministic YAML.
-    order = [m.__name__ for m in (shared, tasks, features, storage, kserve)]
+    order = [m.__name__ for m in (shared, tasks, features, storage, kserve, reports)]
     keys = [(order.index(h.__module__), h.__code__.co_firstlineno) for h in helpers]
     assert keys == sorted(keys)
     assert runtime.shared_helpers(record_rejection.python_func) == []
