@@ -210,3 +210,30 @@ def test_the_compiled_pipeline_with_defaults_trains_a_regressor_like_a_plain_for
     plain.fit(both.iloc[: len(train)], train[target])
     plain_r2 = plain.score(both.iloc[len(train) :], test[target])
     assert metrics["r2"] > plain_r2 - 0.05, (metrics["r2"], plain_r2)
+
+
+def test_a_messy_regression_table_through_both_pipelines(local_runner, messy_prices, tmp_path):
+    from components import detect_drift
+
+    trained = training_pipeline(data_uri=str(messy_prices), target_column="price").outputs
+    model = trained["model"]
+    assert model.metadata["task"] == "regression"
+    assert model.metadata["excluded_columns"] == ["listing_id"]  # the ID column
+    assert trained["metrics"].metadata["r2"] > 0.6
+
+    rows = make_messy_regression_frame(rows=50, seed=9).drop(columns="price")
+    rows.loc[:4, "quality"] = "luxury"  # unseen in training
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    scored = batch_prediction_pipeline(model_uri=model.path, data_uri=str(tmp_path / "rows.csv"))
+    predictions = scored.outputs["predictions"]
+    assert predictions.metadata["task"] == "regression"
+    assert predictions.metadata["unseen_categories"] == {"quality": 5}
+    assert pd.read_csv(predictions.path)["prediction"].between(0, 10**7).all()
+
+    # Drift needs no target: the same checks as for a classifier.
+    report = HTML(name="r", uri=str(tmp_path / "drift.html"))
+    numbers = Metrics(name="m", uri=str(tmp_path / "m"), metadata={})
+    detect_drift.python_func(
+        model=model, data=dataset(tmp_path / "rows.csv"), report=report, metrics=numbers
+    )
+    assert numbers.metadata["max_new_category_share"] == pytest.approx(0.1)
