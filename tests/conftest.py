@@ -99,6 +99,22 @@ def train_on_csv(
     return model, train, test
 
 
+def evaluate(model, test, folder: pathlib.Path):
+    """Runs evaluate_model as a plain function; returns (metrics, classification metrics, page)."""
+    from kfp.dsl import HTML, ClassificationMetrics, Metrics
+
+    from components import evaluate_model
+
+    metrics = Metrics(name="metrics", uri=str(folder / "metrics"), metadata={})
+    classification = ClassificationMetrics(name="c", uri=str(folder / "c"), metadata={})
+    report = HTML(name="report", uri=str(folder / "report.html"), metadata={})
+    evaluate_model.python_func(
+        model=model, test=test, metrics=metrics, classification_metrics=classification,
+        report=report,
+    )  # fmt: skip
+    return metrics.metadata, classification.metadata, pathlib.Path(report.path).read_text()
+
+
 @pytest.fixture
 def messy_model(tmp_path, messy_csv):
     """A model trained on the messy table, with its train and test artifacts."""

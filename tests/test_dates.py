@@ -6,12 +6,12 @@ import pathlib
 import numpy as np
 import pandas as pd
 import pytest
-from kfp.dsl import HTML, ClassificationMetrics, Metrics
+from kfp.dsl import HTML, Metrics
 
-from components import evaluate_model, validate_data
+from components import validate_data
 from components.features import date_format, infer_features
 from pipelines.serving_check import check_serving
-from tests.conftest import dataset, train_on_csv
+from tests.conftest import dataset, evaluate, train_on_csv
 
 
 def weekday_table(rows=1500, seed=0, form="%Y-%m-%d"):
@@ -27,15 +27,7 @@ def weekday_table(rows=1500, seed=0, form="%Y-%m-%d"):
 
 
 def balanced_accuracy(model, test, folder):
-    metrics = Metrics(name="metrics", uri=str(folder / "metrics"), metadata={})
-    evaluate_model.python_func(
-        model=model,
-        test=test,
-        metrics=metrics,
-        classification_metrics=ClassificationMetrics(name="c", uri=str(folder / "c")),
-        report=HTML(name="report", uri=str(folder / "report.html")),
-    )
-    return metrics.metadata["balanced_accuracy"]
+    return evaluate(model, test, folder)[0]["balanced_accuracy"]
 
 
 def test_the_day_of_week_is_learnt_from_a_date_column(tmp_path):

@@ -6,19 +6,18 @@ import pathlib
 import numpy as np
 import pandas as pd
 import pytest
-from kfp.dsl import HTML, ClassificationMetrics, Markdown, Metrics
+from kfp.dsl import HTML, Markdown, Metrics
 
 from components import (
     batch_predict,
     bless_model,
     cross_validate,
-    evaluate_model,
     load_data,
     validate_data,
 )
 from pipelines import batch_prediction_pipeline, training_pipeline
 from pipelines.serving_check import check_serving
-from tests.conftest import dataset, make_messy_regression_frame, train_on_csv
+from tests.conftest import dataset, evaluate, make_messy_regression_frame, train_on_csv
 
 
 @pytest.fixture
@@ -26,17 +25,6 @@ def messy_prices(tmp_path):
     path = tmp_path / "prices.csv"
     make_messy_regression_frame().to_csv(path, index=False)
     return path
-
-
-def evaluated(model, test, folder):
-    metrics = Metrics(name="metrics", uri=str(folder / "metrics"), metadata={})
-    classification = ClassificationMetrics(name="c", uri=str(folder / "c"), metadata={})
-    report = HTML(name="report", uri=str(folder / "report.html"), metadata={})
-    evaluate_model.python_func(
-        model=model, test=test, metrics=metrics, classification_metrics=classification,
-        report=report,
-    )  # fmt: skip
-    return metrics.metadata, classification.metadata, pathlib.Path(report.path).read_text()
 
 
 def test_components_handle_a_regression_target(messy_prices, tmp_path):
@@ -75,7 +63,7 @@ def test_components_handle_a_regression_target(messy_prices, tmp_path):
     )  # fmt: skip
     assert scored["metric"] == "r2" and scored["mean"] > 0.5
 
-    metrics, classification, page = evaluated(model, test, tmp_path)
+    metrics, classification, page = evaluate(model, test, tmp_path)
     assert {"r2", "rmse", "mae", "mape", "max_error", "test_rows"} == set(metrics)
     assert metrics["r2"] > 0.6 and metrics["rmse"] < metrics["max_error"]
     assert classification == {}  # no classification metrics for a regressor
@@ -119,7 +107,7 @@ def test_regression_split_with_a_diamond_like_target_needs_no_class_rows(tmp_pat
     pd.DataFrame({"carat": carat, "cut": rng.choice(["Fair", "Good", "Ideal"], 8000),
                   "price": price}).to_csv(path, index=False)  # fmt: skip
     model, _, test = train_on_csv(path, "price", tmp_path / "m", n_estimators=30)
-    metrics, _, _ = evaluated(model, test, tmp_path)
+    metrics, _, _ = evaluate(model, test, tmp_path)
     assert metrics["r2"] > 0.9
 
 

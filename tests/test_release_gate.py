@@ -5,10 +5,10 @@ import pathlib
 import numpy as np
 import pandas as pd
 import pytest
-from kfp.dsl import HTML, ClassificationMetrics, Markdown, Metrics
+from kfp.dsl import Markdown, Metrics
 
-from components import bless_model, evaluate_model, export_model, record_rejection
-from tests.conftest import model_artifact, train_on_csv
+from components import bless_model, export_model, record_rejection
+from tests.conftest import evaluate, model_artifact, train_on_csv
 
 
 @pytest.fixture
@@ -44,25 +44,13 @@ def bless(tmp_path, test, new_scores, model=None, **options):
     return result, numbers.metadata, pathlib.Path(decision.path).read_text()
 
 
-def evaluated(model, test, folder):
-    metrics = Metrics(name="metrics", uri=str(folder / "metrics"), metadata={})
-    evaluate_model.python_func(
-        model=model,
-        test=test,
-        metrics=metrics,
-        classification_metrics=ClassificationMetrics(name="c", uri=str(folder / "c")),
-        report=HTML(name="report", uri=str(folder / "report.html")),
-    )
-    return metrics.metadata
-
-
 def test_a_model_on_pure_noise_is_not_blessed_by_default(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(600, 5)), columns=[f"x{i}" for i in range(5)])
     frame["label"] = rng.choice(["a", "b", "c"], 600)
     frame.to_csv(tmp_path / "noise.csv", index=False)
     model, _, test = train_on_csv(tmp_path / "noise.csv", "label", tmp_path / "noise")
-    scores = evaluated(model, test, tmp_path)
+    scores, _, _ = evaluate(model, test, tmp_path)
     result, numbers, text = bless(tmp_path, test, scores, model=model)
     assert result.blessed is False
     assert numbers["trivial_value"] == pytest.approx(1 / 3, abs=1e-6)  # chance, balanced accuracy
