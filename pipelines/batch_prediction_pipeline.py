@@ -56,23 +56,16 @@ def batch_prediction_pipeline(
     model.set_display_name("import-model")
     data = dsl.importer(artifact_uri=data_uri, artifact_class=Dataset, reimport=False)
     data.set_display_name("import-data")
+    # Both steps read the same file the same way.
+    rows = {"data": data.output, "delimiter": delimiter, "decimal": decimal, "encoding": encoding}
     drift = detect_drift(
         model=model.output,
-        data=data.output,
         max_psi=max_psi,
         max_new_category_share=max_new_category_share,
         max_missing_change=max_missing_change,
-        delimiter=delimiter,
-        decimal=decimal,
-        encoding=encoding,
+        **rows,
     )
     light(uncached(drift))
-    scored = batch_predict(
-        model=model.output,
-        data=data.output,
-        delimiter=delimiter,
-        decimal=decimal,
-        encoding=encoding,
-    ).after(drift)
+    scored = batch_predict(model=model.output, **rows).after(drift)
     heavy(uncached(scored))
     return PredictionOutputs(predictions=scored.outputs["predictions"])
