@@ -178,7 +178,7 @@ def test_messy_tables_train_or_stop_with_a_clear_error():
     assert len(outcomes) >= 200
     # Every path must have been exercised, or the generator has gone blind.
     assert outcomes.count("trained") >= 20 and outcomes.count("refused") >= 20
-    assert outcomes.count("trained regression") >= 10
+    assert outcomes.count("trained regression") >= 5
 
 
 def test_a_very_wide_table_trains_and_scores(tmp_path):

@@ -77,7 +77,7 @@ def test_cross_validation_folds_shrink_to_the_smallest_class(tmp_path):
 
 
 def test_cross_validation_refuses_an_unknown_metric(tmp_path):
-    with pytest.raises(SystemExit, match="metric 'auc' is not one of"):
+    with pytest.raises(SystemExit, match="metric 'auc' is not a classification metric; use one of"):
         cross_validate.python_func(
             train=xor_table(tmp_path / "t"), target_column="y", hyperparameters={}, metric="auc"
         )

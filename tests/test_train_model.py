@@ -97,7 +97,7 @@ def test_same_seed_gives_the_same_model(tmp_path, messy_model):
         ({"n_estimators": 2.5}, "n_estimators must be a whole number of at least 1, got 2.5"),
         ({"max_depth": -1}, "max_depth must be a whole number of at least 0"),
         ({"min_samples_leaf": 0}, "min_samples_leaf must be a whole number of at least 1"),
-        ({"max_features": 2.0}, "max_features must be 'sqrt', 'log2' or a share in"),
+        ({"max_features": 2.0}, "max_features must be 'auto', 'sqrt', 'log2' or a share in"),
         ({"trees": 5}, r"unknown hyperparameter\(s\) \['trees'\]"),
     ],
 )
