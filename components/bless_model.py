@@ -127,8 +127,10 @@ def bless_model(
         if target not in frame.columns:
             fail(f"{baseline.uri}: the baseline predicts {target!r}, which the test rows lack.")
         if old.get("task", "classification") != task:
-            fail(f"{baseline.uri}: the baseline is a {old.get('task', 'classification')} model; "
-                 f"the new one is {task}. Compare models of the same task.")  # fmt: skip
+            fail(
+                f"{baseline.uri}: the baseline is a {old.get('task', 'classification')} model; "
+                f"the new one is {task}. Compare models of the same task."
+            )
         inputs = select_features(frame, old["features"], test.uri)
         baseline_scores, _ = predict_and_score(
             estimator, inputs, frame[target].to_numpy(), old.get("task", "classification")

@@ -77,8 +77,10 @@ def decide_task(target, task: str, where: str):
     else:
         found = ("classification", f"whole numbers with {distinct} distinct values (at most 20)")
     if task == "regression" and not numeric:
-        fail(f"{where} holds text (e.g. {target.iloc[0]!r}), not numbers: regression needs a "
-             "numeric target. Use task=classification, or auto.")  # fmt: skip
+        fail(
+            f"{where} holds text (e.g. {target.iloc[0]!r}), not numbers: regression needs a "
+            "numeric target. Use task=classification, or auto."
+        )
     if task == "classification" and numeric and (not whole or distinct > 1000):
         kind = "non-integer numbers" if not whole else "whole numbers"
         fail(
