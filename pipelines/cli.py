@@ -46,6 +46,7 @@ import json
 import logging
 import pathlib
 import re
+import shutil
 import sys
 import warnings
 
@@ -186,6 +187,17 @@ def print_metrics(metrics) -> None:
         print(f"  {name:<20}{shown:>10}")
 
 
+def openable(report: pathlib.Path) -> pathlib.Path:
+    """A copy of an HTML report artifact named ``<artifact>.html``, which a browser opens as a page.
+
+    KFP names the artifact file after the output (``report``), with no extension,
+    so a browser would show its source; the artifact itself is left as KFP wrote it.
+    """
+    page = report.with_name(report.name + ".html")
+    shutil.copyfile(report, page)
+    return page
+
+
 def uri_or_path(location) -> str:
     """An object-store URI as given (steps read it through fsspec), or an absolute local path."""
     location = str(location)
@@ -233,10 +245,10 @@ def train(args: argparse.Namespace) -> pathlib.Path:
     print(f"Model:       {model_dir}")
     if options.get("export_uri") and decision.read_text().startswith("# Blessed"):
         print(f"Exported to: {options['export_uri']}")
-    print(f"Report:      {run_dir / 'evaluate-model' / 'report'} (HTML)")
-    print(f"Validation:  {run_dir / 'validate-data' / 'report'} (HTML)")
+    print(f"Report:      {openable(run_dir / 'evaluate-model' / 'report')}")
+    print(f"Validation:  {openable(run_dir / 'validate-data' / 'report')}")
     (leaderboard,) = run_dir.glob("select-candidate*/leaderboard")
-    print(f"Leaderboard: {leaderboard} (HTML)")
+    print(f"Leaderboard: {openable(leaderboard)}")
     return model_dir
 
 
@@ -268,7 +280,7 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
     print_warnings(warnings)
     print(f"Predictions: {predictions.path} (CSV)")
     drift_report = pathlib.Path(predictions.path).parent.parent / "detect-drift" / "report"
-    print(f"Drift:       {drift_report} (HTML)")
+    print(f"Drift:       {openable(drift_report)}")
     return pathlib.Path(predictions.path)
 
 

@@ -35,7 +35,9 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert "Task: classification, for text or boolean values (2 distinct)" in out
     model_dir = printed_path(out, "Model:")
     assert (model_dir / "model.joblib").is_file()
-    assert printed_path(out, "Report:").read_text().startswith("<!DOCTYPE html>")
+    report = printed_path(out, "Report:")
+    assert report.suffix == ".html" and report.read_text().startswith("<!DOCTYPE html>")
+    assert report.with_suffix("").read_text() == report.read_text()  # the artifact, as KFP wrote it
     assert "Data validation" in printed_path(out, "Validation:").read_text()
     assert "3 candidates by cross-validated" in printed_path(out, "Leaderboard:").read_text()
     assert "\nBlessed\n" in out
