@@ -275,8 +275,10 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
     print(f"Predictions for {int(predictions.metadata['rows'])} rows of {args.data}:")
     for label, count in predictions.metadata.get("prediction_counts", {}).items():
         print(f"  {label:<20}{int(count):>10}")
-    for name, value in predictions.metadata.get("prediction_summary", {}).items():
-        print(f"  {name:<20}{value:>10.4g}")
+    summary = predictions.metadata.get("prediction_summary", {})
+    for name in ("min", "mean", "max"):
+        if name in summary:
+            print(f"  {name:<20}{summary[name]:>10.4g}")
     print_warnings(warnings)
     print(f"Predictions: {predictions.path} (CSV)")
     drift_report = pathlib.Path(predictions.path).parent.parent / "detect-drift" / "report"
