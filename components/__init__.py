@@ -1,4 +1,4 @@
-"""KFP v2 lightweight components for tabular classification with scikit-learn.
+"""KFP v2 lightweight components for tabular classification and regression with scikit-learn.
 
 Each component does one step and lives in its own module.
 """

@@ -29,7 +29,7 @@ def cross_validate(
 
     Args:
         train: Parquet table of training rows from ``split_data``.
-        target_column: Column holding the class to predict.
+        target_column: Column holding what to predict (a class or a number).
         hyperparameters: The candidate, as ``train_model`` takes it.
         exclude_columns: Columns not to use as features.
         folds: Number of folds.

@@ -32,7 +32,7 @@ def train_model(
 
     Args:
         train: Parquet table of training rows from ``split_data``.
-        target_column: Column holding the class to predict.
+        target_column: Column holding what to predict (a class or a number).
         exclude_columns: Columns not to use as features (``validate_data``
             hands over the ID-like ones).
         hyperparameters: Any of ``n_estimators`` (100), ``max_depth`` (0 means no

@@ -43,7 +43,7 @@ def validate_data(
 
     Args:
         data: Parquet table from ``load_data``, target included.
-        target_column: Column holding the class to predict.
+        target_column: Column holding what to predict (a class or a number).
         keep_id_columns: Keep ID-like columns as features.
         fail_on: Warning kinds that stop the run, e.g. ``["leak", "id_like"]``.
         min_class_ratio: Fraction of an even share (1/k of the rows) under which
