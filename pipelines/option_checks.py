@@ -112,6 +112,22 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
             f"evaluation), got {size!r}. Use e.g. --test-size 0.2"
         )
 
+    from components.tasks import task_metrics
+
+    task = given["task"]
+    if task not in ("auto", "classification", "regression"):
+        problems.append(
+            f"--task: must be auto, classification or regression, got {task!r}. "
+            "Use e.g. --task regression"
+        )
+    known = {"auto", *task_metrics("classification"), *task_metrics("regression")}
+    for name in ("selection_metric", "min_metric"):
+        if given[name] not in known:
+            problems.append(
+                f"{option(name)}: {given[name]!r} is not a metric; use auto or one of "
+                f"{sorted(known - {'auto'})}. Use e.g. {option(name)} auto"
+            )
+
     # Each base option alone, the others at their defaults, so the message names it.
     base_defaults = {name: defaults[name] for name in BASE_HYPERPARAMETERS}
     for name in BASE_HYPERPARAMETERS:

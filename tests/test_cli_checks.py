@@ -302,3 +302,17 @@ def test_ctrl_c_during_a_run_names_the_unfinished_step(iris_csv, tmp_path, capsy
         "interrupted: kfp-tabular train during step 'train-model' of training-pipeline; "
         f"a new run starts afresh (full log: {tmp_path / 'train.log'})"
     )
+
+
+def test_a_misspelt_task_or_metric_is_refused_before_the_run(iris_csv, tmp_path, capsys, no_run):
+    code = main(
+        ["train", "--data", str(iris_csv), "--target", "species", "--task", "regresion",
+         "--selection-metric", "r3", "--output-dir", str(tmp_path / "runs")]
+    )  # fmt: skip
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[0] == (
+        "error: --task: must be auto, classification or regression, got 'regresion'. "
+        "Use e.g. --task regression"
+    )
+    assert err[1].startswith("error: --selection-metric: 'r3' is not a metric; use auto or one of")
