@@ -60,8 +60,26 @@ def evaluate_model(
     metrics.log_metric("test_rows", len(frame))
     summary = pd.DataFrame({"value": {name: round(float(v), 4) for name, v in scores.items()}})
 
-    def classification_details(truth, proba, classes):
-        predicted = classes[proba.argmax(axis=1)]
+    if task == "regression":
+        # No classification_metrics for regression: KFP keeps the artifact, empty.
+        errors = pd.DataFrame({"actual": truth.astype(float), "error": output - truth})
+        errors["decile"] = pd.qcut(errors["actual"], 10, labels=False, duplicates="drop") + 1
+        by_decile = errors.groupby("decile").agg(
+            rows=("actual", "size"),
+            actual_from=("actual", "min"),
+            actual_to=("actual", "max"),
+            mean_error=("error", "mean"),
+            mean_absolute_error=("error", lambda e: e.abs().mean()),
+        )
+        details = (
+            f"<h2>Charts</h2>{regression_charts(truth, output, str(target_column))}"
+            "<h2>Error by decile of the actual value</h2>"
+            "<p>mean_error above 0: the model predicts too high in that range.</p>"
+            f"{by_decile.round(4).to_html()}"
+        )
+    else:  # classification: ``output`` holds the class probabilities
+        classes = estimator.classes_
+        predicted = classes[output.argmax(axis=1)]
         labels = [str(label) for label in classes]
         matrix = sk.confusion_matrix(truth, predicted, labels=classes)
         # Artifact metadata travels on the command line (see ``bounded``): past 30
@@ -74,7 +92,7 @@ def evaluate_model(
                 "classification_metrics artifact holds matrices of up to 30 classes."
             )
         if len(classes) == 2 and "roc_auc" in scores:
-            fpr, tpr, thresholds = sk.roc_curve(truth == classes[1], proba[:, 1])
+            fpr, tpr, thresholds = sk.roc_curve(truth == classes[1], output[:, 1])
             points = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 101)).round().astype(int))
             # The first threshold is +inf, which JSON and the Kubeflow UI cannot show.
             thresholds = np.minimum(thresholds[points], 1.0)
@@ -98,30 +116,10 @@ def evaluate_model(
             index=[f"true {label}" for label in labels],
             columns=[f"predicted {label}" for label in labels],
         )
-        return (
+        details = (
             f"<h2>Classification report</h2>{per_class.to_html()}"
             f"<h2>Confusion matrix</h2>{confusion.to_html()}"
         )
-
-    if task == "regression":
-        # No classification_metrics for regression: KFP keeps the artifact, empty.
-        errors = pd.DataFrame({"actual": truth.astype(float), "error": output - truth})
-        errors["decile"] = pd.qcut(errors["actual"], 10, labels=False, duplicates="drop") + 1
-        by_decile = errors.groupby("decile").agg(
-            rows=("actual", "size"),
-            actual_from=("actual", "min"),
-            actual_to=("actual", "max"),
-            mean_error=("error", "mean"),
-            mean_absolute_error=("error", lambda e: e.abs().mean()),
-        )
-        details = (
-            f"<h2>Charts</h2>{regression_charts(truth, output, str(target_column))}"
-            "<h2>Error by decile of the actual value</h2>"
-            "<p>mean_error above 0: the model predicts too high in that range.</p>"
-            f"{by_decile.round(4).to_html()}"
-        )
-    else:
-        details = classification_details(truth, output, estimator.classes_)
 
     notes_html = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
     page = f"""<!DOCTYPE html>
