@@ -12,7 +12,7 @@ import sys
 import joblib
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import accuracy_score, classification_report
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, classification_report
 from sklearn.model_selection import train_test_split
 
 
@@ -26,6 +26,7 @@ def main(data_path: str, target: str, model_path: str) -> None:
     model = RandomForestClassifier().fit(x_train, y_train)
     predicted = model.predict(x_test)
     print(f"accuracy: {accuracy_score(y_test, predicted):.4f}")
+    print(f"balanced accuracy: {balanced_accuracy_score(y_test, predicted):.4f}")
     print(classification_report(y_test, predicted))
     joblib.dump(model, model_path)
 

@@ -6,13 +6,16 @@ For each size it generates a 20-feature, 3-class CSV and measures, each in its
 own fresh process:
 
 * plain: the one-file script (``benchmarks/plain_script.py``), one core;
-* pipeline: ``kfp-tabular train`` on the KFP local runner (import, load, split,
-  train, evaluate, each step a subprocess);
-* floor: reading the CSV once and fitting the same forest on every core.
+* default: ``kfp-tabular train`` with its default parameters on the KFP local
+  runner, what users run (a random forest and gradient boosting compared);
+* single: the same with one candidate (``--search-space '[{}]'``), the same
+  forest as the plain script;
+* floor: reading the CSV once and fitting that forest on every core.
 
 It reports wall time, peak memory (largest resident set of the process and its
-children), model size and model load time, the pipeline's per-step times, and
-ratios against the plain script and the floor. The machine is noisy: compare
+children), model size and model load time, the pipelines' per-step times and
+test balanced accuracy, and ratios: default against the plain script, single
+against the floor. The machine is noisy: compare
 the ratios, and run more than once before drawing conclusions.
 """
 
@@ -47,15 +50,18 @@ def write_data(path: pathlib.Path, rows: int) -> None:
 
 
 def measure(command: list[str]) -> dict:
-    """Runs a command; returns its wall time and the peak RSS of it and its children."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
-    return {"wall_s": round(wall, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    """Runs a command; returns its wall time, the peak RSS of it and its children, its output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status):
+            raise RuntimeError(f"{' '.join(command)} failed: {err.read().decode()[-2000:]}")
+        text = out.read().decode()
+    return {"wall_s": round(wall, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "out": text}
 
 
 def load_seconds(model_file: pathlib.Path, repeats: int = 3) -> float:
@@ -91,58 +97,61 @@ def step_seconds(log_text: str) -> dict:
     return times
 
 
+def run_pipeline(data: pathlib.Path, runs_dir: pathlib.Path, *options: str) -> dict:
+    """Measures ``kfp-tabular train`` on ``data``; adds model size, load time, steps, score."""
+    command = [PYTHON, "-m", "pipelines", "train", "--data", str(data), "--target", "label"]
+    result = measure([*command, *options, "--output-dir", str(runs_dir)])
+    del result["out"]
+    (run,) = runs_dir.glob("training-pipeline-*")
+    model_file = run / "train-model" / "model" / "model.joblib"
+    metrics = json.loads((run / "evaluate-model" / "executor_output.json").read_text())
+    accuracy = metrics["artifacts"]["metrics"]["artifacts"][0]["metadata"]["balanced_accuracy"]
+    chosen = json.loads((model_file.parent / "metadata.json").read_text())["hyperparameters"]
+    result.update(
+        model_mb=round(model_file.stat().st_size / 1e6, 2),
+        load_s=load_seconds(model_file),
+        steps_s=step_seconds((runs_dir / "train.log").read_text(encoding="utf-8")),
+        balanced_accuracy=round(accuracy, 4),
+        model=chosen["model"],
+    )
+    return result
+
+
 def bench_size(rows: int, work: pathlib.Path) -> dict:
-    """Measures the three variants on one generated dataset."""
+    """Measures the four variants on one generated dataset."""
     data = work / f"data_{rows}.csv"
     write_data(data, rows)
     plain_model = work / f"plain_{rows}.joblib"
-    runs_dir = work / f"runs_{rows}"
 
     plain = measure([PYTHON, "-m", "benchmarks.plain_script", str(data), "label", str(plain_model)])
+    accuracy = float(re.search(r"balanced accuracy: ([\d.]+)", plain.pop("out")).group(1))
     plain.update(
-        model_mb=round(plain_model.stat().st_size / 1e6, 2), load_s=load_seconds(plain_model)
+        model_mb=round(plain_model.stat().st_size / 1e6, 2),
+        load_s=load_seconds(plain_model),
+        balanced_accuracy=accuracy,
     )
-
-    pipeline = measure(
-        [
-            PYTHON,
-            "-m",
-            "pipelines",
-            "train",
-            "--data",
-            str(data),
-            "--target",
-            "label",
-            "--search-space",
-            "[{}]",  # one candidate: the same forest as the plain script, no sweep
-            "--output-dir",
-            str(runs_dir),
-        ]
-    )
-    (model_file,) = runs_dir.glob("training-pipeline-*/train-model/model/model.joblib")
-    steps = step_seconds((runs_dir / "train.log").read_text(encoding="utf-8"))
-    pipeline.update(
-        model_mb=round(model_file.stat().st_size / 1e6, 2),
-        load_s=load_seconds(model_file),
-        steps_s=steps,
-    )
-
+    default = run_pipeline(data, work / f"default_{rows}")
+    single = run_pipeline(data, work / f"single_{rows}", "--search-space", "[{}]")
     floor = measure([PYTHON, "-m", "benchmarks.floor", str(data), "label"])
+    del floor["out"]
 
-    pipeline["overhead_per_step_s"] = round(
-        (pipeline["wall_s"] - floor["wall_s"]) / max(len(steps), 1), 3
-    )
+    for result in (default, single):
+        result["overhead_per_step_s"] = round(
+            (result["wall_s"] - floor["wall_s"]) / max(len(result["steps_s"]), 1), 3
+        )
     ratios = {
-        "pipeline_vs_plain_wall": pipeline["wall_s"] / plain["wall_s"],
-        "pipeline_vs_floor_wall": pipeline["wall_s"] / floor["wall_s"],
-        "pipeline_vs_plain_peak_rss": pipeline["peak_rss_mb"] / plain["peak_rss_mb"],
-        "pipeline_vs_plain_model_size": pipeline["model_mb"] / plain["model_mb"],
-        "pipeline_vs_plain_load_time": pipeline["load_s"] / plain["load_s"],
+        "default_vs_plain_wall": default["wall_s"] / plain["wall_s"],
+        "single_vs_floor_wall": single["wall_s"] / floor["wall_s"],
+        "single_vs_plain_wall": single["wall_s"] / plain["wall_s"],
+        "default_vs_plain_peak_rss": default["peak_rss_mb"] / plain["peak_rss_mb"],
+        "default_vs_plain_model_size": default["model_mb"] / plain["model_mb"],
+        "default_vs_plain_load_time": default["load_s"] / plain["load_s"],
     }
     return {
         "rows": rows,
         "plain": plain,
-        "pipeline": pipeline,
+        "default": default,
+        "single": single,
         "floor": floor,
         "ratios": {name: round(value, 3) for name, value in ratios.items()},
     }
@@ -152,19 +161,19 @@ def print_table(results: list[dict]) -> None:
     """Prints the measurements and ratios, one block per size."""
     for result in results:
         print(f"\n{result['rows']:,} rows x 20 features, 3 classes")
-        print(f"  {'':<10}{'wall s':>9}{'peak MB':>10}{'model MB':>10}{'load s':>9}")
-        for name in ("plain", "pipeline", "floor"):
+        print(
+            f"  {'':<10}{'wall s':>9}{'peak MB':>10}{'model MB':>10}{'load s':>9}{'bal. acc':>10}"
+        )
+        for name in ("plain", "default", "single", "floor"):
             row = result[name]
             print(
                 f"  {name:<10}{row['wall_s']:>9.2f}{row['peak_rss_mb']:>10.0f}"
                 f"{row.get('model_mb', float('nan')):>10.2f}{row.get('load_s', float('nan')):>9.3f}"
+                f"{row.get('balanced_accuracy', float('nan')):>10.4f}"
             )
-        steps = ", ".join(
-            f"{task} {sec:.2f}" for task, sec in result["pipeline"]["steps_s"].items()
-        )
-        print(f"  pipeline steps (s): {steps}")
-        overhead = result["pipeline"]["overhead_per_step_s"]
-        print(f"  pipeline overhead beyond the floor, per step: {overhead:.2f} s")
+        for name in ("default", "single"):
+            steps = ", ".join(f"{task} {sec:.2f}" for task, sec in result[name]["steps_s"].items())
+            print(f"  {name} steps (s): {steps}; chose {result[name]['model']}")
         for name, value in result["ratios"].items():
             print(f"  {name:<32}{value:>7.2f}x")
 

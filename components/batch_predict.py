@@ -58,13 +58,15 @@ def batch_predict(
     features = meta["features"]
     inputs = select_features(frame, features, data.uri)
     task = meta.get("task", "classification")
-    if task == "regression":
+    trees = getattr(estimator[-1], "estimators_", None)  # forests only
+    if task == "regression" and trees is None:
+        added = {"prediction": estimator.predict(inputs)}
+    elif task == "regression":
         # The spread of the forest's own trees: the 10th and 90th percentiles of their
         # predictions. It shows where the model is unsure; it is not a calibrated
         # prediction interval (it leaves out the noise in the target itself).
-        forest = estimator[-1]
         prepared = estimator[:-1].transform(inputs)
-        per_tree = np.stack([tree.predict(prepared) for tree in forest.estimators_])
+        per_tree = np.stack([tree.predict(prepared) for tree in trees])
         low, high = np.percentile(per_tree, [10, 90], axis=0)
         added = {"prediction": per_tree.mean(axis=0), "tree_p10": low, "tree_p90": high}
     else:

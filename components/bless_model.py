@@ -8,13 +8,14 @@ from components.features import select_features
 from components.runtime import tabular_component
 from components.shared import fail, load_model_dir, read_model_metadata
 from components.storage import local_path
-from components.tasks import lower_is_better, predict_and_score, resolve_metric, trivial_scores
+from components.tasks import lower_is_better, predict_and_score, resolve_metric
 
 
 @tabular_component
 def bless_model(
     model: Input[Model],
     metrics: Input[Metrics],
+    trivial_metrics: Input[Metrics],
     test: Input[Dataset],
     decision: Output[Markdown],
     decision_metrics: Output[Metrics],
@@ -29,8 +30,8 @@ def bless_model(
     The new model's score is read from its test-set ``metrics``. The trivial
     model predicts the training class shares for every row (so the majority
     class; chance for ``balanced_accuracy``), or for regression the training
-    mean, and is scored on the same test
-    rows: the new model must beat it by the larger of ``min_lift`` of the gap
+    mean, and is scored on the same test rows by ``evaluate_model``
+    (``trivial_metrics``): the new model must beat it by the larger of ``min_lift`` of the gap
     between that score and a perfect one (1, or 0 for ``log_loss``) and what
     chance alone reaches 1% of the time on this many test rows (a normal
     approximation; for regression and ``log_loss``, ``min_lift`` alone). A
@@ -43,7 +44,9 @@ def bless_model(
     Args:
         model: The new model directory (its training class shares are read).
         metrics: Test-set metrics of the new model, from ``evaluate_model``.
-        test: The test rows, to score the trivial model and the baseline on.
+        trivial_metrics: The trivial model's test-set metrics, from ``evaluate_model``.
+        test: The test rows (their class counts set the chance margin; the
+            baseline is scored on them).
         min_metric: The metric to judge by (any of ``evaluate_model``'s); ``auto``:
             ``balanced_accuracy`` for classification, ``r2`` for regression.
         min_value: The least score a model needs; 0 accepts any.
@@ -78,7 +81,7 @@ def bless_model(
 
     frame = pd.read_parquet(test.path)
     truth = frame[meta["target_column"]].to_numpy()
-    trivial_value = trivial_scores(meta, truth).get(min_metric)
+    trivial_value = dict(trivial_metrics.metadata).get(min_metric)
     trivial = "the training mean" if task == "regression" else "the training class shares"
     if trivial_value is not None:
         # What chance alone reaches 1% of the time on this many test rows (normal

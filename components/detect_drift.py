@@ -3,12 +3,14 @@
 from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 
 from components.features import profile_column, select_features
-from components.runtime import tabular_component
+from components.reports import bar_panels, html_page
+from components.runtime import REPORT_PINS, tabular_component
 from components.shared import fail, read_csv_table, read_model_metadata
 from components.storage import local_path
 
 
-@tabular_component
+# The report draws charts: matplotlib.
+@tabular_component(extra_pins=REPORT_PINS)
 def detect_drift(
     model: Input[Model],
     data: Input[Dataset],
@@ -62,7 +64,9 @@ def detect_drift(
 
     Returns:
         report: HTML page with one row per feature: PSI or unseen-category share,
-            missing share in training and now, and a verdict. The Kubeflow UI renders it.
+            missing share in training and now, and a verdict; and for each
+            column not stable, a chart of its training against its scoring
+            distribution. The Kubeflow UI renders it.
         metrics: ``rows``, ``max_psi``, ``max_new_category_share``,
             ``max_missing_share_change``, ``columns_drifted``.
     """
@@ -73,7 +77,7 @@ def detect_drift(
     frame, _ = read_csv_table(local_path(data), data.uri, delimiter, decimal, encoding)
     inputs = select_features(frame, meta["features"], data.uri)
 
-    rows = []
+    rows, profiles = [], {}
     for feature in meta["features"]:
         name, kind = feature["name"], feature["kind"]
         values = inputs[name]
@@ -107,6 +111,7 @@ def detect_drift(
                     (~present.isin(list(feature["categories"]))).mean()
                 )
         rows.append(row)
+        profiles[name] = now
 
     table = pd.DataFrame(rows)
     table["missing_change"] = table["missing_now"] - table["missing_in_training"]
@@ -147,12 +152,43 @@ def detect_drift(
         missing_now=table["missing_now"].map("{:.1%}".format),
         missing_change=table["missing_change"].map("{:+.1%}".format),
     ).replace({"nan%": ""})
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Drift report</title>
-<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 10px}}</style></head><body>
-<h1>Drift: {len(frame)} rows to score against {meta["training_rows"]} training rows</h1>
-<p>PSI: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift, counted
+    # Training against scoring, for each column not stable: the share of present
+    # values in each training decile bin, or of the most frequent training categories.
+    panels = []
+    for feature in meta["features"]:
+        verdict = table.loc[table["column"] == feature["name"], "verdict"].iloc[0]
+        now = profiles[feature["name"]]
+        if verdict == "stable":
+            continue
+        title = f"{feature['name']} ({verdict})"
+        if "bin_shares" in now and len(feature.get("bin_shares", [])) > 1:
+            edges = feature["bin_edges"]
+            labels = [f"< {edges[0]:.3g}"] + [f"≥ {edge:.3g}" for edge in edges]
+            series = {"training": feature["bin_shares"], "scoring": now["bin_shares"]}
+            panels.append((title, labels, series))
+        elif feature.get("categories"):
+            known = list(feature["categories"])[:10]
+            trained = sum(feature["categories"].values()) or 1
+            scored = sum(now.get("categories", {}).values()) or 1
+            series = {
+                "training": [feature["categories"][c] / trained for c in known],
+                "scoring": [now.get("categories", {}).get(c, 0) / scored for c in known],
+            }
+            panels.append((title, known, series))
+    charts = (
+        bar_panels(
+            panels,
+            "Training against scoring, for each shifted column",
+            "share of rows",
+            "Columns not stable: the share of values in each training decile bin, or in each "
+            "of the most frequent training categories",
+        )
+        if panels
+        else "<p>Every column is stable: no chart.</p>"
+    )
+    page = html_page(
+        f"Drift: {len(frame)} rows to score against {meta['training_rows']} training rows",
+        f"""<p>PSI: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift, counted
 only above psi_chance_limit, the PSI that sampling alone stays under 99.9% of the time
 with this many rows.
 A column is drifted when its PSI is above {max_psi or 0.25} (and chance), its unseen-category
@@ -161,9 +197,9 @@ share above {max_new_category_share or 0.25}, its missing share moved by more th
 Thresholds that stop the run: max_psi={max_psi or "none"},
 max_new_category_share={max_new_category_share or "none"},
 max_missing_change={max_missing_change or "none"}.</p>
-{shown.to_html(index=False, na_rep="")}
-</body></html>
-"""
+{charts}
+{shown.to_html(index=False, na_rep="")}""",
+    )
     with open(report.path, "w", encoding="utf-8") as handle:
         handle.write(page)
 

@@ -4,8 +4,8 @@ Embedded into the components that call them, as ``shared.py``'s helpers are
 (read its docstring: comments rather than docstrings).
 """
 
+from components.families import check_candidate, input_style, make_estimator
 from components.shared import bounded, close_column, fail
-from components.tasks import make_forest
 
 
 # The date format of a text column, or "" when it does not hold dates.
@@ -131,32 +131,40 @@ def select_features(frame, features: list, source: str):
     return pd.DataFrame(columns, index=frame.index)
 
 
-# Builds the unfitted model: preprocessing, then the task's random forest on all cores.
+# Builds the unfitted model: preprocessing, then the candidate's estimator.
 #
-# Numeric features: missing values become the training median. Datetime
-# features: parsed with their format, then their parts (year, month, day of
-# week, day of year, hour where present) and the days elapsed since
-# 1970-01-01, with unparseable values as gaps filled by the median. The steps
-# are pandas and standard-library functions (methodcaller, attrgetter), so the
-# saved model loads wherever pandas does, MLServer included, with none of our
-# code. Other features: missing values become "missing", then one-hot encoding
-# (the 49 most frequent categories of a column get their own column, rarer and
-# unseen ones share one).
+# The preprocessing suits the family (``input_style``). Numeric features:
+# missing values become the training median (standardised for "scaled"; for
+# "native", a column flagging the gaps is added, as gradient boosting cannot
+# bin a column that is all gaps in some fold). Datetime features: parsed with
+# their format, then their parts (year, month, day of week, day of year, hour
+# where present) and the days elapsed since 1970-01-01, unparseable values as
+# gaps, treated as numbers. The steps are pandas and standard-library
+# functions (methodcaller, attrgetter), so the saved model loads wherever
+# pandas does, MLServer included, with none of our code. Other features:
+# missing values become "missing", then one-hot encoding (the 49 most frequent
+# categories of a column get their own column, rarer and unseen ones share
+# one); for "native", category codes the model splits on as categories (the
+# 254 most frequent, rarer ones sharing one; gaps and unseen categories are
+# gaps).
 #
 # Args:
 #     features: ``[{"name": ..., "kind": ...}, ...]`` from ``infer_features``.
-#     hyperparameters: Any of n_estimators (100), max_depth (0 = no limit),
-#         min_samples_leaf (1), class_weight ("none", "balanced",
-#         "balanced_subsample"), max_features ("auto": the task's own, see
-#         ``make_forest``; "sqrt", "log2", or a share of the columns). Whole
-#         numbers may arrive as floats (KFP dicts do that).
-#     random_state: Seed for the forest.
+#     hyperparameters: A candidate, checked by ``check_candidate`` (a random
+#         forest unless it names another "model").
+#     random_state: Seed for the estimator.
+#     task: "classification" or "regression".
+#     out_of_bag: Keep out-of-bag predictions (random forests, for a sweep).
 #
 # Returns:
 #     ``(pipeline, settings)``: the scikit-learn Pipeline and the full,
 #     normalised hyperparameters it uses.
 def build_model(
-    features: list, hyperparameters: dict, random_state: int, task: str = "classification"
+    features: list,
+    hyperparameters: dict,
+    random_state: int,
+    task: str = "classification",
+    out_of_bag: bool = False,
 ):
     from operator import attrgetter, methodcaller
 
@@ -164,35 +172,20 @@ def build_model(
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+    from sklearn.preprocessing import (
+        FunctionTransformer,
+        OneHotEncoder,
+        OrdinalEncoder,
+        StandardScaler,
+    )
 
-    defaults = {
-        "n_estimators": 100,
-        "max_depth": 0,
-        "min_samples_leaf": 1,
-        "class_weight": "none",
-        "max_features": "auto",
-    }
-    unknown = sorted(set(hyperparameters) - set(defaults))
-    if unknown:
-        fail(f"unknown hyperparameter(s) {unknown}; use any of {list(defaults)}.")
-    settings = {**defaults, **hyperparameters}
-    for name, lowest in (("n_estimators", 1), ("max_depth", 0), ("min_samples_leaf", 1)):
-        value = settings[name]
-        if not isinstance(value, (int, float)) or value != int(value) or value < lowest:
-            fail(f"{name} must be a whole number of at least {lowest}, got {value!r}.")
-        settings[name] = int(value)
-    if settings["class_weight"] not in ("none", "balanced", "balanced_subsample"):
-        fail(
-            "class_weight must be one of ['none', 'balanced', 'balanced_subsample'], "
-            f"got {settings['class_weight']!r}."
-        )
-    share = settings["max_features"]
-    named = ("auto", "sqrt", "log2")
-    if share not in named and not (isinstance(share, (int, float)) and 0 < share <= 1):
-        fail(f"max_features must be 'auto', 'sqrt', 'log2' or a share in (0, 1], got {share!r}.")
-    if isinstance(share, (int, float)):
-        settings["max_features"] = float(share)
+    settings = check_candidate(hyperparameters, task)
+    style = input_style(settings)
+
+    def numbers():
+        native = style == "native"
+        imputer = SimpleImputer(strategy="median", keep_empty_features=True, add_indicator=native)
+        return [imputer, StandardScaler()] if style == "scaled" else [imputer]
 
     def date_parts(feature):
         def step(function):
@@ -209,42 +202,37 @@ def build_model(
             step(methodcaller("__sub__", pd.Timestamp("1970-01-01", tz="UTC"))),
             step(methodcaller("apply", attrgetter("dt.days"))),
         )
-        return make_pipeline(
-            step(parse),
-            FeatureUnion([*parts, ("elapsed_days", elapsed)]),
-            SimpleImputer(strategy="median", keep_empty_features=True),
-        )
+        union = FeatureUnion([*parts, ("elapsed_days", elapsed)])
+        return make_pipeline(step(parse), union, *numbers())
 
-    dates = [
-        (f"datetime_{i}", date_parts(feature), [feature["name"]])
-        for i, feature in enumerate(features)
-        if feature["kind"] == "datetime"
-    ]
+    dates = [f for f in features if f["kind"] == "datetime"]
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    categorical = [f["name"] for f in features if f["kind"] == "categorical"]
+    if style == "native":
+        categories = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=-1,
+            encoded_missing_value=-1,
+            max_categories=255,
+        )
+    else:
+        categories = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
+            OneHotEncoder(
+                handle_unknown="infrequent_if_exist", max_categories=50, sparse_output=False
+            ),
+        )
     preprocess = ColumnTransformer(
         [
-            *dates,
-            (
-                "numeric",
-                SimpleImputer(strategy="median", keep_empty_features=True),
-                [f["name"] for f in features if f["kind"] == "numeric"],
-            ),
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(
-                        strategy="constant", fill_value="missing", keep_empty_features=True
-                    ),
-                    OneHotEncoder(
-                        handle_unknown="infrequent_if_exist", max_categories=50, sparse_output=False
-                    ),
-                ),
-                [f["name"] for f in features if f["kind"] == "categorical"],
-            ),
+            ("categorical", categories, categorical),  # first: codes at known positions
+            *[(f"datetime_{i}", date_parts(f), [f["name"]]) for i, f in enumerate(dates)],
+            ("numeric", make_pipeline(*numbers()), numeric),
         ]
     )
-    forest = make_forest(task, settings, random_state)
+    codes = range(len(categorical)) if style == "native" else ()
+    estimator = make_estimator(settings, task, random_state, codes, out_of_bag)
     step = "regressor" if task == "regression" else "classifier"
-    return Pipeline([("preprocess", preprocess), (step, forest)]), settings
+    return Pipeline([("preprocess", preprocess), (step, estimator)]), settings
 
 
 # Describes one column, for the model's schema, the validation report and drift.

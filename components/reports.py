@@ -7,6 +7,8 @@ often with no network), drawn with matplotlib's object API (no pyplot, no
 display), which only the steps that draw install (REPORT_PINS).
 """
 
+from components.tasks import lower_is_better
+
 
 # A matplotlib figure as an <img> inside the page: PNG, base64, with its alt text.
 #
@@ -39,7 +41,6 @@ def figure_html(figure, alt: str) -> str:
 # Returns:
 #     HTML: two <figure> elements.
 def regression_charts(truth, predicted, target: str) -> str:
-    import html
 
     import numpy as np
     from matplotlib.figure import Figure
@@ -82,8 +83,344 @@ def regression_charts(truth, predicted, target: str) -> str:
         )  # fmt: skip
     )
     return "".join(
-        f"<figure>{chart}<figcaption>{html.escape(caption)}</figcaption></figure>"
+        figure_block(chart, caption)
         for chart, caption in zip(
             charts, ["Predicted against actual", "Residuals against predicted"], strict=True
         )
     )
+
+
+# A whole report page: the shared head and style, then ``body``.
+#
+# Args:
+#     title: The page's title and first heading.
+#     body: HTML after the heading.
+def html_page(title: str, body: str) -> str:
+    import html
+
+    style = (
+        "body{font-family:sans-serif;margin:1.5em;max-width:75em}"
+        "table{border-collapse:collapse;margin-bottom:1.5em}"
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+        "td.text,th.text{text-align:left}figure{display:inline-block;margin:0 1em 1em 0}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>\n<h1>{html.escape(title)}</h1>\n{body}\n"
+        "</body></html>\n"
+    )
+
+
+# The leaderboard page: every candidate, best first, as a table, with the
+# entries as JSON in a <script type="application/json" id="leaderboard"> element.
+#
+# Args:
+#     board: Entries from ``choose_candidate``.
+#     metric: The selection metric.
+#     rows: Training rows.
+def leaderboard_page(board: list, metric: str, rows: int) -> str:
+    import html
+    import json
+
+    def cell(text, kind=""):
+        return f'<td class="{kind}">{html.escape(str(text))}</td>'
+
+    def tidy(params):  # KFP hands whole numbers over as floats in dicts: 30, not 30.0
+        return {
+            k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in params.items()
+            if k != "model"
+        }
+
+    lines = []
+    for entry in board:
+        score = "—" if entry["score"] is None else f"{entry['score']:.4f} ± {entry['spread']:.4f}"
+        seconds = entry["fit_seconds"] + entry.get("refit_seconds", 0)
+        lines.append(
+            "<tr>" + cell(entry["rank"]) + cell(entry["model"], "text") + cell(score)
+            + cell(entry["scored_by"], "text") + cell(f"{entry['rows']:,}") + cell(entry["round"])
+            + cell(f"{seconds:.2f}") + cell(json.dumps(tidy(entry["hyperparameters"])), "text")
+            + "</tr>"
+        )  # fmt: skip
+    direction = "lower" if lower_is_better(metric) else "higher"
+    intro = (
+        f"<p>{len(board)} candidate(s) for {rows:,} training rows, ranked by {html.escape(metric)}"
+        f" ({direction} is better), scored on the training rows only: the test rows are kept "
+        "for the final evaluation of the winner. ± is the spread of the score over five parts "
+        "of the scored rows. The winner comes first: the earliest candidate in the search space "
+        "whose score is within one spread of the top score. Candidates that went on to a later "
+        "round rank next. Seconds: "
+        "fitting and scoring in every round, plus the refit of a winner scored on held-out "
+        "rows.</p>"
+    )
+    if len(board) == 1:
+        intro = "<p>A single candidate, fitted on every training row: no selection.</p>"
+    table = (
+        "<table><tr><th>rank</th><th class='text'>model</th>"
+        f"<th>{html.escape(metric)} ± spread</th><th class='text'>scored by</th><th>rows</th>"
+        "<th>round</th><th>seconds</th><th class='text'>hyperparameters</th></tr>"
+        + "".join(lines)
+        + "</table>"
+    )
+    data = json.dumps(board).replace("</", "<\\/")
+    script = f'<script type="application/json" id="leaderboard">{data}</script>'
+    chart = leaderboard_chart(board, metric) if len(board) > 1 else ""
+    return html_page("Leaderboard", intro + chart + table + script)
+
+
+# Two bar charts side by side: each candidate's score with its spread, and the
+# seconds spent on it.
+#
+# Args:
+#     board: Entries from ``choose_candidate``, winner first.
+#     metric: The selection metric.
+def leaderboard_chart(board: list, metric: str) -> str:
+    from matplotlib.figure import Figure
+
+    entries = board[::-1]  # the winner on top
+    names = [f"{e['rank']}. {e['model']} (round {e['round']})" for e in entries]
+    figure = Figure(figsize=(10, 1.4 + 0.4 * len(entries)))
+    scores, costs = figure.subplots(1, 2, sharey=True)
+    scores.barh(
+        names,
+        [e["score"] or 0 for e in entries],
+        xerr=[e["spread"] or 0 for e in entries],
+        color=["#DD8452" if e["rank"] == 1 else "#4C72B0" for e in entries],
+    )
+    scores.set(xlabel=f"{metric} (± spread)")
+    scores.set_title(f"Score by {metric}")
+    costs.barh(names, [e["fit_seconds"] + e.get("refit_seconds", 0) for e in entries])
+    costs.set(xlabel="seconds spent fitting and scoring")
+    costs.set_title("Cost")
+    alt = f"Bar charts of each candidate's {metric} with its spread, and of its cost in seconds."
+    return figure_block(figure_html(figure, alt), "Score and cost of each candidate")
+
+
+# A chart and its caption as one <figure>.
+def figure_block(chart: str, caption: str) -> str:
+    import html
+
+    return f"<figure>{chart}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+# The classification charts: ROC and precision-recall curves (one for two
+# classes, one-vs-rest per class for more, at most 10 classes drawn), a
+# calibration curve, and the confusion matrix as heat-maps of counts and of
+# shares of each true class.
+#
+# Args:
+#     truth: True classes.
+#     proba: Predicted probabilities, one column per class of ``classes``.
+#     classes: The model's classes.
+#
+# Returns:
+#     HTML: one <figure> per chart.
+def classification_charts(truth, proba, classes) -> str:
+    import numpy as np
+    from matplotlib.figure import Figure
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
+
+    truth, proba = np.asarray(truth), np.asarray(proba)
+    labels = [str(label) for label in classes]
+    if len(classes) == 2:
+        shown = [(1, f"{labels[1]} (positive class)")]
+    else:
+        shown = [(i, f"{labels[i]} vs rest") for i in range(min(len(classes), 10))]
+    shown = [(i, name) for i, name in shown if 0 < (truth == classes[i]).sum() < len(truth)]
+    blocks = []
+
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.add_subplot()
+    for i, name in shown:
+        fpr, tpr, _ = roc_curve(truth == classes[i], proba[:, i])
+        axes.plot(fpr, tpr, label=name)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="chance")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate")
+    axes.set_title("ROC curve" + ("s, one-vs-rest" if len(classes) > 2 else ""))
+    axes.legend(loc="lower right", fontsize="small")
+    alt = "ROC curve: true positive rate against false positive rate as the threshold moves."
+    blocks.append(figure_block(figure_html(figure, alt), "ROC"))
+
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.add_subplot()
+    for i, name in shown:
+        precision, recall, _ = precision_recall_curve(truth == classes[i], proba[:, i])
+        axes.plot(recall, precision, label=name)
+    axes.set(xlabel="recall", ylabel="precision", ylim=(0, 1.05))
+    axes.set_title("Precision-recall curve" + ("s, one-vs-rest" if len(classes) > 2 else ""))
+    if shown:
+        axes.legend(loc="lower left", fontsize="small")
+    alt = "Precision against recall as the threshold moves; the higher, the better."
+    blocks.append(figure_block(figure_html(figure, alt), "Precision-recall"))
+
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.add_subplot()
+    for i, name in shown:
+        bins = max(2, min(10, len(truth) // 20))
+        observed, predicted = calibration_curve(truth == classes[i], proba[:, i], n_bins=bins)
+        axes.plot(predicted, observed, marker="o", label=name)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    axes.set(xlabel="predicted probability", ylabel="observed share of the class")
+    axes.set_title("Calibration curve")
+    axes.legend(loc="upper left", fontsize="small")
+    alt = "Calibration: the observed share of a class against its predicted probability, by bin."
+    blocks.append(figure_block(figure_html(figure, alt), "Calibration"))
+
+    predicted = np.asarray(classes)[proba.argmax(axis=1)]
+    counts = confusion_matrix(truth, predicted, labels=classes)
+    rows = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    if len(classes) <= 30:
+        size = min(12, 3 + 0.45 * len(classes))
+        for matrix, title, form in (
+            (counts, "counts", "d"),
+            (shares, "share of each true class", ".2f"),
+        ):  # noqa: E501
+            figure = Figure(figsize=(size + 1, size))
+            axes = figure.add_subplot()
+            image = axes.imshow(matrix, cmap="Blues")
+            figure.colorbar(image, ax=axes)
+            ticks = range(len(labels))
+            axes.set_xticks(ticks, labels, rotation=45, ha="right")
+            axes.set_yticks(ticks, labels)
+            axes.set(xlabel="predicted class", ylabel="true class")
+            axes.set_title(f"Confusion matrix: {title}")
+            if len(classes) <= 12:
+                for (r, c), value in np.ndenumerate(matrix):
+                    dark = value > matrix.max() / 2
+                    axes.text(c, r, format(value, form), ha="center", va="center",
+                              color="white" if dark else "black", fontsize="small")  # fmt: skip
+            alt = f"Confusion matrix heat-map ({title}): rows are true classes, columns predicted."
+            blocks.append(figure_block(figure_html(figure, alt), f"Confusion matrix, {title}"))
+    return "".join(blocks)
+
+
+# Permutation importance of each raw column on the test rows: how much the
+# model's score drops when that column's values are shuffled, the whole
+# pipeline scoring (so a one-hot-encoded text column counts once).
+#
+# Bounded in time: at most 2,000 rows (a seeded sample), 5 repeats, fewer
+# (down to 1) when one scoring pass times the columns would pass about 10 s.
+#
+# Args:
+#     estimator: The fitted Pipeline.
+#     inputs: The test rows' feature columns.
+#     truth: Their true targets.
+#     metric: A scikit-learn scorer name, e.g. "balanced_accuracy" or "r2".
+#
+# Returns:
+#     ``(importances, notes)``: one dict per column, most important first:
+#     column, mean, std; and what was sampled, in words.
+def permutation_importances(estimator, inputs, truth, metric: str):
+    import time
+    import warnings
+
+    import numpy as np
+    from sklearn.inspection import permutation_importance
+
+    rows = np.arange(len(inputs))
+    if len(rows) > 2000:
+        rows = np.sort(np.random.default_rng(0).choice(len(rows), 2000, replace=False))
+    sample, labels = inputs.iloc[rows], np.asarray(truth)[rows]
+    started = time.perf_counter()
+    estimator.predict(sample)
+    one_pass = time.perf_counter() - started
+    repeats = int(max(1, min(5, 10 / max(one_pass * inputs.shape[1], 1e-9))))
+    with warnings.catch_warnings():  # e.g. a class absent from the sampled rows
+        warnings.simplefilter("ignore")
+        result = permutation_importance(
+            estimator, sample, labels, scoring=metric, n_repeats=repeats, random_state=0
+        )
+    order = np.argsort(-result.importances_mean)
+    importances = [
+        {
+            "column": str(inputs.columns[i]),
+            "mean": round(float(result.importances_mean[i]), 6),
+            "std": round(float(result.importances_std[i]), 6),
+        }
+        for i in order
+    ]
+    note = f"{len(rows):,} of {len(inputs):,} test rows, {repeats} repeat(s), scored by {metric}"
+    return importances, note
+
+
+# A bar chart of the most important columns (at most 20), with their spread.
+#
+# Args:
+#     importances: From ``permutation_importances``.
+#     note: What was sampled, for the title.
+def importance_chart(importances: list, note: str) -> str:
+    from matplotlib.figure import Figure
+
+    top = importances[:20][::-1]
+    figure = Figure(figsize=(7, 1.2 + 0.3 * len(top)))
+    axes = figure.add_subplot()
+    axes.barh(
+        [entry["column"] for entry in top],
+        [entry["mean"] for entry in top],
+        xerr=[entry["std"] for entry in top],
+        color="#4C72B0",
+    )
+    axes.axvline(0, color="grey", linewidth=0.8)
+    axes.set(xlabel="drop in score when the column is shuffled")
+    axes.set_title(f"Permutation importance of the raw columns\n({note})", fontsize="medium")
+    alt = "Bar chart of how much the test score drops when each column is shuffled."
+    return figure_block(figure_html(figure, alt), "Permutation importance")
+
+
+# Small bar charts side by side in one image, four to a row: one panel per
+# column, each with one series of bars (a distribution) or two (training
+# against scoring). At most 24 panels; the caption says how many were left out.
+#
+# Args:
+#     panels: ``[(title, labels, {series name: values}), ...]``.
+#     title: The image's title.
+#     unit: What the bars measure, for the y axes, e.g. "rows" or "share of rows".
+#     caption: The figure's caption.
+def bar_panels(panels: list, title: str, unit: str, caption: str) -> str:
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    shown, left = panels[:24], len(panels) - 24
+    across = min(4, len(shown))
+    down = -(-len(shown) // across)
+    figure = Figure(figsize=(3.6 * across, 2.9 * down + 0.6), layout="constrained")
+    grid = np.atleast_1d(figure.subplots(down, across, squeeze=False).ravel())
+    for axes, (name, labels, series) in zip(grid, shown, strict=False):
+        positions = np.arange(len(labels))
+        width = 0.8 / len(series)
+        for number, (label, values) in enumerate(series.items()):
+            offset = (number - (len(series) - 1) / 2) * width
+            axes.bar(positions + offset, values, width=width, label=label)
+        axes.set_xticks(positions, [str(label)[:12] for label in labels], rotation=60,
+                        ha="right", fontsize="x-small")  # fmt: skip
+        axes.set_title(str(name)[:40], fontsize="small")
+        axes.set_ylabel(unit, fontsize="x-small")
+        if len(series) > 1:
+            axes.legend(fontsize="x-small")
+    for axes in grid[len(shown) :]:
+        axes.set_visible(False)
+    figure.suptitle(title)
+    if left > 0:
+        caption += f" (the first 24 columns; {left} more in the table)"
+    alt = f"{title}: one small bar chart per column."
+    return figure_block(figure_html(figure, alt), caption)
+
+
+# One panel for ``bar_panels`` describing a column's values: a 20-bin
+# histogram for numbers, the counts of the 10 most frequent values otherwise.
+#
+# Args:
+#     name: The column's name.
+#     values: The column (pandas Series).
+#     numeric: Whether it holds numbers.
+def value_panel(name, values, numeric: bool):
+    import numpy as np
+
+    present = values.dropna()
+    if numeric and len(present):
+        counts, edges = np.histogram(present.astype(float), bins=20)
+        return name, [f"{edge:.3g}" for edge in edges[:-1]], {"rows": counts}
+    top = present.astype(str).value_counts().head(10)
+    return name, list(top.index), {"rows": top.to_numpy()}

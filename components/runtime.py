@@ -100,8 +100,9 @@ STORAGE_PINS = (
     "yarl==1.25.1",
 )
 # matplotlib and what it needs beyond RUNTIME_PINS, for the charts in reports,
-# installed only by the steps that draw them (evaluate_model): 10 s of pip
-# install on a pod, and 0.8 s to import, measured.
+# installed only by the steps that draw them (validate_data, train_model,
+# evaluate_model, detect_drift): 10 s of pip install on a pod, and 0.8 s to
+# import, measured.
 REPORT_PINS = (
     "contourpy==1.3.3",
     "cycler==0.12.1",
@@ -158,9 +159,9 @@ def shared_helpers(func: Callable) -> list[Callable]:
     Found directly or through each other, and ordered by module and line, so
     that the compiled YAML is deterministic.
     """
-    from components import features, kserve, reports, shared, storage, tasks
+    from components import families, features, kserve, reports, selection, shared, storage, tasks
 
-    modules = [shared, tasks, features, storage, kserve, reports]
+    modules = [shared, tasks, families, features, selection, storage, kserve, reports]
     found, pending = {}, [func.__code__]
     while pending:
         code = pending.pop()

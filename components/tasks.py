@@ -120,43 +120,12 @@ def target_summary(target, task: str) -> dict:
 def strata(target, task: str):
     import numpy as np
 
-    values = target.to_numpy()
+    values = np.asarray(target)
     if task != "regression":
         return values
     bins = max(2, min(10, len(values) // 20))
     edges = np.unique(np.quantile(values.astype(float), np.linspace(0, 1, bins + 1)[1:-1]))
     return np.searchsorted(edges, values.astype(float), side="right")
-
-
-# The random forest of a task, from validated hyperparameters.
-#
-# max_features "auto" is scikit-learn's default for the task: the square root
-# of the columns for classification, all of them for regression (where a few
-# strong columns among many would otherwise be missed by most splits).
-#
-# Args:
-#     task: "classification" or "regression".
-#     settings: Hyperparameters, normalised by ``build_model``.
-#     random_state: Seed.
-def make_forest(task: str, settings: dict, random_state: int):
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-    if settings["max_features"] == "auto":
-        settings["max_features"] = 1.0 if task == "regression" else "sqrt"
-    common = {
-        "n_estimators": settings["n_estimators"],
-        "max_depth": settings["max_depth"] or None,
-        "min_samples_leaf": settings["min_samples_leaf"],
-        "max_features": settings["max_features"],
-        "random_state": random_state,
-        "n_jobs": -1,
-    }
-    if task == "regression":
-        if settings["class_weight"] != "none":
-            fail(f"class_weight {settings['class_weight']!r} has no meaning for regression.")
-        return RandomForestRegressor(**common)
-    weight = None if settings["class_weight"] == "none" else settings["class_weight"]
-    return RandomForestClassifier(class_weight=weight, **common)
 
 
 # The classification metrics, from the true classes and predicted probabilities.

@@ -1,46 +1,79 @@
-"""Component: fit the preprocessing + RandomForest pipeline."""
+"""Component: choose among the candidate models and fit the winner."""
 
-from kfp.dsl import Dataset, Input, Model, Output
+from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 
-from components.features import build_model, infer_features, profile_column, select_features
-from components.runtime import tabular_component
+from components.families import check_candidate
+from components.features import infer_features, profile_column, select_features
+from components.reports import leaderboard_page
+from components.runtime import REPORT_PINS, tabular_component
+from components.selection import choose_candidate
 from components.shared import bounded, fail, file_sha256
-from components.tasks import decide_task, target_summary
+from components.tasks import decide_task, resolve_metric, target_summary
 
 
-@tabular_component
+# The leaderboard draws a chart: matplotlib (imported only with two candidates or more).
+@tabular_component(extra_pins=REPORT_PINS)
 def train_model(
     train: Input[Dataset],
     model: Output[Model],
+    leaderboard: Output[HTML],
+    leaderboard_metrics: Output[Metrics],
     target_column: str,
     exclude_columns: list = [],
-    hyperparameters: dict = {},
+    search_space: list = [{"model": "random_forest"}],
+    selection_metric: str = "auto",
     random_state: int = 42,
     task: str = "auto",
 ):
-    """Fits one scikit-learn Pipeline: preprocessing, then a random forest for the task.
+    """Chooses the best of the candidate models on the training rows and fits it.
 
-    A ``RandomForestClassifier`` for classification, a ``RandomForestRegressor``
-    for regression, with the same preprocessing and hyperparameters.
+    Each candidate names a ``model`` family and some of its hyperparameters:
 
-    Numeric columns get their missing values replaced by the training median.
-    Text, boolean and other non-numeric columns are treated as categories:
-    missing values become the category ``"missing"``, then they are one-hot
-    encoded (the 49 most frequent categories of a column get their own column,
-    rarer ones share one; a category unseen in training is encoded as rare, or
-    as all zeros when the column had no rare categories). The forest uses every core.
+    * ``random_forest`` (the default): ``n_estimators`` (100), ``max_depth``
+      (0: no limit), ``min_samples_leaf`` (1), ``max_features`` (``auto``:
+      the square root of the columns for classification, all for regression;
+      ``sqrt``, ``log2`` or a share), ``class_weight`` (``none``,
+      ``balanced``, ``balanced_subsample``);
+    * ``extra_trees``: the same;
+    * ``hist_gradient_boosting``: ``max_iter`` (100), ``learning_rate``
+      (0.1), ``max_leaf_nodes`` (31), ``max_depth`` (0), ``min_samples_leaf``
+      (20), ``l2_regularization`` (0), ``class_weight``; it splits on
+      categories natively, and is far faster than a forest on large tables;
+    * ``logistic_regression`` (classification): ``C`` (1), ``max_iter``
+      (1000), ``class_weight``; ``ridge`` (regression): ``alpha`` (1).
+      Numbers are standardised for these.
+
+    With one candidate it is simply fitted. With more, successive halving
+    picks the winner at about the cost of one fit per candidate: every
+    candidate is scored on a share of the training rows, the best third go on
+    to three times as many rows, until the last round on all rows (up to three
+    candidates: one round, on all rows). Random forests are scored on their
+    out-of-bag rows, so the winning forest is the fit that scored it; other
+    families are scored on a stratified fifth held out, and refitted on all
+    rows if they win. Within the noise (one spread of the top score) the
+    candidate listed first wins, so list the one you prefer first. The test
+    rows are never used.
+
+    Preprocessing: numeric gaps become the training median, text and other
+    non-numeric columns are one-hot encoded (the 49 most frequent categories
+    of a column get their own column; rarer and unseen ones share one), dates
+    become their parts; for gradient boosting, categories become codes it
+    splits on as categories, and numeric gaps also get a column flagging them.
 
     Args:
         train: Parquet table of training rows from ``split_data``.
         target_column: Column holding what to predict (a class or a number).
         exclude_columns: Columns not to use as features (``validate_data``
             hands over the ID-like ones).
-        hyperparameters: Any of ``n_estimators`` (100), ``max_depth`` (0 means no
-            limit), ``min_samples_leaf`` (1), ``class_weight`` (``none``,
-            ``balanced`` or ``balanced_subsample``) and ``max_features``
-            (``sqrt``, ``log2`` or a share of the columns); the rest keep
-            their defaults.
-        random_state: Seed for the forest.
+        search_space: The candidates, e.g. ``[{"model": "random_forest"},
+            {"model": "hist_gradient_boosting", "learning_rate": 0.05}]``;
+            duplicates are tried once.
+        selection_metric: What the candidates are ranked by: for
+            classification ``balanced_accuracy`` (``auto``), ``accuracy``,
+            ``precision_macro``, ``recall_macro``, ``f1_macro``, ``roc_auc``,
+            ``log_loss``; for regression ``r2`` (``auto``), ``rmse``, ``mae``,
+            ``mape``, ``max_error`` (errors and losses: lower is better).
+        random_state: Seed for the samples, the held-out rows and the models.
         task: ``auto`` (decided from the target, as ``load_data`` does),
             ``classification`` or ``regression``.
 
@@ -51,11 +84,17 @@ def train_model(
             ``target_column``, ``features`` (the schema: per feature its name,
             kind, dtype, missing rate and unique count, with min, max, mean and
             decile bins for numeric ones, categories seen with their counts for
-            the others), ``excluded_columns``, ``classes``, ``hyperparameters``,
-            ``training_rows``, ``fit_seconds``, ``sha256`` of ``model.joblib``.
-            Metadata: the same, bounded in size, with ``features`` as name to
-            kind and ``feature_count``, ``class_count`` (the full schema is in
-            ``metadata.json``).
+            the others), ``excluded_columns``, ``classes``, ``hyperparameters``
+            (``model`` included), ``training_rows``, ``fit_seconds``,
+            ``sha256`` of ``model.joblib``. Metadata: the same, bounded in
+            size, with ``features`` as name to kind and ``feature_count``,
+            ``class_count`` (the full schema is in ``metadata.json``).
+        leaderboard: HTML page of the candidates, best first: family,
+            hyperparameters, score and its spread, how and on how many rows it
+            was scored, and seconds spent fitting it (the entries also as JSON,
+            in a ``<script type="application/json" id="leaderboard">`` element).
+        leaderboard_metrics: ``candidates``, ``best_score``, ``best_spread``,
+            ``runner_up_score`` (with more than one candidate), ``fit_seconds``.
     """
     import json
     import os
@@ -79,7 +118,15 @@ def train_model(
             + ". Add feature columns, or keep the excluded ones (keep_id_columns=True)."
         )
     task, _ = decide_task(frame[target_column], task, f"{train.uri}: target {target_column!r}")
-    pipeline, settings = build_model(features, hyperparameters, random_state, task)
+    metric = resolve_metric(selection_metric, task, "selection_metric")
+    if not search_space:
+        search_space = [{}]
+    candidates, seen = [], set()
+    for number, entry in enumerate(search_space, start=1):
+        checked = check_candidate(entry, task, f"search_space entry {number}")
+        if json.dumps(checked, sort_keys=True) not in seen:
+            seen.add(json.dumps(checked, sort_keys=True))
+            candidates.append(checked)
     inputs = select_features(frame, features, train.uri)
     for feature in features:
         feature.update(
@@ -87,8 +134,21 @@ def train_model(
                 inputs[feature["name"]], feature["kind"], date_format=feature.get("format", "")
             )
         )
+
+    def report(entry):
+        score = "unscored" if entry["score"] is None else f"{entry['score']:.4f}"
+        print(
+            f"candidate {entry['model']} round {entry['round']}: {metric} {score} "
+            f"± {entry['spread']:.4f} ({entry['scored_by']}, {entry['rows']} rows, "
+            f"{entry['fit_seconds']:.2f} s) {json.dumps(entry['hyperparameters'])}",
+            flush=True,
+        )
+
     started = time.perf_counter()
-    pipeline.fit(inputs, frame[target_column])
+    pipeline, settings, board = choose_candidate(
+        candidates, features, inputs, frame[target_column].to_numpy(), task, metric,
+        random_state, report,
+    )  # fmt: skip
     fit_seconds = time.perf_counter() - started
 
     os.makedirs(model.path, exist_ok=True)
@@ -135,8 +195,18 @@ def train_model(
     if task == "classification":
         summary["class_count"] = len(metadata["classes"])
     model.metadata.update(bounded(summary))
+    scored = [entry for entry in board if entry["score"] is not None]
+    leaderboard_metrics.log_metric("candidates", len(board))
+    leaderboard_metrics.log_metric("fit_seconds", round(fit_seconds, 3))
+    if scored:
+        leaderboard_metrics.log_metric("best_score", scored[0]["score"])
+        leaderboard_metrics.log_metric("best_spread", scored[0]["spread"])
+    if len(scored) > 1:
+        leaderboard_metrics.log_metric("runner_up_score", scored[1]["score"])
+    with open(leaderboard.path, "w", encoding="utf-8") as handle:
+        handle.write(leaderboard_page(board, metric, len(frame)))
     what = "regression" if task == "regression" else f"{len(metadata['classes'])} classes"
     print(
-        f"Trained a {settings['n_estimators']}-tree forest on {len(frame)} rows, "
+        f"Trained {settings['model']} (best of {len(board)}) on {len(frame)} rows, "
         f"{len(features)} features, {what}, in {fit_seconds:.2f} s."
     )

@@ -5,12 +5,14 @@ from typing import NamedTuple
 from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 
 from components.features import infer_features, profile_column, select_features
-from components.runtime import tabular_component
+from components.reports import bar_panels, html_page, value_panel
+from components.runtime import REPORT_PINS, tabular_component
 from components.shared import bounded, fail
 from components.tasks import decide_task
 
 
-@tabular_component
+# The report draws charts: matplotlib.
+@tabular_component(extra_pins=REPORT_PINS)
 def validate_data(
     data: Input[Dataset],
     report: Output[HTML],
@@ -271,21 +273,37 @@ def validate_data(
         + (f"; columns {html.escape(str(dropped_columns))} (no values)" if dropped_columns else "")
         + ".</p>"
     )
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Data validation</title>
-<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;margin-bottom:1.5em}}
-td,th{{border:1px solid #ccc;padding:4px 10px}}li{{margin:.3em 0}}</style></head><body>
-<h1>Data validation: {rows} rows, {len(frame.columns) - 1} feature columns</h1>
-{dropped}
+    if regression:
+        target_panel = value_panel(target_column, target, True)
+    else:
+        target_panel = (
+            target_column,
+            [str(c) for c in class_shares.index],
+            {"rows": target.value_counts().to_numpy()},
+        )  # noqa: E501
+    charts = bar_panels(
+        [target_panel],
+        "Target: " + ("distribution" if regression else "class balance"),
+        "rows",
+        "The target column",
+    ) + bar_panels(
+        [value_panel(f["name"], typed[f["name"]], f["kind"] == "numeric") for f in features],
+        "Feature columns: distribution of the values present",
+        "rows",
+        "Each feature column: a histogram of numbers, or its 10 most frequent values",
+    )
+    page = html_page(
+        f"Data validation: {rows} rows, {len(frame.columns) - 1} feature columns",
+        f"""{dropped}
 <p>Target column: <b>{html.escape(str(target_column))}</b>; task: {task}
 ({html.escape(reason)}). Missing feature cells:
 {missing_cells:.1%}. Excluded from the features:
 {html.escape(str(excluded) if excluded else "none")}.</p>
 <h2>Warnings ({len(messages)})</h2>{f"<ul>{items}</ul>" if items else "<p>None.</p>"}
+<h2>Charts</h2>{charts}
 {target_section}
-<h2>Columns</h2>{table.to_html(index=False)}
-</body></html>
-"""
+<h2>Columns</h2>{table.to_html(index=False)}""",
+    )
     with open(report.path, "w", encoding="utf-8") as handle:
         handle.write(page)
 

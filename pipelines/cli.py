@@ -16,10 +16,10 @@ reason the failing step gave.
 
 Before the first step runs, ``train`` and ``predict`` check what they were
 given; nothing runs (and no output folder is made) when a check fails. The
-checks: list options are JSON lists; ``--cv-folds`` is at least 2;
-``--test-size`` is strictly between 0 and 1; the base hyperparameters and each
-``--search-space`` candidate merged with them pass the model's own validation
-(``components.features.build_model``); and for a local ``train --data`` file, that
+checks: list options are JSON lists; ``--test-size`` is strictly between 0
+and 1; ``--task`` and the metrics are known; each ``--search-space`` candidate
+passes the model families' own validation
+(``components.families.check_candidate``); and for a local ``train --data`` file, that
 ``--target`` is one of its columns. That file is read as the load step reads
 it: whole when it is at most 64 KiB, so that any reading problem is reported
 too; else only its first 64 KiB, cut at a line end, or, when that prefix alone
@@ -31,7 +31,7 @@ Exit codes and what goes to stderr:
 * 0: done.
 * 1: a check failed, one ``error: --option: <problem>. <fix, with an example>``
   line per problem, e.g. ``error: --search-space: not valid JSON (Expecting
-  value at char 0). Give a JSON list, e.g. --search-space '[{}, {"min_samples_leaf": 5}]'``;
+  value at char 0). Give a JSON list, e.g. --search-space '[{"model": "random_forest"}, …]'``;
   or a step failed: ``error: <the step's reason> (full log: <path>)``.
 * 2: argparse refused the command line (an unknown or missing option, a word
   where a number goes): its usage line and ``kfp-tabular …: error: …``.
@@ -51,6 +51,7 @@ import sys
 import warnings
 
 from pipelines.option_checks import ERROR_MARK
+from pipelines.progress import EXPECTED_STEPS, Progress
 
 WARNING_MARK = "warning: "
 
@@ -73,14 +74,17 @@ class Interrupted(KeyboardInterrupt):
         self.log_path = log_path
 
 
-def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool, **arguments):
-    """Runs a pipeline on the local subprocess runner.
+def run_locally(
+    pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool, quiet=False, **arguments
+):
+    """Runs a pipeline on the local subprocess runner, printing a line per step.
 
     Args:
         pipeline: A ``@dsl.pipeline`` function.
         output_dir: Folder for the runs and the log.
         log_name: File name of the runner's log inside ``output_dir``.
-        verbose: Also stream the runner's log to the terminal.
+        verbose: Stream the runner's whole log to the terminal instead.
+        quiet: Print nothing while the run works.
         **arguments: Pipeline parameters.
 
     Returns:
@@ -101,7 +105,10 @@ def run_locally(pipeline, output_dir: pathlib.Path, log_name: str, verbose: bool
         raise_on_error=True,
     )
     with open(log_path, "w", encoding="utf-8") as log, kfp_runner_state_restored():
-        stream = _Tee(log, sys.stdout) if verbose else log
+        expected = EXPECTED_STEPS.get(pipeline.name, 1) + bool(arguments.get("baseline_model_uri"))
+        stream = log if quiet else Progress(log, sys.stdout, expected)
+        if verbose:
+            stream = _Tee(log, sys.stdout)
         try:
             with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
                 outputs = pipeline(**arguments).outputs
@@ -228,6 +235,7 @@ def train(args: argparse.Namespace) -> pathlib.Path:
         args.output_dir,
         "train.log",
         args.verbose,
+        quiet=args.quiet,
         data_uri=uri_or_path(args.data),
         target_column=args.target,
         **options,
@@ -247,8 +255,7 @@ def train(args: argparse.Namespace) -> pathlib.Path:
         print(f"Exported to: {options['export_uri']}")
     print(f"Report:      {openable(run_dir / 'evaluate-model' / 'report')}")
     print(f"Validation:  {openable(run_dir / 'validate-data' / 'report')}")
-    (leaderboard,) = run_dir.glob("select-candidate*/leaderboard")
-    print(f"Leaderboard: {openable(leaderboard)}")
+    print(f"Leaderboard: {openable(run_dir / 'train-model' / 'leaderboard')}")
     return model_dir
 
 
@@ -267,6 +274,7 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
         args.output_dir,
         "predict.log",
         args.verbose,
+        quiet=args.quiet,
         model_uri=uri_or_path(args.model),
         data_uri=uri_or_path(args.data),
         **options,
@@ -393,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kfp-tabular", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--output-dir", type=pathlib.Path, default=pathlib.Path("runs"))
-    common.add_argument("--verbose", action="store_true", help="stream the runner's log")
+    shown = common.add_mutually_exclusive_group()
+    shown.add_argument("--verbose", action="store_true", help="stream the runner's whole log")
+    shown.add_argument("--quiet", action="store_true", help="print only the result")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train_parser = commands.add_parser("train", parents=[common], help="train and evaluate")

@@ -12,11 +12,9 @@ ERROR_MARK = "kfp-tabular error: "  # how a component's one-line error starts
 
 # Shown in the message when a list option is not a JSON list.
 LIST_EXAMPLES = {
-    "search_space": '[{}, {"min_samples_leaf": 5}]',
+    "search_space": '[{"model": "random_forest"}, {"model": "hist_gradient_boosting"}]',
     "fail_on": '["leak", "constant"]',
 }
-# The training pipeline's base hyperparameters, which each search-space candidate overrides.
-BASE_HYPERPARAMETERS = ("n_estimators", "max_depth", "min_samples_leaf", "class_weight")
 # To check the target column, a local CSV is read whole up to HEADER_BYTES; of a
 # larger one its first HEADER_BYTES, or the whole file up to WHOLE_FILE_BYTES when
 # that prefix alone is unreadable (target_problems).
@@ -25,7 +23,7 @@ WHOLE_FILE_BYTES = 50 << 20
 
 
 def option(name: str) -> str:
-    """The command-line option of a pipeline parameter: ``cv_folds`` gives ``--cv-folds``."""
+    """The command-line option of a pipeline parameter: ``test_size`` gives ``--test-size``."""
     return "--" + name.replace("_", "-")
 
 
@@ -85,9 +83,9 @@ def shortened(text: str, limit: int = 60) -> str:
 def training_option_problems(options: dict, pipeline) -> list[str]:
     """Checks the training options that the pipeline would only refuse mid-run.
 
-    ``--cv-folds`` and ``--test-size`` are checked here; the base hyperparameters
-    and every search-space candidate merged with them go through the model's
-    own validation, ``components.features.build_model``.
+    ``--test-size``, ``--task`` and the metrics are checked here; every
+    search-space candidate goes through the model families' own validation,
+    ``components.families.check_candidate`` (without importing scikit-learn).
 
     Args:
         options: Pipeline parameters, list options already parsed.
@@ -99,12 +97,6 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
     defaults = {name: spec.default for name, spec in pipeline.component_spec.inputs.items()}
     given = {**defaults, **options}
     problems = []
-    folds = given["cv_folds"]
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        problems.append(
-            f"--cv-folds: must be a whole number of at least 2 (each candidate is scored on "
-            f"rows it was not trained on), got {folds!r}. Use e.g. --cv-folds 3"
-        )
     size = given["test_size"]
     if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size < 1:
         problems.append(
@@ -128,41 +120,25 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
                 f"{sorted(known - {'auto'})}. Use e.g. {option(name)} auto"
             )
 
-    # Each base option alone, the others at their defaults, so the message names it.
-    base_defaults = {name: defaults[name] for name in BASE_HYPERPARAMETERS}
-    for name in BASE_HYPERPARAMETERS:
-        if name in options:
-            problem = hyperparameter_problem({**base_defaults, name: options[name]})
-            if problem:
-                problems.append(f"{option(name)}: {problem}")
     space = given["search_space"]
-    if problems or not isinstance(space, list):
-        return problems  # candidates would repeat a base problem; bad JSON is reported already
-    base = {name: given[name] for name in BASE_HYPERPARAMETERS}
-    for number, overrides in enumerate(space or [{}], start=1):
-        shown = json.dumps(overrides)
-        if not isinstance(overrides, dict):
-            problems.append(
-                f"--search-space candidate {number}: {shown} is not a JSON object of "
-                'hyperparameters. Give e.g. {"min_samples_leaf": 5}, or {} for the base ones'
-            )
-            continue
-        problem = hyperparameter_problem({**base, **overrides})
+    if not isinstance(space, list):
+        return problems  # bad JSON is reported already
+    known_task = task if task in ("classification", "regression") else "auto"
+    for number, candidate in enumerate(space or [{}], start=1):
+        problem = candidate_problem(candidate, known_task, f"--search-space candidate {number}")
         if problem:
-            problems.append(f"--search-space candidate {number} {shown}: {problem}")
+            problems.append(problem)
     return problems
 
 
-def hyperparameter_problem(hyperparameters: dict) -> str | None:
-    """Why the model refuses these hyperparameters, in its own words; None if it takes them."""
-    from components.features import build_model
+def candidate_problem(candidate, task: str, where: str) -> str | None:
+    """Why the model families refuse this candidate, in their own words; None if they take it."""
+    from components.families import check_candidate
 
     try:
-        build_model(features=[], hyperparameters=hyperparameters, random_state=0)
+        check_candidate(candidate, task, where)
     except SystemExit as error:
         return str(error).removeprefix(ERROR_MARK)
-    except (TypeError, ValueError) as error:
-        return f"not accepted by the model ({error})"
     return None
 
 

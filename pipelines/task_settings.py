@@ -5,10 +5,6 @@ when ``kfp.local.init(enable_caching=True)``; it does honour retries, with their
 back-off.
 """
 
-# KFP fixes a ParallelFor's parallelism when the pipeline is compiled, so it is
-# a constant here rather than a run-time parameter.
-SWEEP_PARALLELISM = 4
-
 
 def cached(task):
     """Reads only this pipeline's own artifacts and is deterministic: reuse a cached result."""

@@ -7,20 +7,16 @@ from kfp.dsl import Dataset, Metrics, Model
 
 from components import (
     bless_model,
-    cross_validate,
     deploy_model,
     evaluate_model,
     export_model,
     load_data,
-    plan_candidates,
     record_rejection,
-    select_candidate,
     split_data,
     train_model,
     validate_data,
 )
 from pipelines.task_settings import (
-    SWEEP_PARALLELISM,
     cached,
     heavy,
     light,
@@ -41,7 +37,7 @@ class TrainingOutputs(NamedTuple):
     name="training-pipeline",
     description=(
         "Reads and validates a CSV, decides the task (classification or regression), splits it, "
-        "picks the best hyperparameters by cross-validation, trains and evaluates the model on "
+        "picks the best candidate model by successive halving, evaluates it on "
         "held-out rows, and exports and deploys it if it is blessed."
     ),
 )
@@ -51,12 +47,10 @@ def training_pipeline(
     task: str = "auto",
     test_size: float = 0.2,
     random_state: int = 42,
-    n_estimators: int = 100,
-    max_depth: int = 0,
-    min_samples_leaf: int = 1,
-    class_weight: str = "none",
-    search_space: list = [{}, {"min_samples_leaf": 5}, {"class_weight": "balanced"}],
-    cv_folds: int = 3,
+    search_space: list = [
+        {"model": "random_forest", "min_samples_leaf": 5},
+        {"model": "hist_gradient_boosting"},
+    ],
     selection_metric: str = "auto",
     min_metric: str = "auto",
     min_value: float = 0.0,
@@ -86,17 +80,16 @@ def training_pipeline(
             classification; numbers with a fractional part, and whole numbers with more
             distinct values, are regression.
         test_size: Fraction of rows held out for evaluation.
-        random_state: Seed for the split, the folds and the forest.
-        n_estimators: Base number of trees.
-        max_depth: Base depth limit; 0 means no limit.
-        min_samples_leaf: Base fewest training rows in a leaf.
-        class_weight: Base class weighting: none, balanced or balanced_subsample.
-        search_space: Candidates, each a dict overriding some base hyperparameters
-            (n_estimators, max_depth, min_samples_leaf, class_weight, max_features);
-            {} is the base. A single candidate skips the sweep.
-        cv_folds: Folds of the stratified cross-validation that scores each candidate.
-        selection_metric: The cross-validated metric the best candidate is chosen by;
-            auto: balanced_accuracy for classification, r2 for regression.
+        random_state: Seed for the split, the selection and the models.
+        search_space: Candidate models, each a dict naming its model (random_forest,
+            extra_trees, hist_gradient_boosting, logistic_regression for
+            classification, ridge for regression) and some of its hyperparameters,
+            e.g. {"model": "random_forest", "min_samples_leaf": 5}; train_model's
+            description lists them. One candidate is simply fitted; more are compared
+            by successive halving on the training rows.
+        selection_metric: The metric the best candidate is chosen by, on out-of-bag
+            or held-out training rows; auto: balanced_accuracy for classification,
+            r2 for regression.
         min_metric: The test metric the model is blessed by; auto as for selection_metric.
         min_value: The least min_metric a model needs to be blessed (a maximum for
             log_loss); 0 accepts any.
@@ -156,40 +149,12 @@ def training_pipeline(
     light(cached(split))
     excluded = validated.outputs["excluded_columns"]
 
-    plan = cached(
-        plan_candidates(
-            search_space=search_space,
-            n_estimators=n_estimators,
-            max_depth=max_depth,
-            min_samples_leaf=min_samples_leaf,
-            class_weight=class_weight,
-            task=decided,
-        )
-    )
-    with dsl.If(plan.outputs["sweep"] == True, name="sweep"):  # noqa: E712 (a KFP condition)
-        with dsl.ParallelFor(
-            plan.outputs["candidates"], parallelism=SWEEP_PARALLELISM
-        ) as candidate:
-            scored = cross_validate(
-                train=split.outputs["train"],
-                target_column=target_column,
-                hyperparameters=candidate,
-                exclude_columns=excluded,
-                folds=cv_folds,
-                metric=selection_metric,
-                random_state=random_state,
-                task=decided,
-            )
-            heavy(cached(scored))
-        swept = cached(select_candidate(results=dsl.Collected(scored.output)))
-    with dsl.Else(name="single-candidate"):
-        single = cached(select_candidate(results=[], candidates=plan.outputs["candidates"]))
-
     trained = train_model(
         train=split.outputs["train"],
         target_column=target_column,
         exclude_columns=excluded,
-        hyperparameters=dsl.OneOf(swept.outputs["best"], single.outputs["best"]),
+        search_space=search_space,
+        selection_metric=selection_metric,
         random_state=random_state,
         task=decided,
     )
@@ -220,6 +185,7 @@ def training_pipeline(
     judged = {
         "model": trained.outputs["model"],
         "metrics": evaluated.outputs["metrics"],
+        "trivial_metrics": evaluated.outputs["trivial_metrics"],
         "test": split.outputs["test"],
         "min_metric": min_metric,
         "min_value": min_value,

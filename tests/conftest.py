@@ -78,9 +78,19 @@ def model_artifact(path) -> Model:
 
 
 def train_on_csv(
-    csv: pathlib.Path, target: str, folder: pathlib.Path, exclude_columns=(), **hyperparameters
+    csv: pathlib.Path,
+    target: str,
+    folder: pathlib.Path,
+    exclude_columns=(),
+    search_space=None,
+    **hyperparameters,
 ):
-    """Runs load, split and train as plain functions; returns (model, train, test) artifacts."""
+    """Runs load, split and train as plain functions; returns (model, train, test) artifacts.
+
+    Without ``search_space``, one 20-tree random forest with ``hyperparameters``.
+    """
+    from kfp.dsl import HTML, Metrics
+
     cleaned, train, test = (
         dataset(folder / "cleaned"),
         dataset(folder / "train"),
@@ -94,7 +104,9 @@ def train_on_csv(
         model=model,
         target_column=target,
         exclude_columns=list(exclude_columns),
-        hyperparameters={"n_estimators": 20, **hyperparameters},
+        search_space=search_space or [{"n_estimators": 20, **hyperparameters}],
+        leaderboard=HTML(name="leaderboard", uri=str(folder / "leaderboard.html"), metadata={}),
+        leaderboard_metrics=Metrics(name="board", uri=str(folder / "board"), metadata={}),
     )
     return model, train, test
 
@@ -108,11 +120,26 @@ def evaluate(model, test, folder: pathlib.Path):
     metrics = Metrics(name="metrics", uri=str(folder / "metrics"), metadata={})
     classification = ClassificationMetrics(name="c", uri=str(folder / "c"), metadata={})
     report = HTML(name="report", uri=str(folder / "report.html"), metadata={})
+    trivial = Metrics(name="trivial", uri=str(folder / "trivial"), metadata={})
     evaluate_model.python_func(
         model=model, test=test, metrics=metrics, classification_metrics=classification,
-        report=report,
+        trivial_metrics=trivial, report=report,
     )  # fmt: skip
+    assert trivial.metadata.keys() <= metrics.metadata.keys()
     return metrics.metadata, classification.metadata, pathlib.Path(report.path).read_text()
+
+
+def trivial_metrics(model, test):
+    """The trivial model's test metrics, as evaluate_model logs them for bless_model."""
+    import json
+
+    from kfp.dsl import Metrics
+
+    from components.tasks import trivial_scores
+
+    meta = json.loads((pathlib.Path(model.path) / "metadata.json").read_text())
+    truth = pd.read_parquet(test.path)[meta["target_column"]].to_numpy()
+    return Metrics(name="trivial", uri="", metadata=trivial_scores(meta, truth))
 
 
 @pytest.fixture

@@ -16,20 +16,24 @@ def test_step_times_are_read_from_the_runner_log():
 
 def test_small_benchmark_reports_every_figure(tmp_path):
     result = bench_size(150, tmp_path)
-    for variant in ("plain", "pipeline", "floor"):
+    for variant in ("plain", "default", "single", "floor"):
         assert result[variant]["wall_s"] > 0 and result[variant]["peak_rss_mb"] > 0
-    for variant in ("plain", "pipeline"):
+    for variant in ("plain", "default", "single"):
         assert result[variant]["model_mb"] > 0 and result[variant]["load_s"] > 0
-    assert set(result["pipeline"]["steps_s"]) >= {
-        "load-data",
-        "split-data",
-        "train-model",
-        "evaluate-model",
-    }
+        assert 0 < result[variant]["balanced_accuracy"] <= 1
+    for variant in ("default", "single"):
+        assert set(result[variant]["steps_s"]) >= {
+            "load-data",
+            "split-data",
+            "train-model",
+            "evaluate-model",
+        }
+    assert result["single"]["model"] == "random_forest"
     assert set(result["ratios"]) == {
-        "pipeline_vs_plain_wall",
-        "pipeline_vs_floor_wall",
-        "pipeline_vs_plain_peak_rss",
-        "pipeline_vs_plain_model_size",
-        "pipeline_vs_plain_load_time",
+        "default_vs_plain_wall",
+        "single_vs_floor_wall",
+        "single_vs_plain_wall",
+        "default_vs_plain_peak_rss",
+        "default_vs_plain_model_size",
+        "default_vs_plain_load_time",
     }

@@ -1,6 +1,7 @@
 """The command line: train, predict and demo on the local runner, and its one-line errors."""
 
 import pathlib
+import re
 
 import pandas as pd
 
@@ -23,8 +24,6 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
             str(messy_csv),
             "--target",
             "churned",
-            "--n-estimators",
-            "30",
             "--output-dir",
             str(runs),
         ]
@@ -39,10 +38,23 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert report.suffix == ".html" and report.read_text().startswith("<!DOCTYPE html>")
     assert report.with_suffix("").read_text() == report.read_text()  # the artifact, as KFP wrote it
     assert "Data validation" in printed_path(out, "Validation:").read_text()
-    assert "3 candidates by cross-validated" in printed_path(out, "Leaderboard:").read_text()
+    board = printed_path(out, "Leaderboard:").read_text()
+    assert "2 candidate(s) for 307 training rows, ranked by balanced_accuracy" in board
     assert "\nBlessed\n" in out
     assert "warning: id_like: column 'customer_id' has a different value on every row" in out
     assert "Running pipeline" in (runs / "train.log").read_text()
+    # Live progress: a plain line per step as it starts and ends, and each candidate scored.
+    steps = ["importer", "load-data", "split-data", "validate-data", "train-model"]
+    steps += ["evaluate-model", "bless-model-2", "export-model-2", "deploy-model-2"]
+    starts = re.findall(r"^\[ *[\d.]+ s\] start (\S+) \((\d)/9 done\)$", out, re.M)
+    assert starts == [(step, str(done)) for done, step in enumerate(steps)]
+    ends = re.findall(r"^\[ *[\d.]+ s\] done  (\S+) in [\d.]+ s \((\d)/9 done\)$", out, re.M)
+    assert ends == [(step, str(done)) for done, step in enumerate(steps, start=1)]
+    assert (
+        len(re.findall(r"^\[ *[\d.]+ s\]   candidate \w+ round 1: balanced_accuracy", out, re.M))
+        == 2
+    )
+    assert "\x1b" not in out and "\r" not in out
 
     # A European export (semicolons, decimal commas), with the reading options given.
     new_rows = tmp_path / "new.csv"
@@ -50,9 +62,10 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     frame.to_csv(new_rows, index=False, sep=";", decimal=",", encoding="cp1252")
     predict = ["predict", "--model", str(model_dir), "--data", str(new_rows)]
     reading = ["--delimiter", ";", "--decimal", ",", "--encoding", "cp1252"]
-    code = main([*predict, *reading, "--output-dir", str(runs)])
+    code = main([*predict, *reading, "--output-dir", str(runs), "--quiet"])
     out = capsys.readouterr().out
     assert code == 0
+    assert not re.search(r"^\[ *[\d.]+ s\]", out, re.M)  # --quiet: only the result
     predictions = pd.read_csv(printed_path(out, "Predictions:"))
     assert "Drift" in printed_path(out, "Drift:").read_text()
     assert "warning: ignored columns the model does not use: ['customer_id']" in out

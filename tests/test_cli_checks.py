@@ -10,7 +10,7 @@ from kfp.local import logging_utils
 
 import pipelines.cli as cli
 import pipelines.option_checks as option_checks
-from components.features import build_model
+from components.families import check_candidate
 from pipelines import batch_prediction_pipeline
 from pipelines.cli import main
 
@@ -52,11 +52,11 @@ def only_error_line(capsys) -> str:
     return line
 
 
-def model_says(hyperparameters) -> str:
-    """build_model's own message for these hyperparameters, without its prefix."""
+def model_says(candidate, number, task="auto") -> str:
+    """check_candidate's own message for candidate ``number``, as the CLI prints it."""
     with pytest.raises(SystemExit) as stop:
-        build_model(features=[], hyperparameters=hyperparameters, random_state=0)
-    return str(stop.value).removeprefix("kfp-tabular error: ")
+        check_candidate(candidate, task, f"--search-space candidate {number}")
+    return "error: " + str(stop.value).removeprefix("kfp-tabular error: ")
 
 
 def test_invalid_json_in_a_list_option_is_one_line(iris_csv, tmp_path, capsys, no_run):
@@ -64,7 +64,7 @@ def test_invalid_json_in_a_list_option_is_one_line(iris_csv, tmp_path, capsys, n
     assert train(iris_csv, "--search-space", "x", output_dir=runs) == 1
     assert only_error_line(capsys) == (
         "error: --search-space: not valid JSON (Expecting value at char 0). "
-        """Give a JSON list, e.g. --search-space '[{}, {"min_samples_leaf": 5}]'"""
+        """Give a JSON list, e.g. --search-space '[{"model": "random_forest"}, {"model": "hist_gradient_boosting"}]'"""  # noqa: E501
     )
     assert train(iris_csv, "--fail-on", "leak", output_dir=runs) == 1
     assert only_error_line(capsys) == (
@@ -78,20 +78,12 @@ def test_json_that_is_not_a_list_is_one_line(iris_csv, tmp_path, capsys, no_run)
     assert train(iris_csv, "--search-space", '{"max_depth": 8}', output_dir=tmp_path) == 1
     assert only_error_line(capsys) == (
         """error: --search-space: '{"max_depth": 8}' is a JSON object, not a list. """
-        """Give a JSON list, e.g. --search-space '[{}, {"min_samples_leaf": 5}]'"""
+        """Give a JSON list, e.g. --search-space '[{"model": "random_forest"}, {"model": "hist_gradient_boosting"}]'"""  # noqa: E501
     )
     assert train(iris_csv, "--fail-on", '"leak"', output_dir=tmp_path) == 1
     assert only_error_line(capsys) == (
         """error: --fail-on: '"leak"' is a JSON string, not a list. """
         """Give a JSON list, e.g. --fail-on '["leak", "constant"]'"""
-    )
-
-
-def test_cv_folds_below_2_is_refused_before_the_run(iris_csv, tmp_path, capsys, no_run):
-    assert train(iris_csv, "--cv-folds", "1", output_dir=tmp_path) == 1
-    assert only_error_line(capsys) == (
-        "error: --cv-folds: must be a whole number of at least 2 (each candidate is scored on "
-        "rows it was not trained on), got 1. Use e.g. --cv-folds 3"
     )
 
 
@@ -105,69 +97,47 @@ def test_test_size_outside_0_1_is_refused(iris_csv, tmp_path, capsys, no_run, si
 
 
 def test_each_problem_gets_its_own_line(iris_csv, tmp_path, capsys, no_run):
-    assert train(iris_csv, "--cv-folds", "0", "--test-size", "2", output_dir=tmp_path) == 1
+    options = ["--task", "guess", "--test-size", "2"]
+    assert train(iris_csv, *options, output_dir=tmp_path) == 1
     lines = capsys.readouterr().err.splitlines()
-    assert [line.split(":")[1] for line in lines] == [" --cv-folds", " --test-size"]
-
-
-@pytest.mark.parametrize(
-    "flag, value, hyperparameters",
-    [
-        ("--n-estimators", "0", {"n_estimators": 0}),
-        ("--max-depth", "-1", {"max_depth": -1}),
-        ("--min-samples-leaf", "0", {"min_samples_leaf": 0}),
-        ("--class-weight", "bal", {"class_weight": "bal"}),
-    ],
-)
-def test_a_bad_base_hyperparameter_names_its_option(
-    iris_csv, tmp_path, capsys, no_run, flag, value, hyperparameters
-):
-    assert train(iris_csv, flag, value, output_dir=tmp_path) == 1
-    line = only_error_line(capsys)
-    assert line == f"error: {flag}: {model_says(hyperparameters)}"
-    assert next(iter(hyperparameters)) in line and value in line
+    assert [line.split(":")[1] for line in lines] == [" --test-size", " --task"]
 
 
 def test_a_bad_search_space_candidate_is_named_by_number(iris_csv, tmp_path, capsys, no_run):
-    space = '[{}, {"depth": 8}, {"max_features": 2}, 5]'
+    space = '[{}, {"depth": 8}, {"max_features": 2}, 5, {"model": "xgboost"}]'
     assert train(iris_csv, "--search-space", space, output_dir=tmp_path) == 1
     lines = capsys.readouterr().err.splitlines()
-    base = {"n_estimators": 100, "max_depth": 0, "min_samples_leaf": 1, "class_weight": "none"}
     assert lines == [
-        f'error: --search-space candidate 2 {{"depth": 8}}: {model_says({**base, "depth": 8})}',
-        f'error: --search-space candidate 3 {{"max_features": 2}}: '
-        f"{model_says({**base, 'max_features': 2})}",
-        "error: --search-space candidate 4: 5 is not a JSON object of hyperparameters. "
-        'Give e.g. {"min_samples_leaf": 5}, or {} for the base ones',
+        model_says({"depth": 8}, 2),
+        model_says({"max_features": 2}, 3),
+        model_says(5, 4),
+        model_says({"model": "xgboost"}, 5),
     ]
-    assert "unknown hyperparameter(s) ['depth']" in lines[0]
+    assert lines[0].startswith("error: --search-space candidate 2: ")
+    assert "['depth'] do not apply to random_forest" in lines[0]
+    assert "not a dict" in lines[2] and "is not one of ['random_forest'" in lines[3]
 
 
-def test_candidates_are_merged_with_the_base_options(iris_csv, tmp_path, capsys, no_run):
-    # A bad base option is named once, not again for each candidate inheriting it.
-    space = '[{}, {"max_depth": 4}]'
-    options = ["--n-estimators", "0", "--search-space", space]
+def test_a_candidate_for_the_other_task_is_refused_when_the_task_is_given(
+    iris_csv, tmp_path, capsys, no_run
+):
+    space = '[{"model": "ridge"}]'  # with --task auto, left to the run, which knows the task
+    options = ["--task", "classification", "--search-space", space]
     assert train(iris_csv, *options, output_dir=tmp_path) == 1
-    assert only_error_line(capsys) == f"error: --n-estimators: {model_says({'n_estimators': 0})}"
-    # A candidate is the base options with its overrides: only its own bad value is named.
-    space = '[{}, {"n_estimators": 0}]'
-    options = ["--n-estimators", "50", "--max-depth", "3", "--search-space", space]
-    assert train(iris_csv, *options, output_dir=tmp_path) == 1
-    merged = {"n_estimators": 0, "max_depth": 3, "min_samples_leaf": 1, "class_weight": "none"}
-    assert only_error_line(capsys) == (
-        f'error: --search-space candidate 2 {{"n_estimators": 0}}: {model_says(merged)}'
-    )
+    line = only_error_line(capsys)
+    assert line == model_says({"model": "ridge"}, 1, "classification")
+    assert "ridge is for regression only; for classification use logistic_regression" in line
 
 
 def test_valid_options_reach_the_run(iris_csv, tmp_path, capsys, recorded_run):
-    space = '[{}, {"max_depth": 8}]'
-    options = ["--search-space", space, "--fail-on", '["leak"]', "--cv-folds", "2"]
+    space = '[{}, {"model": "extra_trees", "max_depth": 8}]'
+    options = ["--search-space", space, "--fail-on", '["leak"]', "--test-size", "0.3"]
     assert train(iris_csv, *options, output_dir=tmp_path) == 1
     assert capsys.readouterr().err == "error: stopped by the test after recording the run\n"
     (arguments,) = recorded_run
-    assert arguments["search_space"] == [{}, {"max_depth": 8}]
+    assert arguments["search_space"] == [{}, {"model": "extra_trees", "max_depth": 8}]
     assert arguments["fail_on"] == ["leak"]
-    assert arguments["cv_folds"] == 2 and arguments["target_column"] == "species"
+    assert arguments["test_size"] == 0.3 and arguments["target_column"] == "species"
 
 
 def test_a_target_that_is_not_a_column_lists_the_columns(iris_csv, tmp_path, capsys, no_run):

@@ -56,14 +56,7 @@ def test_training_pipeline_contract():
     inputs = spec.root.input_definitions.parameters
     assert {"data_uri", "target_column"} <= set(inputs)
     assert not inputs["data_uri"].is_optional and not inputs["target_column"].is_optional
-    for name in (
-        "test_size",
-        "random_state",
-        "n_estimators",
-        "max_depth",
-        "min_samples_leaf",
-        "class_weight",
-    ):
+    for name in ("test_size", "random_state", "search_space", "selection_metric"):
         assert inputs[name].is_optional, f"{name} needs a default"
     outputs = spec.root.output_definitions.artifacts
     assert outputs["model"].artifact_type.schema_title == "system.Model"
@@ -83,7 +76,7 @@ def test_batch_prediction_pipeline_contract():
 
 def test_component_descriptions_come_from_the_docstrings():
     train = components.load_component_from_file(str(COMPILED / "components" / "train_model.yaml"))
-    assert train.description.startswith("Fits one scikit-learn Pipeline")
+    assert train.description.startswith("Chooses the best of the candidate models")
     doc = yaml.safe_load((COMPILED / "components" / "train_model.yaml").read_text())
     outputs = doc["components"]["comp-train-model"]["outputDefinitions"]["artifacts"]
     assert "model.joblib" in outputs["model"]["description"]
@@ -91,7 +84,7 @@ def test_component_descriptions_come_from_the_docstrings():
 
 def test_pipeline_yaml_runs_when_loaded_back(local_runner, iris_csv):
     training = components.load_component_from_file(str(COMPILED / "training_pipeline.yaml"))
-    outputs = training(data_uri=str(iris_csv), target_column="species", n_estimators=20).outputs
+    outputs = training(data_uri=str(iris_csv), target_column="species").outputs  # the defaults
     assert outputs["metrics"].metadata["accuracy"] > 0.85
     assert (pathlib.Path(outputs["model"].path) / "model.joblib").is_file()
 
@@ -114,7 +107,7 @@ def test_component_yaml_builds_another_pipeline(local_runner, iris_csv, tmp_path
         model = load["train_model"](
             train=split.outputs["train"],
             target_column="species",
-            hyperparameters={"n_estimators": 10},
+            search_space=[{"model": "hist_gradient_boosting"}, {"n_estimators": 30}],
         )
         return load["batch_predict"](model=model.outputs["model"], data=new_rows.output).outputs[
             "predictions"
@@ -146,7 +139,6 @@ def test_task_settings_for_a_cluster():
     assert {
         "validate-data",
         "split-data",
-        "cross-validate",
         "train-model",
         "evaluate-model",
     } <= cached
@@ -156,11 +148,9 @@ def test_task_settings_for_a_cluster():
     retried = {name for name, task in tasks.items() if "retryPolicy" in task}
     assert retried == {"export-model", "export-model-2"}  # bad input elsewhere must fail fast
     executors = doc["deploymentSpec"]["executors"]
-    for name in ("exec-train-model", "exec-cross-validate", "exec-evaluate-model"):
+    for name in ("exec-train-model", "exec-evaluate-model"):
         resources = executors[name]["container"]["resources"]
         assert resources["resourceMemoryLimit"] == "8G" and resources["resourceCpuRequest"] == "2"
-    parallel = [t for t in tasks.values() if "iteratorPolicy" in t]
-    assert [t["iteratorPolicy"]["parallelismLimit"] for t in parallel] == [4]
     # Export and deploy get the keys of KFP's store, optional where the secret is absent.
     keyed = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert set(keyed) == {

@@ -47,6 +47,7 @@ def test_rows_like_the_training_rows_are_stable(model, tmp_path):
     assert metrics["columns_drifted"] == 0
     assert metrics["max_new_category_share"] == 0
     assert "tenure_months" in page and "<td>drifted</td>" not in page
+    assert "<img" not in page and "Every column is stable: no chart." in page
 
 
 def test_a_shifted_numeric_column_drifts(model, tmp_path):
@@ -55,6 +56,10 @@ def test_a_shifted_numeric_column_drifts(model, tmp_path):
     metrics, page = drift(model, rows, tmp_path)
     assert metrics["max_psi"] > 0.25 and metrics["columns_drifted"] == 1
     assert "<td>drifted</td>" in page
+    from tests.test_evaluate_model import figures
+
+    ((alt, caption),) = figures(page)  # one image: a panel per column not stable
+    assert caption.startswith("Columns not stable") and "one small bar chart per column" in alt
 
 
 def test_new_categories_and_missing_values_are_measured(model, tmp_path):

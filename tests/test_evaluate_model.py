@@ -23,6 +23,7 @@ def evaluate(model, test, tmp_path):
             name="classification_metrics", uri=str(tmp_path / "cm"), metadata={}
         ),
         "report": HTML(name="report", uri=str(tmp_path / "report.html"), metadata={}),
+        "trivial_metrics": Metrics(name="trivial", uri=str(tmp_path / "trivial"), metadata={}),
     }
     evaluate_model.python_func(model=model, test=test, **outputs)
     return outputs
@@ -55,7 +56,7 @@ def test_binary_metrics_match_scikit_learn_on_the_test_split(messy_model, tmp_pa
     )
     assert got["roc_auc"] == pytest.approx(sk.roc_auc_score(truth == "stay", proba[:, 1]), abs=1e-6)
     assert got["log_loss"] == pytest.approx(sk.log_loss(truth, proba), abs=1e-6)
-    assert set(got) == {
+    assert {name for name in got if not name.startswith("importance_")} == {
         "accuracy",
         "balanced_accuracy",
         "precision_macro",
@@ -114,3 +115,48 @@ def test_class_names_are_escaped_in_the_report(tmp_path):
     model, _, test = train_on_csv(path, "y", tmp_path / "t")
     page = pathlib.Path(evaluate(model, test, tmp_path)["report"].path).read_text()
     assert "<b>yes</b>" not in page and "&lt;b&gt;yes&lt;/b&gt;" in page
+
+
+def figures(page: str) -> list[tuple[str, str]]:
+    """Each chart of a report page: (alt text, caption); every one a PNG inside the page."""
+    found = re.findall(
+        r'<figure><img alt="([^"]+)" src="data:image/png;base64,[A-Za-z0-9+/=]+">'
+        r"<figcaption>([^<]+)</figcaption></figure>",
+        page,
+    )
+    assert page.count("<img") == len(found), "an image without its alt text or caption"
+    return found
+
+
+def test_the_report_holds_its_charts_and_the_importance_of_each_raw_column(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = 600
+    frame = pd.DataFrame(
+        {
+            "decides": rng.normal(size=rows),
+            "noise_number": rng.normal(size=rows),
+            "noise_text": rng.choice(["red", "green", "blue", "grey"], rows),
+        }
+    )
+    frame["label"] = np.where(frame["decides"] > 0, "yes", "no")
+    frame.to_csv(tmp_path / "one_column.csv", index=False)
+    model, _, test = train_on_csv(tmp_path / "one_column.csv", "label", tmp_path / "run")
+    outputs = evaluate(model, test, tmp_path)
+    page = pathlib.Path(outputs["report"].path).read_text()
+
+    captions = [caption for _, caption in figures(page)]
+    assert captions == [
+        "Permutation importance",
+        "ROC",
+        "Precision-recall",
+        "Calibration",
+        "Confusion matrix, counts",
+        "Confusion matrix, share of each true class",
+    ]
+    data = re.search(r'<script type="application/json" id="importance">(.*?)</script>', page)
+    importances = json.loads(data.group(1))
+    assert [entry["column"] for entry in importances][0] == "decides"
+    assert {entry["column"] for entry in importances} == {"decides", "noise_number", "noise_text"}
+    assert importances[0]["mean"] > 0.3 > max(abs(entry["mean"]) for entry in importances[1:])
+    metrics = outputs["metrics"].metadata
+    assert metrics["importance_decides"] == importances[0]["mean"]

@@ -90,6 +90,9 @@ def run_everything(csv: pathlib.Path, work: pathlib.Path) -> str:
     metrics = Metrics(name="metrics", uri=str(work / "metrics"), metadata={})
     curves = ClassificationMetrics(name="curves", uri=str(work / "curves"), metadata={})
     evaluation = HTML(name="evaluation", uri=str(work / "evaluation.html"), metadata={})
+    trivial = Metrics(name="trivial", uri=str(work / "trivial"), metadata={})
+    board = HTML(name="board", uri=str(work / "board.html"), metadata={})
+    board_metrics = Metrics(name="board_metrics", uri=str(work / "board_metrics"), metadata={})
     excluded = []
 
     def validate():
@@ -115,9 +118,12 @@ def run_everything(csv: pathlib.Path, work: pathlib.Path) -> str:
                 model=model,
                 target_column="y",
                 exclude_columns=excluded,
-                hyperparameters={"n_estimators": 3},
+                # Two families, so the selection meets every messy table too.
+                search_space=[{"n_estimators": 3}, {"model": "logistic_regression"}],
+                leaderboard=board,
+                leaderboard_metrics=board_metrics,
             ),
-            [model.path],
+            [model.path, board.path],
         ),
         (
             lambda: evaluate_model.python_func(
@@ -125,6 +131,7 @@ def run_everything(csv: pathlib.Path, work: pathlib.Path) -> str:
                 test=test,
                 metrics=metrics,
                 classification_metrics=curves,
+                trivial_metrics=trivial,
                 report=evaluation,
             ),
             [evaluation.path],

@@ -54,7 +54,7 @@ def test_wide_high_cardinality_table_trains_evaluates_and_scores(local_runner, t
     frame.drop(columns="label").head(300).to_csv(rows, index=False)
 
     trained = training_pipeline(
-        data_uri=str(data), target_column="label", search_space=[{}], n_estimators=10
+        data_uri=str(data), target_column="label", search_space=[{"n_estimators": 10}]
     ).outputs
     scored = batch_prediction_pipeline(model_uri=trained["model"].path, data_uri=str(rows))
 

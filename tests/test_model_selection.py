@@ -1,14 +1,18 @@
-"""plan_candidates, cross_validate and select_candidate as plain functions."""
+"""Model families and the selection in train_model, as plain functions."""
 
+import json
 import pathlib
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 from kfp.dsl import HTML, Metrics
 
-from components import cross_validate, plan_candidates, select_candidate
-from tests.conftest import dataset
+from components import train_model
+from components.families import check_candidate, model_families
+from components.selection import halving_rounds
+from tests.conftest import dataset, model_artifact
 
 
 def xor_table(path, rows=400, seed=0):
@@ -21,102 +25,177 @@ def xor_table(path, rows=400, seed=0):
     return dataset(path)
 
 
-def test_plan_completes_each_candidate_and_drops_duplicates():
-    result = plan_candidates.python_func(
-        search_space=[{}, {"max_depth": 4}, {}, {"n_estimators": 100}], n_estimators=100
-    )
-    assert result.sweep is True
-    assert result.candidates == [
-        {"n_estimators": 100, "max_depth": 0, "min_samples_leaf": 1, "class_weight": "none"},
-        {"n_estimators": 100, "max_depth": 4, "min_samples_leaf": 1, "class_weight": "none"},
+def diagonal_table(path, rows=400, seed=0):
+    """A table a line separates and a one-split tree cannot: the class is the sign of x1 + x2."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x1": rng.normal(size=rows), "x2": rng.normal(size=rows)})
+    frame["y"] = np.where(frame["x1"] + frame["x2"] > 0, "up", "down")
+    frame.to_parquet(path)
+    return dataset(path)
+
+
+def train(train_set, tmp_path, space, **options):
+    """Runs train_model; returns (model metadata, leaderboard entries, leaderboard metrics)."""
+    model = model_artifact(tmp_path / "model")
+    board = HTML(name="leaderboard", uri=str(tmp_path / "leaderboard.html"), metadata={})
+    metrics = Metrics(name="m", uri=str(tmp_path / "m"), metadata={})
+    options.setdefault("target_column", "y")
+    train_model.python_func(
+        train=train_set, model=model, leaderboard=board, leaderboard_metrics=metrics,
+        search_space=space, **options,
+    )  # fmt: skip
+    page = pathlib.Path(board.path).read_text()
+    data = re.search(r'<script type="application/json" id="leaderboard">(.*?)</script>', page, re.S)
+    entries = json.loads(data.group(1).replace("<\\/", "</"))
+    meta = json.loads((pathlib.Path(model.path) / "metadata.json").read_text())
+    return meta, entries, metrics.metadata
+
+
+@pytest.mark.parametrize(
+    ("count", "rows", "plan"),
+    [
+        (1, 100_000, [100_000]),
+        (3, 100_000, [100_000]),  # up to three candidates: one round, on all rows
+        (4, 9_000, [3_000, 9_000]),
+        (10, 90_000, [10_000, 30_000, 90_000]),
+        (10, 6_000, [2_000, 6_000]),  # the first round keeps at least 1,000 rows
+        (10, 500, [500]),
+    ],
+)
+def test_halving_rounds(count, rows, plan):
+    assert halving_rounds(count, rows) == plan
+
+
+def test_a_candidate_is_completed_with_its_family_defaults():
+    assert check_candidate({}, "classification")["model"] == "random_forest"
+    boosted = check_candidate(
+        {"model": "hist_gradient_boosting", "max_iter": 50.0}, "regression"
+    )  # KFP hands whole numbers over as floats
+    assert boosted == {
+        "model": "hist_gradient_boosting",
+        **model_families()["hist_gradient_boosting"]["defaults"],
+        "max_iter": 50,
+    }
+    assert isinstance(boosted["max_iter"], int)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "task", "message"),
+    [
+        ({"model": "xgboost"}, "classification", "model 'xgboost' is not one of"),
+        (
+            {"model": "ridge"},
+            "classification",
+            "ridge is for regression only; for classification use logistic_regression",
+        ),  # noqa: E501
+        ({"model": "logistic_regression"}, "regression", "for regression use ridge"),
+        (
+            {"model": "ridge", "n_estimators": 5},
+            "regression",
+            r"\['n_estimators'\] do not apply to ridge",
+        ),  # noqa: E501
+        (
+            {"n_estimators": 0},
+            "classification",
+            "n_estimators must be a whole number of at least 1",
+        ),  # noqa: E501
+        ({"max_depth": True}, "classification", "max_depth must be a whole number"),
+        (
+            {"model": "hist_gradient_boosting", "learning_rate": 0},
+            "classification",
+            "learning_rate must be a number above 0",
+        ),  # noqa: E501
+        (
+            {"model": "ridge", "alpha": "big"},
+            "regression",
+            "alpha must be a number above 0, got 'big'",
+        ),  # noqa: E501
+        ({"class_weight": "heavy"}, "classification", "class_weight must be one of"),
+        ({"class_weight": "balanced"}, "regression", "class_weight applies to classification only"),  # noqa: E501
+        ({"max_features": 2.0}, "classification", "max_features must be 'auto', 'sqrt', 'log2'"),
+        ("deep", "classification", "is 'deep', not a dict"),
+    ],
+)
+def test_bad_candidates_are_named_with_the_fix(candidate, task, message):
+    with pytest.raises(SystemExit, match=message):
+        check_candidate(candidate, task, "search_space entry 2")
+
+
+def test_the_forest_that_wins_is_the_fit_that_scored_it(tmp_path):
+    train_set = xor_table(tmp_path / "train")
+    space = [{"max_depth": 1}, {}, {"model": "logistic_regression"}, {}]  # a duplicate
+    meta, entries, metrics = train(train_set, tmp_path, space)
+    assert meta["hyperparameters"]["model"] == "random_forest"
+    assert meta["hyperparameters"]["max_depth"] == 0
+    assert [e["rank"] for e in entries] == [1, 2, 3]  # the duplicate is tried once
+    best = entries[0]
+    assert best["scored_by"] == "out-of-bag" and best["rows"] == meta["training_rows"] == 400
+    assert "refit_seconds" not in best  # kept, not refitted
+    assert best["score"] > 0.85 > 0.7 > max(e["score"] for e in entries[1:])
+    assert {e["model"] for e in entries} == {"random_forest", "logistic_regression"}
+    assert metrics["candidates"] == 3 and metrics["best_score"] == best["score"]
+    assert metrics["runner_up_score"] == entries[1]["score"]
+    assert all(e["fit_seconds"] > 0 and e["spread"] >= 0 for e in entries)
+    page = (tmp_path / "leaderboard.html").read_text()
+    assert page.count('<img alt="') == 1 and "<figcaption>Score and cost of each candidate" in page
+
+
+def test_a_winner_scored_on_held_out_rows_is_refitted_on_every_row(tmp_path):
+    train_set = diagonal_table(tmp_path / "train")
+    space = [{"max_depth": 1, "n_estimators": 30}, {"model": "logistic_regression"}]
+    meta, entries, _ = train(train_set, tmp_path, space)
+    assert meta["hyperparameters"]["model"] == "logistic_regression"
+    assert entries[0]["scored_by"] == "3-fold cross-validation"  # under 10,000 rows
+    assert entries[0]["refit_seconds"] > 0 and entries[0]["score"] > 0.95
+    assert entries[1]["scored_by"] == "out-of-bag"
+
+
+def test_successive_halving_keeps_the_best_third_for_more_rows(tmp_path):
+    train_set = xor_table(tmp_path / "train", rows=3_000)
+    space = [
+        {"n_estimators": 25},
+        {"n_estimators": 25, "max_depth": 1},
+        {"n_estimators": 25, "max_depth": 2},
+        {"model": "logistic_regression"},
+        {"model": "hist_gradient_boosting", "max_iter": 20},
     ]
+    meta, entries, _ = train(train_set, tmp_path, space)
+    rounds = [(e["round"], e["rows"]) for e in entries]
+    assert rounds == [(2, 3_000), (2, 3_000), (1, 1_000), (1, 1_000), (1, 1_000)]
+    assert {e["model"] for e in entries[:2]} <= {"random_forest", "hist_gradient_boosting"}
+    assert entries[2]["score"] >= max(e["score"] for e in entries[3:])
+    assert meta["training_rows"] == 3_000
 
 
-@pytest.mark.parametrize("space", [[], [{}], [{"max_depth": 3}]])
-def test_one_candidate_means_no_sweep(space):
-    assert plan_candidates.python_func(search_space=space).sweep is False
+def test_lower_is_better_for_a_loss(tmp_path):
+    train_set = xor_table(tmp_path / "train")
+    space = [{"model": "logistic_regression"}, {"n_estimators": 30}]
+    _, entries, _ = train(train_set, tmp_path, space, selection_metric="log_loss")
+    assert entries[0]["model"] == "random_forest"
+    assert entries[0]["score"] < entries[1]["score"]
+
+
+def test_one_candidate_is_fitted_without_scoring(tmp_path):
+    meta, entries, metrics = train(xor_table(tmp_path / "train"), tmp_path, [{"n_estimators": 7}])
+    assert meta["hyperparameters"]["n_estimators"] == 7
+    assert entries[0]["score"] is None and "not scored" in entries[0]["scored_by"]
+    assert metrics["candidates"] == 1 and "best_score" not in metrics
+    assert "<img" not in (tmp_path / "leaderboard.html").read_text()  # nothing to compare
 
 
 @pytest.mark.parametrize(
     ("space", "message"),
     [
-        ([{"depth": 3}], r"entry 1 has unknown key\(s\) \['depth'\]"),
-        ([{}, "deep"], "entry 2 is 'deep', not a dict"),
+        ([{}, {"model": "ridge"}], "search_space entry 2: ridge is for regression only"),
+        ([{"depth": 3}], r"search_space entry 1: \['depth'\] do not apply to random_forest"),
     ],
 )
-def test_bad_search_space(space, message):
+def test_a_bad_search_space_stops_before_any_fit(tmp_path, space, message):
     with pytest.raises(SystemExit, match=message):
-        plan_candidates.python_func(search_space=space)
+        train(xor_table(tmp_path / "train"), tmp_path, space)
+    assert not (tmp_path / "model").exists()
 
 
-def test_cross_validation_scores_on_training_rows_by_folds(tmp_path):
-    train = xor_table(tmp_path / "train")
-    deep = cross_validate.python_func(
-        train=train, target_column="y", hyperparameters={"n_estimators": 30}, folds=4
-    )
-    stump = cross_validate.python_func(
-        train=train,
-        target_column="y",
-        hyperparameters={"n_estimators": 30, "max_depth": 1},
-        folds=4,
-    )
-    assert deep["folds"] == 4 and len(deep["scores"]) == 4
-    assert deep["mean"] == pytest.approx(np.mean(deep["scores"]), abs=1e-6)
-    assert deep["mean"] > 0.85 > 0.7 > stump["mean"]
-    assert deep["hyperparameters"]["max_depth"] == 0 and stump["hyperparameters"]["max_depth"] == 1
-    assert deep["metric"] == "balanced_accuracy" and deep["fit_seconds"] > 0
-
-
-def test_cross_validation_folds_shrink_to_the_smallest_class(tmp_path):
-    path = tmp_path / "small"
-    pd.DataFrame({"x": range(12), "y": ["a"] * 9 + ["b"] * 3}).to_parquet(path)
-    result = cross_validate.python_func(
-        train=dataset(path), target_column="y", hyperparameters={"n_estimators": 5}, folds=5
-    )
-    assert result["folds"] == 3
-
-
-def test_cross_validation_refuses_an_unknown_metric(tmp_path):
-    with pytest.raises(SystemExit, match="metric 'auc' is not a classification metric; use one of"):
-        cross_validate.python_func(
-            train=xor_table(tmp_path / "t"), target_column="y", hyperparameters={}, metric="auc"
-        )
-
-
-def select(results, tmp_path, candidates=()):
-    board = HTML(name="leaderboard", uri=str(tmp_path / "board.html"), metadata={})
-    metrics = Metrics(name="m", uri=str(tmp_path / "m"), metadata={})
-    best = select_candidate.python_func(
-        leaderboard=board, leaderboard_metrics=metrics, results=results, candidates=list(candidates)
-    ).best
-    return best, metrics.metadata, pathlib.Path(board.path).read_text()
-
-
-def result(params, mean, std=0.01, metric="balanced_accuracy"):
-    return {"hyperparameters": params, "metric": metric, "mean": mean, "std": std,
-            "scores": [mean], "fit_seconds": 0.5, "folds": 3}  # fmt: skip
-
-
-def test_the_best_mean_wins_and_the_leaderboard_ranks_everyone(tmp_path):
-    results = [
-        result({"max_depth": 1}, 0.55),
-        result({"max_depth": 0}, 0.93),
-        result({"max_depth": 4}, 0.81),
-    ]
-    best, metrics, page = select(results, tmp_path)
-    assert best == {"max_depth": 0}
-    assert metrics == {"candidates": 3, "best_mean": 0.93, "best_std": 0.01, "runner_up_mean": 0.81}
-    assert page.index("0.9300 ± 0.0100") < page.index("0.8100") < page.index("0.5500")
-
-
-def test_lower_log_loss_wins_and_ties_go_to_the_steadier_candidate(tmp_path):
-    by_loss = [result({"a": 1}, 0.40, metric="log_loss"), result({"a": 2}, 0.30, metric="log_loss")]
-    assert select(by_loss, tmp_path)[0] == {"a": 2}
-    tied = [result({"a": 1}, 0.9, std=0.05), result({"a": 2}, 0.9, std=0.01)]
-    assert select(tied, tmp_path)[0] == {"a": 2}
-
-
-def test_no_results_means_the_single_candidate(tmp_path):
-    best, metrics, page = select([], tmp_path, candidates=[{"n_estimators": 10}])
-    assert best == {"n_estimators": 10} and metrics["candidates"] == 1
-    assert "A single candidate: no sweep." in page
+def test_an_unknown_selection_metric_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="selection_metric 'auc' is not a classification metric"):
+        train(xor_table(tmp_path / "train"), tmp_path, [{}, {}], selection_metric="auc")

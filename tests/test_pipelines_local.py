@@ -25,7 +25,8 @@ def test_iris_from_csv_to_predictions(local_runner, iris_csv, tmp_path):
     new_rows = tmp_path / "new.csv"
     frame.drop(columns="species").to_csv(new_rows, index=False)
 
-    trained, scored = train_then_predict(iris_csv, "species", new_rows, n_estimators=50)
+    one = [{"n_estimators": 50}]
+    trained, scored = train_then_predict(iris_csv, "species", new_rows, search_space=one)
 
     metrics = trained["metrics"].metadata
     assert metrics["test_rows"] == 30  # 20% of 150, stratified: the model never saw them
@@ -47,7 +48,9 @@ def test_messy_csv_from_csv_to_predictions(local_runner, messy_csv, tmp_path):
     new_rows = tmp_path / "new.csv"
     make_messy_frame(rows=60, seed=5).drop(columns="churned").to_csv(new_rows, index=False)
 
-    trained, scored = train_then_predict(messy_csv, "churned", new_rows, class_weight="balanced")
+    trained, scored = train_then_predict(
+        messy_csv, "churned", new_rows, search_space=[{"class_weight": "balanced"}]
+    )
 
     metrics = trained["metrics"].metadata
     assert 0.65 < metrics["balanced_accuracy"] <= 1.0

@@ -11,13 +11,18 @@ from kfp.dsl import HTML, Markdown, Metrics
 from components import (
     batch_predict,
     bless_model,
-    cross_validate,
     load_data,
     validate_data,
 )
 from pipelines import batch_prediction_pipeline, training_pipeline
 from pipelines.serving_check import check_serving
-from tests.conftest import dataset, evaluate, make_messy_regression_frame, train_on_csv
+from tests.conftest import (
+    dataset,
+    evaluate,
+    make_messy_regression_frame,
+    train_on_csv,
+    trivial_metrics,
+)
 
 
 @pytest.fixture
@@ -57,28 +62,35 @@ def test_components_handle_a_regression_target(messy_prices, tmp_path):
     test_prices = pd.read_parquet(test.path)["price"]
     assert abs(train_prices.median() - test_prices.median()) < 0.1 * train_prices.std()
 
-    scored = cross_validate.python_func(
-        train=train, target_column="price", hyperparameters={"n_estimators": 20},
-        exclude_columns=["listing_id"],
+    every_family = [{"model": "ridge"}, {"n_estimators": 30}, {"model": "hist_gradient_boosting"}]
+    every_family.append({"model": "extra_trees", "n_estimators": 30})
+    train_on_csv(
+        messy_prices, "price", tmp_path / "swept", exclude_columns=["listing_id"],
+        search_space=every_family,
     )  # fmt: skip
-    assert scored["metric"] == "r2" and scored["mean"] > 0.5
+    board = (tmp_path / "swept" / "leaderboard.html").read_text()
+    assert "ranked by r2 (higher is better)" in board and board.count("<tr>") == 5
 
     metrics, classification, page = evaluate(model, test, tmp_path)
-    assert {"r2", "rmse", "mae", "mape", "max_error", "test_rows"} == set(metrics)
+    scores = {name for name in metrics if not name.startswith("importance_")}
+    assert scores == {"r2", "rmse", "mae", "mape", "max_error", "test_rows"}
+    assert len(set(metrics) - scores) == 5  # the five columns that matter most
     assert metrics["r2"] > 0.6 and metrics["rmse"] < metrics["max_error"]
     assert classification == {}  # no classification metrics for a regressor
-    assert page.count('<img alt="') == 2 and "data:image/png;base64," in page
+    assert page.count('<img alt="') == 3 and "data:image/png;base64," in page  # + importance
     assert "Error by decile of the actual value" in page
 
     decision = Markdown(name="d", uri=str(tmp_path / "decision.md"))
     numbers = Metrics(name="n", uri=str(tmp_path / "n"), metadata={})
     blessing = bless_model.python_func(
         model=model, metrics=Metrics(name="m", uri="", metadata=metrics), test=test,
+        trivial_metrics=trivial_metrics(model, test),
         decision=decision, decision_metrics=numbers,
     )  # fmt: skip
     assert blessing.blessed and numbers.metadata["trivial_value"] <= 0.01  # the mean: r2 ~ 0
     rejected = bless_model.python_func(
         model=model, metrics=Metrics(name="m", uri="", metadata=metrics), test=test,
+        trivial_metrics=trivial_metrics(model, test),
         decision=decision, decision_metrics=numbers, min_metric="rmse",
         min_value=metrics["rmse"] / 2,
     )  # fmt: skip
@@ -119,7 +131,7 @@ def test_forced_tasks_refuse_what_they_cannot_learn(messy_prices, tmp_path):
             raw=dataset(tmp_path / "ids.csv"), cleaned=cleaned, target_column="y",
             task="classification",
         )  # fmt: skip
-    with pytest.raises(SystemExit, match="class_weight 'balanced' has no meaning for regression"):
+    with pytest.raises(SystemExit, match="entry 1: class_weight applies to classification only"):
         train_on_csv(messy_prices, "price", tmp_path / "t", class_weight="balanced")
 
 

@@ -8,7 +8,7 @@ import pytest
 from kfp.dsl import Markdown, Metrics
 
 from components import bless_model, export_model, record_rejection
-from tests.conftest import evaluate, model_artifact, train_on_csv
+from tests.conftest import evaluate, model_artifact, train_on_csv, trivial_metrics
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def bless(tmp_path, test, new_scores, model=None, **options):
     result = bless_model.python_func(
         model=model,
         metrics=metrics,
+        trivial_metrics=trivial_metrics(model, test),
         test=test,
         decision=decision,
         decision_metrics=numbers,

@@ -45,10 +45,14 @@ def test_compiled_components_install_the_pins_on_kubeflow(path):
     install = container["command"][2]
     pip_install = "python3 -m pip install --quiet --no-warn-script-location "
     # Only the step that writes to object storage installs the storage pins, and only
-    # the one that draws charts installs matplotlib.
-    extra = {"export_model": runtime.STORAGE_PINS, "evaluate_model": runtime.REPORT_PINS}.get(
-        path.stem, ()
-    )
+    # the ones that draw charts install matplotlib.
+    extra = {
+        "export_model": runtime.STORAGE_PINS,
+        "evaluate_model": runtime.REPORT_PINS,
+        "train_model": runtime.REPORT_PINS,
+        "validate_data": runtime.REPORT_PINS,
+        "detect_drift": runtime.REPORT_PINS,
+    }.get(path.stem, ())
     expected = " ".join(f"'{pin}'" for pin in [*runtime.RUNTIME_PINS, *extra])
     assert pip_install + expected + "\n" in install
     assert f"--no-deps '{KFP_PIN}'" in install

@@ -30,20 +30,22 @@ def test_the_sweep_picks_the_candidate_that_can_learn_the_data(local_runner, xor
     outputs = training_pipeline(
         data_uri=str(xor_csv),
         target_column="y",
-        n_estimators=30,
-        search_space=[{"max_depth": 1}, {"max_depth": 1, "min_samples_leaf": 20}, {}],
+        search_space=[
+            {"max_depth": 1, "n_estimators": 30},
+            {"model": "logistic_regression"},
+            {"n_estimators": 30},
+        ],
         export_uri=str(tmp_path / "serving"),
     ).outputs
     chosen = outputs["model"].metadata["hyperparameters"]
-    assert chosen["max_depth"] == 0 and chosen["min_samples_leaf"] == 1
+    assert chosen["model"] == "random_forest" and chosen["max_depth"] == 0
     assert outputs["metrics"].metadata["balanced_accuracy"] > 0.85
 
     folder = run_dir(local_runner, outputs)
-    (board,) = folder.glob("select-candidate*/leaderboard")
-    page = board.read_text()
-    assert "3 candidates by cross-validated balanced_accuracy" in page
+    page = (folder / "train-model" / "leaderboard").read_text()
+    assert "3 candidate(s) for 320 training rows, ranked by balanced_accuracy" in page
     assert page.index('"max_depth": 0') < page.index('"max_depth": 1')  # the winner comes first
-    assert len(list(folder.glob("for-loop-*-iteration-*"))) == 3  # one iteration per candidate
+    assert not list(folder.glob("for-loop-*"))  # selection runs inside the one training step
 
 
 def test_a_blessed_model_is_exported(local_runner, xor_csv, tmp_path):

@@ -69,7 +69,7 @@ TRAINING = ["--param", "data_uri=gs://bucket/customers.csv", "--param", "target_
 def test_submit_uploads_the_compiled_pipeline_with_the_parameters(kfp_api, capsys):
     host, api = kfp_api
     code = main(
-        ["submit", "--host", host, *TRAINING, "--param", "n_estimators=300",
+        ["submit", "--host", host, *TRAINING, "--param", "random_state=300",
          "--param", 'search_space=[{}, {"max_depth": 8}]', "--namespace", "team-a",
          "--experiment", "churn", "--run-name", "nightly", "--token", "tok-123"]
     )  # fmt: skip
@@ -87,7 +87,7 @@ def test_submit_uploads_the_compiled_pipeline_with_the_parameters(kfp_api, capsy
     assert run["body"]["pipeline_spec"] == {"pipeline_spec": spec, "platform_spec": platform}
     assert run["body"]["display_name"] == "nightly" and run["body"]["experiment_id"] == "exp-1"
     assert run["body"]["runtime_config"]["parameters"] == {
-        "data_uri": "gs://bucket/customers.csv", "target_column": "churned", "n_estimators": 300,
+        "data_uri": "gs://bucket/customers.csv", "target_column": "churned", "random_state": 300,
         "search_space": [{}, {"max_depth": 8}],
     }  # fmt: skip
     assert header(run, "Authorization") == "Bearer tok-123"
@@ -108,10 +108,10 @@ def test_cookies_are_sent_as_they_are(kfp_api):
             r"unknown parameter\(s\) \['trees'\] for training-pipeline",
         ),
         (
-            [*TRAINING, "--param", "n_estimators=many"],
-            "parameter 'n_estimators' must be Integer, got 'many'",
+            [*TRAINING, "--param", "random_state=many"],
+            "parameter 'random_state' must be Integer, got 'many'",
         ),
-        ([*TRAINING, "--param", "n_estimators"], "--param 'n_estimators' is not NAME=VALUE"),
+        ([*TRAINING, "--param", "random_state"], "--param 'random_state' is not NAME=VALUE"),
     ],
 )
 def test_bad_parameters_are_refused_before_anything_is_sent(kfp_api, capsys, params, message):

@@ -166,3 +166,15 @@ def test_fail_on_chosen_warnings_stops_with_every_reason(tmp_path):
 def test_unknown_fail_on_kind(tmp_path):
     with pytest.raises(SystemExit, match=r"unknown warning kinds \['leaks'\]; choose among"):
         validate(clean_frame(), tmp_path, fail_on=["leaks"])
+
+
+def test_the_report_charts_the_class_balance_and_every_column(messy_csv, tmp_path):
+    from tests.test_evaluate_model import figures
+
+    frame = pd.read_csv(messy_csv).dropna(subset=["churned"]).reset_index(drop=True)
+    _, _, page = validate(frame, tmp_path, target="churned")
+    assert [caption for _, caption in figures(page)] == [
+        "The target column",
+        "Each feature column: a histogram of numbers, or its 10 most frequent values",
+    ]
+    assert "<h2>Class balance</h2>" in page  # the table stays beside the chart

@@ -1,0 +1,193 @@
+"""Model families, in one place every component uses.
+
+A candidate in a search space is a dict naming its ``model`` (a family) and
+some of that family's hyperparameters. This module checks a candidate, builds
+the family's estimator for a task, and says how a sweep scores it. Embedded
+into the components that call these helpers, as ``shared.py``'s are (read its
+docstring: comments rather than docstrings).
+"""
+
+from components.shared import fail
+
+
+# Each family's hyperparameters and their defaults, and the tasks it serves.
+#
+# 0 for max_depth means no limit; "auto" for max_features is scikit-learn's
+# default for the task (the square root of the columns for classification, all
+# of them for regression); class_weight is none, balanced or
+# balanced_subsample (forests only).
+def model_families() -> dict:
+    forest = {
+        "n_estimators": 100, "max_depth": 0, "min_samples_leaf": 1, "max_features": "auto",
+        "class_weight": "none",
+    }  # fmt: skip
+    return {
+        "random_forest": {"tasks": ["classification", "regression"], "defaults": forest},
+        "extra_trees": {"tasks": ["classification", "regression"], "defaults": dict(forest)},
+        "hist_gradient_boosting": {
+            "tasks": ["classification", "regression"],
+            "defaults": {
+                "max_iter": 100,
+                "learning_rate": 0.1,
+                "max_leaf_nodes": 31,
+                "max_depth": 0,
+                "min_samples_leaf": 20,
+                "l2_regularization": 0.0,
+                "class_weight": "none",
+            },  # fmt: skip
+        },
+        "logistic_regression": {
+            "tasks": ["classification"],
+            "defaults": {"C": 1.0, "max_iter": 1000, "class_weight": "none"},
+        },
+        "ridge": {"tasks": ["regression"], "defaults": {"alpha": 1.0}},
+    }
+
+
+# Checks one candidate and completes it with its family's defaults.
+#
+# Whole numbers may arrive as floats (KFP hands dicts over that way).
+#
+# Args:
+#     candidate: e.g. {"model": "hist_gradient_boosting", "learning_rate": 0.05};
+#         without "model", a random forest.
+#     task: "classification" or "regression"; "auto" (not known yet) leaves
+#         the checks that depend on it for later.
+#     where: How to name the candidate in messages, e.g. "search_space entry 2".
+#
+# Returns:
+#     The full, normalised hyperparameters, "model" first.
+def check_candidate(candidate, task: str, where: str = "hyperparameters") -> dict:
+    if not isinstance(candidate, dict):
+        fail(f"{where} is {candidate!r}, not a dict such as {{'model': 'random_forest'}}.")
+    families = model_families()
+    model = candidate.get("model", "random_forest")
+    if model not in families:
+        fail(f"{where}: model {model!r} is not one of {list(families)}.")
+    family = families[model]
+    if task != "auto" and task not in family["tasks"]:
+        other = "ridge" if task == "regression" else "logistic_regression"
+        fail(f"{where}: {model} is for {family['tasks'][0]} only; for {task} use {other}.")
+    defaults = family["defaults"]
+    unknown = sorted(set(candidate) - set(defaults) - {"model"})
+    if unknown:
+        fail(f"{where}: {unknown} do not apply to {model}; use any of {list(defaults)}.")
+    settings = {"model": model, **defaults, **candidate}
+    lowest = {"n_estimators": 1, "max_iter": 1, "max_leaf_nodes": 2, "max_depth": 0}
+    lowest["min_samples_leaf"] = 1
+    for name in set(lowest) & set(defaults):
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            value = None
+        if value is None or value != int(value) or value < lowest[name]:
+            fail(
+                f"{where}: {name} must be a whole number of at least {lowest[name]}, "
+                f"got {settings[name]!r}."
+            )
+        settings[name] = int(value)
+    positive = {"learning_rate", "C", "alpha"}
+    for name in (positive | {"l2_regularization"}) & set(defaults):
+        value = settings[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or value < 0 or (name in positive and value == 0):
+            size = "above 0" if name in positive else "of at least 0"
+            fail(f"{where}: {name} must be a number {size}, got {value!r}.")
+        settings[name] = float(value)
+    if "class_weight" in defaults:
+        weights = ["none", "balanced"] + (
+            ["balanced_subsample"] if "n_estimators" in defaults else []
+        )
+        if settings["class_weight"] not in weights:
+            given = settings["class_weight"]
+            fail(f"{where}: class_weight must be one of {weights}, got {given!r}.")
+        if task == "regression" and settings["class_weight"] != "none":
+            fail(f"{where}: class_weight applies to classification only; drop it for regression.")
+    if "max_features" in defaults:
+        share = settings["max_features"]
+        if share not in ("auto", "sqrt", "log2") and not (
+            isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share <= 1
+        ):
+            fail(
+                f"{where}: max_features must be 'auto', 'sqrt', 'log2' or a share in (0, 1], "
+                f"got {share!r}."
+            )
+        if isinstance(share, (int, float)):
+            settings["max_features"] = float(share)
+    return settings
+
+
+# How the estimator wants its inputs: "trees" (gaps imputed, categories one-hot
+# encoded), "native" (gaps and categories handled by the model itself) or
+# "scaled" (as "trees", numbers standardised).
+#
+# Args:
+#     settings: Hyperparameters from ``check_candidate``.
+def input_style(settings: dict) -> str:
+    styles = {
+        "hist_gradient_boosting": "native",
+        "logistic_regression": "scaled",
+        "ridge": "scaled",
+    }
+    return styles.get(settings["model"], "trees")
+
+
+# Whether a sweep scores this candidate on its out-of-bag rows (one fit on all
+# rows, kept if it wins) rather than on held-out rows (a fit on the rest, then
+# a refit on all rows if it wins). Random forests draw bootstrap samples, so
+# each row is scored by the trees that never saw it; with 25 trees or more,
+# all but about 1 row in 100,000 (0.63 ** 25) is left out by at least one tree.
+#
+# Args:
+#     settings: Hyperparameters from ``check_candidate``.
+def scores_out_of_bag(settings: dict) -> bool:
+    return settings["model"] == "random_forest" and settings["n_estimators"] >= 25
+
+
+# The unfitted estimator of a family for a task; every core it can use.
+#
+# Args:
+#     settings: Hyperparameters from ``check_candidate``.
+#     task: "classification" or "regression".
+#     random_state: Seed.
+#     categorical: For "native" input: which input columns hold category codes.
+#     out_of_bag: Keep out-of-bag predictions (random forests, for a sweep).
+def make_estimator(settings: dict, task: str, random_state: int, categorical=(), out_of_bag=False):
+    from sklearn import ensemble, linear_model
+
+    model, regression = settings["model"], task == "regression"
+    weight = None if settings.get("class_weight", "none") == "none" else settings["class_weight"]
+    if model in ("random_forest", "extra_trees"):
+        share = settings["max_features"]
+        common = {
+            "n_estimators": settings["n_estimators"],
+            "max_depth": settings["max_depth"] or None,
+            "min_samples_leaf": settings["min_samples_leaf"],
+            "max_features": (1.0 if regression else "sqrt") if share == "auto" else share,
+            "random_state": random_state,
+            "n_jobs": -1,
+        }
+        if model == "random_forest":
+            common["oob_score"] = out_of_bag
+            kind = ensemble.RandomForestRegressor if regression else ensemble.RandomForestClassifier
+        else:
+            kind = ensemble.ExtraTreesRegressor if regression else ensemble.ExtraTreesClassifier
+        return kind(**common) if regression else kind(class_weight=weight, **common)
+    if model == "hist_gradient_boosting":
+        common = {
+            name: settings[name]
+            for name in ("max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf")
+        }
+        common.update(
+            max_depth=settings["max_depth"] or None,
+            l2_regularization=settings["l2_regularization"],
+            categorical_features=list(categorical) or None,
+            random_state=random_state,
+        )
+        if regression:
+            return ensemble.HistGradientBoostingRegressor(**common)
+        return ensemble.HistGradientBoostingClassifier(class_weight=weight, **common)
+    if model == "logistic_regression":
+        return linear_model.LogisticRegression(
+            C=settings["C"], max_iter=settings["max_iter"], class_weight=weight
+        )
+    return linear_model.Ridge(alpha=settings["alpha"])

@@ -1,0 +1,262 @@
+"""Choosing among candidates at about the cost of one fit, in one place.
+
+Successive halving (the idea of scikit-learn's ``HalvingRandomSearchCV``):
+every candidate is scored on a share of the training rows, the best third go
+on to three times as many rows, and so on until the last round, on all rows,
+names the winner. Random forests are scored on their out-of-bag rows, so one
+fit on all rows both scores the candidate and, if it wins, is the model; other
+families are scored on held-out rows (3-fold cross-validation under 10,000
+rows, one held-out fifth from there), and a winner among them is refitted on
+all rows. Embedded into the components that call these helpers, as
+``shared.py``'s are (read its docstring: comments rather than docstrings).
+"""
+
+from components.families import scores_out_of_bag
+from components.features import build_model
+from components.shared import fail
+from components.tasks import lower_is_better, score_predictions, score_regression, strata
+
+
+# The rows each round of successive halving uses, the last round all of them.
+#
+# ceil(log3(count)) rounds, each on three times the rows of the one before;
+# fewer when the first would have under ``least_rows`` rows. Up to three
+# candidates: one round, on all rows.
+#
+# Args:
+#     count: Number of candidates.
+#     rows: Number of training rows.
+#     least_rows: Fewest rows a round may use.
+def halving_rounds(count: int, rows: int, least_rows: int = 1000) -> list:
+    rounds = 1
+    while 3**rounds < count:
+        rounds += 1
+    while rounds > 1 and rows / 3 ** (rounds - 1) < least_rows:
+        rounds -= 1
+    return [rows // 3 ** (rounds - 1 - number) for number in range(rounds)]
+
+
+# A seeded sample of ``size`` positions out of ``len(groups)``, stratified on
+# ``groups`` when every group has two rows, else uniform; and the rest.
+#
+# Args:
+#     groups: Strata of the rows (classes, or quantile bins of a number).
+#     size: Rows to draw.
+#     random_state: Seed.
+def stratified_sample(groups, size: int, random_state: int):
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(groups))
+    if size >= len(groups):
+        return positions, positions[:0]
+    counts = np.unique(groups, return_counts=True)[1]
+    stratify = groups if counts.min() >= 2 else None
+    try:
+        drawn, rest = train_test_split(
+            positions, train_size=size, stratify=stratify, random_state=random_state
+        )
+    except ValueError:  # too few rows per class for this size: draw uniformly
+        drawn, rest = train_test_split(positions, train_size=size, random_state=random_state)
+    return np.sort(drawn), np.sort(rest)
+
+
+# The selection metric on some rows, and its spread: the standard deviation of
+# the metric over five disjoint parts of those rows (0 with under 50 rows).
+#
+# Args:
+#     truth: True targets.
+#     output: Class probabilities (columns in ``classes`` order) or predicted values.
+#     classes: The model's classes (classification), else None.
+#     metric: The selection metric.
+#
+# Returns:
+#     ``(score, spread)``; score is None when the metric is undefined there.
+def score_with_spread(truth, output, classes, metric: str):
+    import numpy as np
+
+    def score(rows):
+        if classes is None:
+            return score_regression(truth[rows], output[rows]).get(metric)
+        return score_predictions(truth[rows], output[rows], classes).get(metric)
+
+    everything = np.arange(len(truth))
+    value = score(everything)
+    if value is None or len(truth) < 50:
+        return value, 0.0
+    parts = np.array_split(np.random.default_rng(0).permutation(everything), 5)
+    values = [v for v in (score(part) for part in parts) if v is not None]
+    return value, float(np.std(values)) if len(values) > 1 else 0.0
+
+
+# The (fit, score) position pairs that score a candidate not scored out of
+# bag: 3-fold cross-validation under 10,000 rows, where fits are cheap and a
+# fifth of the rows would be a noisy judge; from there, one stratified fifth.
+#
+# Args:
+#     groups: Strata of the rows.
+#     random_state: Seed.
+def held_out_folds(groups, random_state: int) -> list:
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if len(groups) >= 10_000:
+        fit, score = stratified_sample(groups, len(groups) - len(groups) // 5, random_state)
+        return [(fit, score)]
+    if np.unique(groups, return_counts=True)[1].min() >= 3:
+        splitter = StratifiedKFold(n_splits=3, shuffle=True, random_state=random_state)
+    else:
+        splitter = KFold(n_splits=3, shuffle=True, random_state=random_state)
+    return list(splitter.split(np.zeros(len(groups)), groups))
+
+
+# Fits one candidate on some training rows and scores it: on its out-of-bag
+# rows (random forests), else on held-out rows (``held_out_folds``).
+#
+# Args:
+#     candidate: Hyperparameters from ``check_candidate``.
+#     features: The feature list from ``infer_features``.
+#     inputs: The training rows' features (``select_features``).
+#     target: The training rows' targets (numpy array).
+#     rows: Positions of the rows to use.
+#     task: "classification" or "regression".
+#     metric: The selection metric.
+#     random_state: Seed.
+#
+# Returns:
+#     ``(model, entry)``: the last fitted Pipeline, and what the leaderboard
+#     shows: model, hyperparameters, score, spread, scored_by, rows, fit_seconds.
+def score_candidate(candidate, features, inputs, target, rows, task, metric, random_state):
+    import time
+    import warnings
+
+    import numpy as np
+
+    out_of_bag = scores_out_of_bag(candidate)
+    classes = np.unique(target[rows]) if task == "classification" else None
+    started = time.perf_counter()
+    if out_of_bag:
+        model, settings = build_model(features, candidate, random_state, task, True)
+        with warnings.catch_warnings():  # rows no tree left out are dropped below
+            warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
+            model.fit(inputs.iloc[rows], target[rows])
+        forest = model[-1]
+        output = forest.oob_decision_function_ if classes is not None else forest.oob_prediction_
+        # Kept for scoring only: the saved model need not carry a value per training row.
+        for name in ("oob_decision_function_", "oob_prediction_", "oob_score_"):
+            vars(forest).pop(name, None)
+        # scikit-learn gives 0s to a row no tree left out: not a prediction.
+        seen = output.sum(axis=1) > 0 if classes is not None else np.ones(len(rows), bool)
+        output, scored, how = output[seen], rows[seen], "out-of-bag"
+    else:
+        folds = held_out_folds(strata(target[rows], task), random_state)
+        outputs, scored = [], []
+        for fit, held in folds:
+            model, settings = build_model(features, candidate, random_state, task)
+            model.fit(inputs.iloc[rows[fit]], target[rows[fit]])
+            if classes is None:
+                outputs.append(model.predict(inputs.iloc[rows[held]]))
+            else:  # a fold may lack a rare class: place each column under its class
+                part = np.zeros((len(held), len(classes)))
+                part[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(
+                    inputs.iloc[rows[held]]
+                )
+                outputs.append(part)
+            scored.append(rows[held])
+        output, scored = np.concatenate(outputs), np.concatenate(scored)
+        how = "3-fold cross-validation" if len(folds) == 3 else "held-out fifth"
+    score, spread = score_with_spread(target[scored], output, classes, metric)
+    entry = {
+        "model": settings["model"],
+        "hyperparameters": settings,
+        "score": None if score is None else round(float(score), 6),
+        "spread": round(spread, 6),
+        "scored_by": how,
+        "rows": int(len(rows)),
+        "fit_seconds": round(time.perf_counter() - started, 3),
+    }
+    return model, entry
+
+
+# Picks the best candidate by successive halving and returns it fitted on all rows.
+#
+# Each round ranks by score, ties going to the smaller spread, then to the
+# earlier candidate; a candidate whose metric is undefined ranks last. In the
+# last round the winner is the earliest candidate (in search-space order)
+# whose score is within one spread of the top score: on few rows a
+# difference smaller than the noise does not displace the candidate listed
+# first. One candidate is simply fitted.
+#
+# Args:
+#     candidates: Hyperparameter sets from ``check_candidate``, duplicates removed.
+#     features, inputs, target, task, metric, random_state: as for ``score_candidate``.
+#     report: Called with each leaderboard entry as its candidate finishes a round.
+#
+# Returns:
+#     ``(model, settings, board)``: the fitted winner, its hyperparameters, and
+#     the leaderboard: one entry per candidate (its last round), best first,
+#     each with its ``round`` and ``rank``.
+def choose_candidate(candidates, features, inputs, target, task, metric, random_state, report):
+    import math
+    import time
+
+    import numpy as np
+
+    everything = np.arange(len(inputs))
+    if len(candidates) == 1:
+        started = time.perf_counter()
+        model, settings = build_model(features, candidates[0], random_state, task)
+        model.fit(inputs, target)
+        entry = {"model": settings["model"], "hyperparameters": settings, "score": None}
+        entry.update(spread=None, scored_by="not scored (a single candidate)")
+        entry.update(rows=len(inputs), fit_seconds=round(time.perf_counter() - started, 3))
+        return model, settings, [{**entry, "round": 1, "rank": 1}]
+
+    sign = 1 if lower_is_better(metric) else -1
+
+    def standing(index):  # further rounds first, then the better score, the smaller spread
+        entry = board[index]
+        score = math.inf if entry["score"] is None else sign * entry["score"]
+        return (-entry["round"], score, entry["spread"], index)
+
+    alive, board, fitted = list(range(len(candidates))), {}, {}
+    plan = halving_rounds(len(candidates), len(inputs))
+    groups = strata(target, task)
+    for number, size in enumerate(plan, start=1):
+        rows = everything[stratified_sample(groups, size, random_state)[0]]
+        for index in alive:
+            model, entry = score_candidate(
+                candidates[index], features, inputs, target, rows, task, metric, random_state
+            )
+            spent = board.get(index, {}).get("fit_seconds", 0)
+            entry.update(round=number, fit_seconds=round(entry["fit_seconds"] + spent, 3))
+            board[index], fitted[index] = entry, model
+            report(entry)
+        alive = sorted(alive, key=standing)
+        if number < len(plan):
+            for index in alive[math.ceil(len(alive) / 3) :]:
+                fitted.pop(index)  # its model, fitted on a share of the rows, is not needed
+            alive = alive[: math.ceil(len(alive) / 3)]
+
+    if all(board[index]["score"] is None for index in board):
+        fail(
+            f"{metric} is undefined for every candidate (too few rows per class); "
+            "choose another selection_metric."
+        )
+    # Within the noise, the order of the search space decides: the earliest
+    # candidate whose score is within one spread of the top score wins.
+    top = board[alive[0]]
+    best = min(
+        index
+        for index in alive
+        if board[index]["score"] is not None
+        and abs(board[index]["score"] - top["score"]) <= top["spread"]
+    )
+    model, settings = fitted[best], board[best]["hyperparameters"]
+    if board[best]["scored_by"] != "out-of-bag" or board[best]["rows"] < len(inputs):  # refit
+        started = time.perf_counter()
+        model, settings = build_model(features, settings, random_state, task)
+        model.fit(inputs, target)
+        board[best]["refit_seconds"] = round(time.perf_counter() - started, 3)
+    ordered = [best] + [index for index in sorted(board, key=standing) if index != best]
+    return model, settings, [{**board[i], "rank": rank} for rank, i in enumerate(ordered, 1)]
