@@ -4,7 +4,7 @@ from kfp.dsl import Dataset, Input, Model, Output
 
 from components.features import select_features
 from components.runtime import tabular_component
-from components.shared import bounded, load_model_dir, read_csv_table
+from components.shared import bounded, exit_quickly, load_model_dir, read_csv_table
 from components.storage import local_path
 
 
@@ -148,3 +148,4 @@ def batch_predict(
     print(f"Scored {len(output)} rows from {data.uri}; predictions written to {predictions.uri}.")
     for warning in warnings + [f"replaced existing columns {replaced}"] * bool(replaced):
         print(f"warning: {warning}")
+    exit_quickly()

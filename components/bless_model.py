@@ -6,7 +6,7 @@ from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 
 from components.features import select_features
 from components.runtime import tabular_component
-from components.shared import fail, load_model_dir, read_model_metadata
+from components.shared import exit_quickly, fail, load_model_dir, read_model_metadata
 from components.storage import local_path
 from components.tasks import lower_is_better, predict_and_score, resolve_metric
 
@@ -164,5 +164,6 @@ def bless_model(
     with open(decision.path, "w", encoding="utf-8") as handle:
         handle.write(f"# {verdict}\n\n" + "".join(f"- {reason}\n" for reason in reasons))
     print(f"{verdict}: " + "; ".join(reasons))
+    exit_quickly()
     outputs = namedtuple("Outputs", ["blessed", "reasons"])
     return outputs(bool(blessed), reasons)

@@ -5,7 +5,7 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 from components.features import profile_column, select_features
 from components.reports import bar_panels, html_page
 from components.runtime import REPORT_PINS, tabular_component
-from components.shared import fail, read_csv_table, read_model_metadata
+from components.shared import exit_quickly, fail, read_csv_table, read_model_metadata
 from components.storage import local_path
 
 
@@ -228,3 +228,4 @@ max_missing_change={max_missing_change or "none"}.</p>
             "max_missing_change threshold."
         )
     print(f"Drift checked on {len(frame)} rows; largest PSI {largest('psi'):.3f}.")
+    exit_quickly()

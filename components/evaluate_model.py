@@ -11,7 +11,7 @@ from components.reports import (
     regression_charts,
 )
 from components.runtime import REPORT_PINS, tabular_component
-from components.shared import fail, load_model_dir
+from components.shared import exit_quickly, fail, load_model_dir
 from components.tasks import predict_and_score, trivial_scores
 
 
@@ -48,8 +48,8 @@ def evaluate_model(
             the lift against.
         report: HTML page with the metrics beside the trivial model's; the
             permutation importance of every raw column (how much the score
-            drops when its values are shuffled: at most 2,000 test rows, up to 5
-            repeats, fewer when that would take over about 10 s), as a bar
+            drops when its values are shuffled: at most 1,000 test rows, up to 5
+            repeats, fewer when that would take over about 2 s), as a bar
             chart, a table, and JSON in ``<script id="importance">``; charts
             (ROC, precision-recall and calibration curves and confusion-matrix
             heat-maps, or predicted against actual and residuals); the
@@ -178,3 +178,4 @@ def evaluate_model(
     with open(report.path, "w", encoding="utf-8") as handle:
         handle.write(page)
     print("Test-set metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in scores.items()))
+    exit_quickly()

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import tabular_component
-from components.shared import bounded, close_column, fail, read_csv_table
+from components.shared import bounded, close_column, exit_quickly, fail, read_csv_table
 from components.storage import local_path
 from components.tasks import decide_task, target_summary
 
@@ -137,4 +137,5 @@ def load_data(
         )
     if empty_columns:
         print(f"warning: dropped columns with no values: {bounded(empty_columns)}")
+    exit_quickly()
     return namedtuple("Outputs", ["task"])(task)

@@ -12,10 +12,14 @@ from components.tasks import lower_is_better
 
 # A matplotlib figure as an <img> inside the page: PNG, base64, with its alt text.
 #
+# 80 dots per inch, cropped to what is drawn: readable, and quick to draw
+# (each chart costs a step a few tenths of a second; measured).
+#
 # Args:
 #     figure: A matplotlib Figure.
 #     alt: What the chart shows, for readers without images.
-def figure_html(figure, alt: str) -> str:
+#     crop: Crop to what is drawn (a second layout pass; off for large grids).
+def figure_html(figure, alt: str, crop: bool = True) -> str:
     import base64
     import html
     import io
@@ -24,7 +28,7 @@ def figure_html(figure, alt: str) -> str:
 
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight" if crop else None)
     data = base64.b64encode(buffer.getvalue()).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
@@ -54,7 +58,7 @@ def regression_charts(truth, predicted, target: str) -> str:
     low, high = float(min(truth.min(), predicted.min())), float(max(truth.max(), predicted.max()))
     charts = []
 
-    figure = Figure(figsize=(5.5, 5))
+    figure = Figure(figsize=(4.8, 4.4))
     axes = figure.add_subplot()
     axes.scatter(truth[shown], predicted[shown], s=8, alpha=0.5)
     axes.plot([low, high], [low, high], color="grey", linestyle="--", label="perfect")
@@ -69,7 +73,7 @@ def regression_charts(truth, predicted, target: str) -> str:
         )  # fmt: skip
     )
 
-    figure = Figure(figsize=(5.5, 5))
+    figure = Figure(figsize=(4.8, 4.4))
     axes = figure.add_subplot()
     axes.scatter(predicted[shown], (truth - predicted)[shown], s=8, alpha=0.5)
     axes.axhline(0, color="grey", linestyle="--")
@@ -230,7 +234,7 @@ def classification_charts(truth, proba, classes) -> str:
     shown = [(i, name) for i, name in shown if 0 < (truth == classes[i]).sum() < len(truth)]
     blocks = []
 
-    figure = Figure(figsize=(5.5, 5))
+    figure = Figure(figsize=(4.8, 4.4))
     axes = figure.add_subplot()
     for i, name in shown:
         fpr, tpr, _ = roc_curve(truth == classes[i], proba[:, i])
@@ -242,7 +246,7 @@ def classification_charts(truth, proba, classes) -> str:
     alt = "ROC curve: true positive rate against false positive rate as the threshold moves."
     blocks.append(figure_block(figure_html(figure, alt), "ROC"))
 
-    figure = Figure(figsize=(5.5, 5))
+    figure = Figure(figsize=(4.8, 4.4))
     axes = figure.add_subplot()
     for i, name in shown:
         precision, recall, _ = precision_recall_curve(truth == classes[i], proba[:, i])
@@ -254,7 +258,7 @@ def classification_charts(truth, proba, classes) -> str:
     alt = "Precision against recall as the threshold moves; the higher, the better."
     blocks.append(figure_block(figure_html(figure, alt), "Precision-recall"))
 
-    figure = Figure(figsize=(5.5, 5))
+    figure = Figure(figsize=(4.8, 4.4))
     axes = figure.add_subplot()
     for i, name in shown:
         bins = max(2, min(10, len(truth) // 20))
@@ -280,7 +284,8 @@ def classification_charts(truth, proba, classes) -> str:
             figure = Figure(figsize=(size + 1, size))
             axes = figure.add_subplot()
             image = axes.imshow(matrix, cmap="Blues")
-            figure.colorbar(image, ax=axes)
+            if len(classes) > 12:  # no numbers in the cells: a colour scale instead
+                figure.colorbar(image, ax=axes)
             ticks = range(len(labels))
             axes.set_xticks(ticks, labels, rotation=45, ha="right")
             axes.set_yticks(ticks, labels)
@@ -300,8 +305,8 @@ def classification_charts(truth, proba, classes) -> str:
 # model's score drops when that column's values are shuffled, the whole
 # pipeline scoring (so a one-hot-encoded text column counts once).
 #
-# Bounded in time: at most 2,000 rows (a seeded sample), 5 repeats, fewer
-# (down to 1) when one scoring pass times the columns would pass about 10 s.
+# Bounded in time: at most 1,000 rows (a seeded sample), 5 repeats, fewer
+# (down to 1) when one scoring pass times the columns would pass about 2 s.
 #
 # Args:
 #     estimator: The fitted Pipeline.
@@ -320,13 +325,13 @@ def permutation_importances(estimator, inputs, truth, metric: str):
     from sklearn.inspection import permutation_importance
 
     rows = np.arange(len(inputs))
-    if len(rows) > 2000:
-        rows = np.sort(np.random.default_rng(0).choice(len(rows), 2000, replace=False))
+    if len(rows) > 1000:
+        rows = np.sort(np.random.default_rng(0).choice(len(rows), 1000, replace=False))
     sample, labels = inputs.iloc[rows], np.asarray(truth)[rows]
     started = time.perf_counter()
     estimator.predict(sample)
     one_pass = time.perf_counter() - started
-    repeats = int(max(1, min(5, 10 / max(one_pass * inputs.shape[1], 1e-9))))
+    repeats = int(max(1, min(5, 2 / max(one_pass * inputs.shape[1], 1e-9))))
     with warnings.catch_warnings():  # e.g. a class absent from the sampled rows
         warnings.simplefilter("ignore")
         result = permutation_importance(
@@ -371,7 +376,8 @@ def importance_chart(importances: list, note: str) -> str:
 
 # Small bar charts side by side in one image, four to a row: one panel per
 # column, each with one series of bars (a distribution) or two (training
-# against scoring). At most 24 panels; the caption says how many were left out.
+# against scoring). At most 12 panels, each with a few tick labels (drawing
+# costs about 0.1 s a panel, measured); the caption says how many were left out.
 #
 # Args:
 #     panels: ``[(title, labels, {series name: values}), ...]``.
@@ -382,10 +388,11 @@ def bar_panels(panels: list, title: str, unit: str, caption: str) -> str:
     import numpy as np
     from matplotlib.figure import Figure
 
-    shown, left = panels[:24], len(panels) - 24
+    shown, left = panels[:12], len(panels) - 12
     across = min(4, len(shown))
     down = -(-len(shown) // across)
-    figure = Figure(figsize=(3.6 * across, 2.9 * down + 0.6), layout="constrained")
+    figure = Figure(figsize=(3.6 * across, 2.6 * down + 0.8))
+    figure.subplots_adjust(hspace=0.75, wspace=0.35, top=1 - 0.5 / (2.6 * down + 0.8))
     grid = np.atleast_1d(figure.subplots(down, across, squeeze=False).ravel())
     for axes, (name, labels, series) in zip(grid, shown, strict=False):
         positions = np.arange(len(labels))
@@ -393,8 +400,9 @@ def bar_panels(panels: list, title: str, unit: str, caption: str) -> str:
         for number, (label, values) in enumerate(series.items()):
             offset = (number - (len(series) - 1) / 2) * width
             axes.bar(positions + offset, values, width=width, label=label)
-        axes.set_xticks(positions, [str(label)[:12] for label in labels], rotation=60,
-                        ha="right", fontsize="x-small")  # fmt: skip
+        ticks = sorted({0, len(labels) // 2, len(labels) - 1})  # first, middle, last
+        axes.set_xticks(ticks, [str(labels[i])[:10] for i in ticks], fontsize="x-small")
+        axes.tick_params(axis="y", labelsize="x-small")
         axes.set_title(str(name)[:40], fontsize="small")
         axes.set_ylabel(unit, fontsize="x-small")
         if len(series) > 1:
@@ -403,9 +411,9 @@ def bar_panels(panels: list, title: str, unit: str, caption: str) -> str:
         axes.set_visible(False)
     figure.suptitle(title)
     if left > 0:
-        caption += f" (the first 24 columns; {left} more in the table)"
+        caption += f" (the first 12 columns; {left} more in the table)"
     alt = f"{title}: one small bar chart per column."
-    return figure_block(figure_html(figure, alt), caption)
+    return figure_block(figure_html(figure, alt, crop=False), caption)
 
 
 # One panel for ``bar_panels`` describing a column's values: a 20-bin

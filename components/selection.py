@@ -2,9 +2,10 @@
 
 Successive halving (the idea of scikit-learn's ``HalvingRandomSearchCV``):
 every candidate is scored on a share of the training rows, the best third go
-on to three times as many rows, and so on until the last round, on all rows,
-names the winner. Random forests are scored on their out-of-bag rows, so one
-fit on all rows both scores the candidate and, if it wins, is the model; other
+on to three times as many rows, and so on until one is left for all rows; on
+small tables, one round scores every candidate on every row. Random forests
+are scored on their out-of-bag rows, so one fit on all rows both scores the
+candidate and, if it wins, is the model; other
 families are scored on held-out rows (3-fold cross-validation under 10,000
 rows, one held-out fifth from there), and a winner among them is refitted on
 all rows. Embedded into the components that call these helpers, as
@@ -19,17 +20,20 @@ from components.tasks import lower_is_better, score_predictions, score_regressio
 
 # The rows each round of successive halving uses, the last round all of them.
 #
-# ceil(log3(count)) rounds, each on three times the rows of the one before;
-# fewer when the first would have under ``least_rows`` rows. Up to three
-# candidates: one round, on all rows.
+# Each round keeps the best third of its candidates (rounded up) and uses three
+# times the rows of the one before, until one candidate is left for the last
+# round, on all rows: ceil(log3(count)) + 1 rounds. Fewer when the first would
+# have under ``least_rows`` rows (where fits are cheap, candidates are scored
+# on all rows instead): under 20,000 training rows, two candidates share one
+# round, on all rows.
 #
 # Args:
 #     count: Number of candidates.
 #     rows: Number of training rows.
 #     least_rows: Fewest rows a round may use.
-def halving_rounds(count: int, rows: int, least_rows: int = 1000) -> list:
-    rounds = 1
-    while 3**rounds < count:
+def halving_rounds(count: int, rows: int, least_rows: int = 10_000) -> list:
+    rounds = 1 if count == 1 else 2
+    while 3 ** (rounds - 1) < count:
         rounds += 1
     while rounds > 1 and rows / 3 ** (rounds - 1) < least_rows:
         rounds -= 1
@@ -223,6 +227,8 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
     plan = halving_rounds(len(candidates), len(inputs))
     groups = strata(target, task)
     for number, size in enumerate(plan, start=1):
+        if number == len(plan) and len(alive) == 1:
+            break  # the one candidate left is fitted on all rows below, not scored again
         rows = everything[stratified_sample(groups, size, random_state)[0]]
         for index in alive:
             model, entry = score_candidate(
@@ -253,7 +259,7 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
         and abs(board[index]["score"] - top["score"]) <= top["spread"]
     )
     model, settings = fitted[best], board[best]["hyperparameters"]
-    if board[best]["scored_by"] != "out-of-bag" or board[best]["rows"] < len(inputs):  # refit
+    if board[best]["scored_by"] != "out-of-bag" or board[best]["rows"] < len(inputs):  # fit all
         started = time.perf_counter()
         model, settings = build_model(features, settings, random_state, task)
         model.fit(inputs, target)

@@ -261,3 +261,17 @@ def load_model_dir(path: str, source: str):
             f"has {sklearn.__version__}. Retrain it, or score under scikit-learn=={trained_with}."
         )
     return joblib.load(model_file), metadata
+
+
+# Lets the step's process end at once. At exit the interpreter scans every
+# object still alive (with pandas and scikit-learn loaded: 0.45 s of a step,
+# measured); moving them out of the garbage collector's reach first takes that
+# to 0.1 s. Called last in the steps that load those libraries; only in a
+# step's own process (KFP's command sets _KFP_RUNTIME), not when a test or a
+# notebook calls the function directly.
+def exit_quickly():
+    import gc
+    import os
+
+    if os.environ.get("_KFP_RUNTIME") == "true":
+        gc.freeze()

@@ -3,7 +3,7 @@
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import tabular_component
-from components.shared import bounded, fail
+from components.shared import bounded, exit_quickly, fail
 from components.tasks import decide_task, strata, target_summary
 
 
@@ -113,3 +113,4 @@ def split_data(
             )
         )
     print(f"Split {len(frame)} rows into {len(train_rows)} train and {len(test_rows)} test rows.")
+    exit_quickly()

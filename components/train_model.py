@@ -7,7 +7,7 @@ from components.features import infer_features, profile_column, select_features
 from components.reports import leaderboard_page
 from components.runtime import REPORT_PINS, tabular_component
 from components.selection import choose_candidate
-from components.shared import bounded, fail, file_sha256
+from components.shared import bounded, exit_quickly, fail, file_sha256
 from components.tasks import decide_task, resolve_metric, target_summary
 
 
@@ -44,15 +44,16 @@ def train_model(
       Numbers are standardised for these.
 
     With one candidate it is simply fitted. With more, successive halving
-    picks the winner at about the cost of one fit per candidate: every
-    candidate is scored on a share of the training rows, the best third go on
-    to three times as many rows, until the last round on all rows (up to three
-    candidates: one round, on all rows). Random forests are scored on their
-    out-of-bag rows, so the winning forest is the fit that scored it; other
-    families are scored on a stratified fifth held out, and refitted on all
-    rows if they win. Within the noise (one spread of the top score) the
-    candidate listed first wins, so list the one you prefer first. The test
-    rows are never used.
+    picks the winner at about the cost of one fit: every candidate is scored
+    on a share of the training rows, the best third go on to three times as
+    many rows, until one is left, fitted on all rows; each round uses at least
+    10,000 rows, so on smaller tables the candidates are all scored on every
+    row in one round. Random forests are scored on their out-of-bag rows (the
+    winning forest of a last round on all rows is the fit that scored it);
+    other families on held-out rows (3-fold cross-validation under 10,000
+    rows, a stratified fifth from there), and refitted on all rows if they
+    win. Within the noise (one spread of the top score) the candidate listed
+    first wins, so list the one you prefer first. The test rows are never used.
 
     Preprocessing: numeric gaps become the training median, text and other
     non-numeric columns are one-hot encoded (the 49 most frequent categories
@@ -210,3 +211,4 @@ def train_model(
         f"Trained {settings['model']} (best of {len(board)}) on {len(frame)} rows, "
         f"{len(features)} features, {what}, in {fit_seconds:.2f} s."
     )
+    exit_quickly()

@@ -7,7 +7,7 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 from components.features import infer_features, profile_column, select_features
 from components.reports import bar_panels, html_page, value_panel
 from components.runtime import REPORT_PINS, tabular_component
-from components.shared import bounded, fail
+from components.shared import bounded, exit_quickly, fail
 from components.tasks import decide_task
 
 
@@ -318,4 +318,5 @@ def validate_data(
         )
     outputs = namedtuple("Outputs", ["excluded_columns", "warnings"])
     # An output parameter travels like metadata (see ``bounded``): the report has them all.
+    exit_quickly()
     return outputs(excluded, bounded(messages, 50))

@@ -55,10 +55,11 @@ def train(train_set, tmp_path, space, **options):
     ("count", "rows", "plan"),
     [
         (1, 100_000, [100_000]),
-        (3, 100_000, [100_000]),  # up to three candidates: one round, on all rows
-        (4, 9_000, [3_000, 9_000]),
-        (10, 90_000, [10_000, 30_000, 90_000]),
-        (10, 6_000, [2_000, 6_000]),  # the first round keeps at least 1,000 rows
+        (2, 100_000, [33_333, 100_000]),  # scored on a third; the winner fitted on all
+        (3, 90_000, [30_000, 90_000]),
+        (4, 100_000, [11_111, 33_333, 100_000]),
+        (10, 90_000, [10_000, 30_000, 90_000]),  # the first round keeps 10,000 rows
+        (2, 19_000, [19_000]),  # small: every candidate scored on every row
         (10, 500, [500]),
     ],
 )
@@ -151,9 +152,9 @@ def test_a_winner_scored_on_held_out_rows_is_refitted_on_every_row(tmp_path):
 
 
 def test_successive_halving_keeps_the_best_third_for_more_rows(tmp_path):
-    train_set = xor_table(tmp_path / "train", rows=3_000)
+    train_set = xor_table(tmp_path / "train", rows=30_000)
     space = [
-        {"n_estimators": 25},
+        {"n_estimators": 25, "max_depth": 8},
         {"n_estimators": 25, "max_depth": 1},
         {"n_estimators": 25, "max_depth": 2},
         {"model": "logistic_regression"},
@@ -161,10 +162,23 @@ def test_successive_halving_keeps_the_best_third_for_more_rows(tmp_path):
     ]
     meta, entries, _ = train(train_set, tmp_path, space)
     rounds = [(e["round"], e["rows"]) for e in entries]
-    assert rounds == [(2, 3_000), (2, 3_000), (1, 1_000), (1, 1_000), (1, 1_000)]
-    assert {e["model"] for e in entries[:2]} <= {"random_forest", "hist_gradient_boosting"}
+    assert rounds == [(2, 30_000), (2, 30_000), (1, 10_000), (1, 10_000), (1, 10_000)]
+    assert {e["model"] for e in entries[:2]} == {"random_forest", "hist_gradient_boosting"}
     assert entries[2]["score"] >= max(e["score"] for e in entries[3:])
-    assert meta["training_rows"] == 3_000
+    assert meta["training_rows"] == 30_000
+
+
+def test_the_one_candidate_left_is_fitted_on_every_row_without_scoring_again(tmp_path):
+    train_set = xor_table(tmp_path / "train", rows=30_000)
+    space = [{"model": "logistic_regression"}, {"model": "hist_gradient_boosting", "max_iter": 20}]
+    meta, entries, _ = train(train_set, tmp_path, space)
+    assert [(e["model"], e["round"], e["rows"]) for e in entries] == [
+        ("hist_gradient_boosting", 1, 10_000),  # chosen on a third of the rows
+        ("logistic_regression", 1, 10_000),
+    ]
+    assert entries[0]["scored_by"] == "held-out fifth" and entries[0]["refit_seconds"] > 0
+    assert meta["hyperparameters"]["model"] == "hist_gradient_boosting"
+    assert meta["training_rows"] == 30_000
 
 
 def test_lower_is_better_for_a_loss(tmp_path):

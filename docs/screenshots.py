@@ -1,0 +1,53 @@
+"""Screenshots of the demo's reports, as a browser shows them, for the README.
+
+Usage: python docs/screenshots.py RUN_DIR [CHROMIUM]
+
+RUN_DIR is what ``make run`` wrote (``runs/demo``). Each report's ``.html``
+copy is opened in headless Chromium (Debian's ``chromium`` package by default)
+and saved as a small JPEG under ``docs/``.
+"""
+
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+from PIL import Image
+
+REPORTS = {
+    "evaluation": "training-pipeline-*/evaluate-model/report.html",
+    "validation": "training-pipeline-*/validate-data/report.html",
+    "leaderboard": "training-pipeline-*/train-model/leaderboard.html",
+    "drift": "batch-prediction-pipeline-*/detect-drift/report.html",
+}
+
+
+def screenshot(chromium: str, page: pathlib.Path, target: pathlib.Path) -> None:
+    """Renders ``page`` headless at 1100 px wide and writes it to ``target`` as a JPEG."""
+    with tempfile.TemporaryDirectory() as profile:
+        png = pathlib.Path(profile) / "shot.png"
+        subprocess.run(
+            [
+                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", f"--user-data-dir={profile}", "--hide-scrollbars",
+                "--window-size=1100,1500", f"--screenshot={png}", page.resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        image = Image.open(png).convert("RGB")
+    image.resize((image.width * 3 // 4, image.height * 3 // 4)).save(target, quality=70)
+
+
+def main(run_dir: str, chromium: str = "/usr/bin/chromium") -> None:
+    """Takes one screenshot per report of the newest runs in ``run_dir``."""
+    for name, pattern in REPORTS.items():
+        page = sorted(pathlib.Path(run_dir).glob(pattern))[-1]
+        target = pathlib.Path(__file__).parent / f"{name}.jpg"
+        screenshot(chromium, page, target)
+        print(f"{target} ({target.stat().st_size // 1024} KB) from {page}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
