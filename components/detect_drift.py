@@ -65,8 +65,9 @@ def detect_drift(
     Returns:
         report: HTML page with one row per feature: PSI or unseen-category share,
             missing share in training and now, and a verdict; and for each
-            column not stable, a chart of its training against its scoring
-            distribution. The Kubeflow UI renders it.
+            column not stable (when all are, the four with the largest PSI), a
+            chart of its training against its scoring distribution. The
+            Kubeflow UI renders it.
         metrics: ``rows``, ``max_psi``, ``max_new_category_share``,
             ``max_missing_share_change``, ``columns_drifted``.
     """
@@ -152,15 +153,18 @@ def detect_drift(
         missing_now=table["missing_now"].map("{:.1%}".format),
         missing_change=table["missing_change"].map("{:+.1%}".format),
     ).replace({"nan%": ""})
-    # Training against scoring, for each column not stable: the share of present
-    # values in each training decile bin, or of the most frequent training categories.
+    # Training against scoring, for each column not stable (when all are, the
+    # four with the largest PSI, for reference): the share of present values in
+    # each training decile bin, or of the most frequent training categories.
+    charted = table[table["verdict"] != "stable"]
+    stable = charted.empty
+    if stable:
+        charted = table.sort_values("psi", ascending=False, na_position="last").head(4)
+    by_name = {feature["name"]: feature for feature in meta["features"]}
     panels = []
-    for feature in meta["features"]:
-        verdict = table.loc[table["column"] == feature["name"], "verdict"].iloc[0]
-        now = profiles[feature["name"]]
-        if verdict == "stable":
-            continue
-        title = f"{feature['name']} ({verdict})"
+    for name, verdict in charted[["column", "verdict"]].values:
+        feature, now = by_name[name], profiles[name]
+        title = f"{name} ({verdict})"
         if "bin_shares" in now and len(feature.get("bin_shares", [])) > 1:
             edges = feature["bin_edges"]
             labels = [f"< {edges[0]:.3g}"] + [f"≥ {edge:.3g}" for edge in edges]
@@ -175,16 +179,21 @@ def detect_drift(
                 "scoring": [now.get("categories", {}).get(c, 0) / scored for c in known],
             }
             panels.append((title, known, series))
+    which = (
+        "Every column is stable; the four with the largest PSI, for reference"
+        if stable
+        else "Columns not stable"
+    )
     charts = (
         bar_panels(
             panels,
-            "Training against scoring, for each shifted column",
+            "Training against scoring",
             "share of rows",
-            "Columns not stable: the share of values in each training decile bin, or in each "
-            "of the most frequent training categories",
+            f"{which}: the share of values in each training decile bin, or in each of the most "
+            "frequent training categories",
         )
         if panels
-        else "<p>Every column is stable: no chart.</p>"
+        else "<p>No column to chart.</p>"
     )
     page = html_page(
         f"Drift: {len(frame)} rows to score against {meta['training_rows']} training rows",

@@ -400,7 +400,7 @@ def bar_panels(panels: list, title: str, unit: str, caption: str) -> str:
     across = min(4, len(shown))
     down = -(-len(shown) // across)
     figure = Figure(figsize=(3.6 * across, 2.6 * down + 0.8))
-    figure.subplots_adjust(hspace=0.75, wspace=0.35, top=1 - 0.5 / (2.6 * down + 0.8))
+    figure.subplots_adjust(hspace=0.75, wspace=0.35, top=1 - 0.9 / (2.6 * down + 0.8))
     grid = np.atleast_1d(figure.subplots(down, across, squeeze=False).ravel())
     for axes, (name, labels, series) in zip(grid, shown, strict=False):
         positions = np.arange(len(labels))

@@ -268,7 +268,7 @@ def validate_data(
     dropped_columns = list(data.metadata.get("dropped_columns", {}))
     dropped = (
         f"<p><b>Dropped on loading:</b> {dropped_rows} of "
-        f"{data.metadata.get('rows_read', rows + dropped_rows)} rows"
+        f"{int(data.metadata.get('rows_read', rows + dropped_rows))} rows"
         + (f" ({html.escape(reasons)})" if reasons else "")
         + (f"; columns {html.escape(str(dropped_columns))} (no values)" if dropped_columns else "")
         + ".</p>"

@@ -4,7 +4,7 @@ Usage: python docs/screenshots.py RUN_DIR [CHROMIUM]
 
 RUN_DIR is what ``make run`` wrote (``runs/demo``). Each report's ``.html``
 copy is opened in headless Chromium (Debian's ``chromium`` package by default)
-and saved as a small JPEG under ``docs/``.
+and saved as a small PNG (256 colours) under ``docs/``.
 """
 
 import pathlib
@@ -23,7 +23,7 @@ REPORTS = {
 
 
 def screenshot(chromium: str, page: pathlib.Path, target: pathlib.Path) -> None:
-    """Renders ``page`` headless at 1100 px wide and writes it to ``target`` as a JPEG."""
+    """Renders ``page`` headless at 1100 px wide and writes it to ``target``, 3/4 size."""
     with tempfile.TemporaryDirectory() as profile:
         png = pathlib.Path(profile) / "shot.png"
         subprocess.run(
@@ -37,14 +37,15 @@ def screenshot(chromium: str, page: pathlib.Path, target: pathlib.Path) -> None:
             capture_output=True,
         )  # fmt: skip
         image = Image.open(png).convert("RGB")
-    image.resize((image.width * 3 // 4, image.height * 3 // 4)).save(target, quality=70)
+    small = image.resize((image.width * 3 // 4, image.height * 3 // 4))
+    small.quantize(256).save(target, optimize=True)
 
 
 def main(run_dir: str, chromium: str = "/usr/bin/chromium") -> None:
     """Takes one screenshot per report of the newest runs in ``run_dir``."""
     for name, pattern in REPORTS.items():
         page = sorted(pathlib.Path(run_dir).glob(pattern))[-1]
-        target = pathlib.Path(__file__).parent / f"{name}.jpg"
+        target = pathlib.Path(__file__).parent / f"{name}.png"
         screenshot(chromium, page, target)
         print(f"{target} ({target.stat().st_size // 1024} KB) from {page}")
 

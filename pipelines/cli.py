@@ -188,10 +188,21 @@ class _Tee:
 
 
 def print_metrics(metrics) -> None:
-    """Prints a metrics artifact's values as a two-column table."""
-    for name, value in sorted(metrics.metadata.items()):
-        shown = f"{int(value)}" if name.endswith("_rows") else f"{value:.4f}"
-        print(f"  {name:<20}{shown:>10}")
+    """Prints a metrics artifact's values as a two-column table, the columns that matter after."""
+    values = metrics.metadata
+    for name, value in sorted(values.items()):
+        if not name.startswith("importance_"):
+            shown = f"{int(value)}" if name.endswith("_rows") else f"{value:.4f}"
+            print(f"  {name:<20}{shown:>10}")
+    ranked = sorted(
+        ((value, name.removeprefix("importance_")) for name, value in values.items()
+         if name.startswith("importance_")),
+        reverse=True,
+    )  # fmt: skip
+    if ranked:
+        print("Columns that matter most (drop in score when shuffled):")
+        for value, column in ranked:
+            print(f"  {value:>8.4f}  {column}")
 
 
 def openable(report: pathlib.Path) -> pathlib.Path:
