@@ -36,6 +36,30 @@ def test_mlserver_answers_like_batch_predict(local_runner, messy_csv, tmp_path):
     assert (served_classes == scored["prediction"]).all()
 
 
+@pytest.mark.parametrize(
+    ("family", "target"),
+    [
+        ("extra_trees", "churned"),
+        ("hist_gradient_boosting", "churned"),
+        ("logistic_regression", "churned"),
+        ("ridge", "price"),
+    ],
+)
+def test_mlserver_serves_every_model_family(tmp_path, family, target):
+    from tests.conftest import make_messy_regression_frame, train_on_csv
+
+    frame = make_messy_frame() if target == "churned" else make_messy_regression_frame()
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    model, _, _ = train_on_csv(
+        tmp_path / "train.csv", target, tmp_path / "run", search_space=[{"model": family}]
+    )
+    rows_csv = tmp_path / "rows.csv"
+    frame.drop(columns=target).head(25).to_csv(rows_csv, index=False)
+    result = check_serving(pathlib.Path(model.path), rows_csv)  # the real MLServer
+    assert result["rows"] == 25 and result["predictions_equal"]
+    assert result["max_abs_difference"] <= 1e-9
+
+
 def test_requests_carry_text_numbers_and_gaps():
     frame = pd.DataFrame({"plan": ["basic", np.nan], "fee": [12.5, np.nan]}, dtype=object)
     features = [{"name": "plan", "kind": "categorical"}, {"name": "fee", "kind": "numeric"}]
