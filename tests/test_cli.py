@@ -85,7 +85,8 @@ def test_a_failing_step_prints_its_reason_in_one_line_and_exits_1(tmp_path, caps
     code = main(["train", "--data", str(csv), "--target", "y", "--output-dir", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 1
-    assert captured.out == ""
+    # stdout: the progress up to the failing step, marked as such.
+    assert captured.out.splitlines()[-1].startswith("[") and "failure load-data" in captured.out
     (line,) = captured.err.splitlines()
     assert line.startswith("error: ") and "target column 'y' has a single class" in line
     assert str(tmp_path / "train.log") in line

@@ -268,7 +268,10 @@ def test_ctrl_c_during_a_run_names_the_unfinished_step(iris_csv, tmp_path, capsy
 
     monkeypatch.setattr(cli, "run_locally", run_locally)
     assert train(iris_csv, output_dir=tmp_path) == 130
-    assert only_error_line(capsys) == (
+    captured = capsys.readouterr()
+    assert "start train-model" in captured.out.splitlines()[-1]  # the progress so far
+    (line,) = captured.err.splitlines()
+    assert line == (
         "interrupted: kfp-tabular train during step 'train-model' of training-pipeline; "
         f"a new run starts afresh (full log: {tmp_path / 'train.log'})"
     )

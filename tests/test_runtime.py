@@ -122,10 +122,12 @@ def test_a_missing_or_different_pin_makes_the_step_install(tmp_path):
 def test_components_embed_the_shared_helpers_they_call_and_no_others():
     from components import (
         batch_predict,
+        families,
         features,
         kserve,
         record_rejection,
         reports,
+        selection,
         shared,
         storage,
         tasks,
@@ -138,10 +140,11 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
     assert set(names) == {
         "fail", "file_sha256", "bounded", "read_csv_table", "close_column",
         "read_model_metadata", "load_model_dir", "select_features", "object_store",
-        "fail_on_store", "local_path",
+        "fail_on_store", "local_path", "exit_quickly",
     }  # fmt: skip
     # Ordered by module, each after those it calls, then by line: deterministic YAML.
-    order = [m.__name__ for m in (shared, tasks, features, storage, kserve, reports)]
+    modules = (shared, tasks, families, features, selection, storage, kserve, reports)
+    order = [m.__name__ for m in modules]
     keys = [(order.index(h.__module__), h.__code__.co_firstlineno) for h in helpers]
     assert keys == sorted(keys)
     assert runtime.shared_helpers(record_rejection.python_func) == []
