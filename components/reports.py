@@ -234,42 +234,46 @@ def classification_charts(truth, proba, classes) -> str:
     shown = [(i, name) for i, name in shown if 0 < (truth == classes[i]).sum() < len(truth)]
     blocks = []
 
-    figure = Figure(figsize=(4.8, 4.4))
-    axes = figure.add_subplot()
-    for i, name in shown:
-        fpr, tpr, _ = roc_curve(truth == classes[i], proba[:, i])
-        axes.plot(fpr, tpr, label=name)
-    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="chance")
-    axes.set(xlabel="false positive rate", ylabel="true positive rate")
-    axes.set_title("ROC curve" + ("s, one-vs-rest" if len(classes) > 2 else ""))
-    axes.legend(loc="lower right", fontsize="small")
-    alt = "ROC curve: true positive rate against false positive rate as the threshold moves."
-    blocks.append(figure_block(figure_html(figure, alt), "ROC"))
+    def curves(points, title, axis_labels, diagonal, alt, caption):
+        figure = Figure(figsize=(4.8, 4.4))
+        axes = figure.add_subplot()
+        for i, name in shown:
+            x, y = points(truth == classes[i], proba[:, i])
+            axes.plot(x, y, label=name)
+        if diagonal:
+            axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label=diagonal)
+        axes.set(xlabel=axis_labels[0], ylabel=axis_labels[1], ylim=(-0.02, 1.05))
+        axes.set_title(title)
+        if shown or diagonal:
+            axes.legend(loc="best", fontsize="small")
+        blocks.append(figure_block(figure_html(figure, alt), caption))
 
-    figure = Figure(figsize=(4.8, 4.4))
-    axes = figure.add_subplot()
-    for i, name in shown:
-        precision, recall, _ = precision_recall_curve(truth == classes[i], proba[:, i])
-        axes.plot(recall, precision, label=name)
-    axes.set(xlabel="recall", ylabel="precision", ylim=(0, 1.05))
-    axes.set_title("Precision-recall curve" + ("s, one-vs-rest" if len(classes) > 2 else ""))
-    if shown:
-        axes.legend(loc="lower left", fontsize="small")
-    alt = "Precision against recall as the threshold moves; the higher, the better."
-    blocks.append(figure_block(figure_html(figure, alt), "Precision-recall"))
-
-    figure = Figure(figsize=(4.8, 4.4))
-    axes = figure.add_subplot()
-    for i, name in shown:
-        bins = max(2, min(10, len(truth) // 20))
-        observed, predicted = calibration_curve(truth == classes[i], proba[:, i], n_bins=bins)
-        axes.plot(predicted, observed, marker="o", label=name)
-    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
-    axes.set(xlabel="predicted probability", ylabel="observed share of the class")
-    axes.set_title("Calibration curve")
-    axes.legend(loc="upper left", fontsize="small")
-    alt = "Calibration: the observed share of a class against its predicted probability, by bin."
-    blocks.append(figure_block(figure_html(figure, alt), "Calibration"))
+    several = "s, one-vs-rest" if len(classes) > 2 else ""
+    bins = max(2, min(10, len(truth) // 20))
+    curves(
+        lambda y, p: roc_curve(y, p)[:2],
+        f"ROC curve{several}",
+        ("false positive rate", "true positive rate"),
+        "chance",
+        "ROC curve: true positive rate against false positive rate as the threshold moves.",
+        "ROC",
+    )
+    curves(
+        lambda y, p: precision_recall_curve(y, p)[1::-1],  # recall, precision
+        f"Precision-recall curve{several}",
+        ("recall", "precision"),
+        "",
+        "Precision against recall as the threshold moves; the higher, the better.",
+        "Precision-recall",
+    )
+    curves(
+        lambda y, p: calibration_curve(y, p, n_bins=bins)[::-1],  # predicted, observed
+        "Calibration curve",
+        ("predicted probability", "observed share of the class"),
+        "perfectly calibrated",
+        "Calibration: the observed share of a class against its predicted probability, by bin.",
+        "Calibration",
+    )
 
     predicted = np.asarray(classes)[proba.argmax(axis=1)]
     counts = confusion_matrix(truth, predicted, labels=classes)
