@@ -47,10 +47,8 @@ def training_pipeline(
     task: str = "auto",
     test_size: float = 0.2,
     random_state: int = 42,
-    search_space: list = [
-        {"model": "random_forest", "min_samples_leaf": 5},
-        {"model": "hist_gradient_boosting"},
-    ],
+    # One key a candidate: KFP's YAML header lists a default's keys in hash order.
+    search_space: list = [{"min_samples_leaf": 5}, {"model": "hist_gradient_boosting"}],
     selection_metric: str = "auto",
     min_metric: str = "auto",
     min_value: float = 0.0,
@@ -83,10 +81,10 @@ def training_pipeline(
         random_state: Seed for the split, the selection and the models.
         search_space: Candidate models, each a dict naming its model (random_forest,
             extra_trees, hist_gradient_boosting, logistic_regression for
-            classification, ridge for regression) and some of its hyperparameters,
-            e.g. {"model": "random_forest", "min_samples_leaf": 5}; train_model's
-            description lists them. One candidate is simply fitted; more are compared
-            by successive halving on the training rows.
+            classification, ridge for regression; random_forest when left out) and
+            some of its hyperparameters, e.g. {"model": "extra_trees", "max_depth": 8};
+            train_model's description lists them. One candidate is simply fitted;
+            more are compared by successive halving on the training rows.
         selection_metric: The metric the best candidate is chosen by, on out-of-bag
             or held-out training rows; auto: balanced_accuracy for classification,
             r2 for regression.
