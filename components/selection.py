@@ -5,11 +5,11 @@ every candidate is scored on a share of the training rows, the best third go
 on to three times as many rows, and so on until one is left for all rows; on
 small tables, one round scores every candidate on every row. Random forests
 are scored on their out-of-bag rows, so one fit on all rows both scores the
-candidate and, if it wins, is the model; other
-families are scored on held-out rows (3-fold cross-validation under 10,000
-rows, one held-out fifth from there), and a winner among them is refitted on
-all rows. Embedded into the components that call these helpers, as
-``shared.py``'s are (read its docstring: comments rather than docstrings).
+candidate and, if it wins, is the model; other families are scored on held-out
+rows (3-fold cross-validation under 10,000 rows, one held-out fifth from
+there), and a winner among them is refitted on all rows. Embedded into the
+components that call these helpers, as ``shared.py``'s are (read its
+docstring: comments rather than docstrings).
 """
 
 from components.families import scores_out_of_bag
