@@ -400,6 +400,8 @@ def bar_panels(panels: list, title: str, unit: str, caption: str) -> str:
     import numpy as np
     from matplotlib.figure import Figure
 
+    if not panels:  # e.g. a table with no feature columns
+        return "<p>No column to chart.</p>"
     shown, left = panels[:12], len(panels) - 12
     across = min(4, len(shown))
     down = -(-len(shown) // across)

@@ -80,9 +80,15 @@ def score_with_spread(truth, output, classes, metric: str):
     import numpy as np
 
     def score(rows):
-        if classes is None:
-            return score_regression(truth[rows], output[rows]).get(metric)
-        return score_predictions(truth[rows], output[rows], classes).get(metric)
+        try:
+            if classes is None:
+                return score_regression(truth[rows], output[rows]).get(metric)
+            return score_predictions(truth[rows], output[rows], classes).get(metric)
+        except ValueError:  # undefined on these rows, e.g. a single class in a part
+            return None
+
+    if len(truth) == 0:
+        return None, 0.0
 
     everything = np.arange(len(truth))
     value = score(everything)
@@ -107,10 +113,13 @@ def held_out_folds(groups, random_state: int) -> list:
     if len(groups) >= 10_000:
         fit, score = stratified_sample(groups, len(groups) - len(groups) // 5, random_state)
         return [(fit, score)]
-    if np.unique(groups, return_counts=True)[1].min() >= 3:
-        splitter = StratifiedKFold(n_splits=3, shuffle=True, random_state=random_state)
+    splits = min(3, len(groups))
+    if splits < 2:
+        return []  # too few rows to hold any out: left unscored
+    if np.unique(groups, return_counts=True)[1].min() >= splits:
+        splitter = StratifiedKFold(n_splits=splits, shuffle=True, random_state=random_state)
     else:
-        splitter = KFold(n_splits=3, shuffle=True, random_state=random_state)
+        splitter = KFold(n_splits=splits, shuffle=True, random_state=random_state)
     return list(splitter.split(np.zeros(len(groups)), groups))
 
 
@@ -154,6 +163,8 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
         output, scored, how = output[seen], rows[seen], "out-of-bag"
     else:
         folds = held_out_folds(strata(target[rows], task), random_state)
+        # A fold whose fitting rows hold one class cannot train a classifier: left out.
+        folds = [f for f in folds if classes is None or len(np.unique(target[rows[f[0]]])) > 1]
         outputs, scored = [], []
         for fit, held in folds:
             model, settings = build_model(features, candidate, random_state, task)
@@ -167,8 +178,16 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
                 )
                 outputs.append(part)
             scored.append(rows[held])
+        if not folds:
+            model, settings = build_model(features, candidate, random_state, task)
+            model.fit(inputs.iloc[rows], target[rows])
+            outputs, scored = (
+                [np.zeros((0, len(classes)) if classes is not None else 0)],
+                [rows[:0]],
+            )
         output, scored = np.concatenate(outputs), np.concatenate(scored)
-        how = "3-fold cross-validation" if len(folds) == 3 else "held-out fifth"
+        how = f"{len(folds)}-fold cross-validation" if len(folds) != 1 else "held-out fifth"
+        how = how if folds else "not scored (too few rows)"
     score, spread = score_with_spread(target[scored], output, classes, metric)
     entry = {
         "model": settings["model"],

@@ -178,3 +178,8 @@ def test_the_report_charts_the_class_balance_and_every_column(messy_csv, tmp_pat
         "Each feature column: a histogram of numbers, or its 10 most frequent values",
     ]
     assert "<h2>Class balance</h2>" in page  # the table stays beside the chart
+
+
+def test_a_table_with_only_the_target_still_gets_its_report(tmp_path):
+    _, _, page = validate(pd.DataFrame({"y": ["a", "b", "a", "b"]}), tmp_path)
+    assert "No column to chart." in page and "<h2>Class balance</h2>" in page
