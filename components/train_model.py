@@ -120,6 +120,12 @@ def train_model(
         )
     task, _ = decide_task(frame[target_column], task, f"{train.uri}: target {target_column!r}")
     metric = resolve_metric(selection_metric, task, "selection_metric")
+    if task == "classification" and frame[target_column].nunique() < 2:
+        only = frame[target_column].iloc[0]
+        fail(
+            f"{train.uri}: the training rows hold a single class ({only!r}) of "
+            f"{target_column!r}; a classifier needs at least two. Add rows of the other classes."
+        )
     if not search_space:
         search_space = [{}]
     candidates, seen = [], set()
