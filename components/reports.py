@@ -13,7 +13,9 @@ from components.tasks import lower_is_better
 # A matplotlib figure as an <img> inside the page: PNG, base64, with its alt text.
 #
 # 80 dots per inch, cropped to what is drawn: readable, and quick to draw
-# (each chart costs a step a few tenths of a second; measured).
+# (each chart costs a step a few tenths of a second; measured). A column name in
+# a script the font lacks is drawn as boxes; the warning about it is not printed
+# (one per missing glyph, it drowned the step's log).
 #
 # Args:
 #     figure: A matplotlib Figure.
@@ -23,12 +25,15 @@ def figure_html(figure, alt: str, crop: bool = True) -> str:
     import base64
     import html
     import io
+    import warnings
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight" if crop else None)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight" if crop else None)
     data = base64.b64encode(buffer.getvalue()).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
