@@ -3,7 +3,9 @@
 Usage: python compile.py [--output-dir DIR] [--image IMAGE]
 
 Writes training_pipeline.yaml and batch_prediction_pipeline.yaml to DIR and one
-YAML per component to DIR/components/. The default DIR is the committed
+YAML per component to DIR/components/, and DIR/sources.sha256: the digests of
+the files they were built from (the command line runs the committed YAML while
+they match; pipelines/compiled.py). The default DIR is the committed
 ``compiled/`` folder; the output is byte-for-byte deterministic, and a test
 fails when the committed files differ from a fresh compile.
 
@@ -21,6 +23,7 @@ from kfp.compiler import pipeline_spec_builder
 import components
 import pipelines
 from components.runtime import use_image
+from pipelines.compiled import MANIFEST, source_digests
 
 DEFAULT_OUTPUT_DIR = pathlib.Path(__file__).resolve().parent / "compiled"
 IMAGE_OUTPUT_DIR = pathlib.Path(__file__).resolve().parent / "build" / "image-yaml"
@@ -34,7 +37,7 @@ def compile_all(output_dir: pathlib.Path, image: str = "") -> list[pathlib.Path]
         image: Runtime image for image mode; empty for the default pinned pip install.
 
     Returns:
-        The paths written, pipelines first.
+        The paths written: pipelines, components, then the sources' digests.
     """
     targets = [
         (output_dir / f"{name}.yaml", getattr(pipelines, name)) for name in pipelines.__all__
@@ -54,7 +57,9 @@ def compile_all(output_dir: pathlib.Path, image: str = "") -> list[pathlib.Path]
             platform_spec=function.platform_spec,
             package_path=str(path),
         )
-    return [path for path, _ in targets]
+    manifest = output_dir / MANIFEST
+    manifest.write_text(source_digests(), encoding="utf-8")
+    return [path for path, _ in targets] + [manifest]
 
 
 def main() -> None:

@@ -224,8 +224,9 @@ def uri_or_path(location) -> str:
 
 def train(args: argparse.Namespace) -> pathlib.Path:
     """Runs the training pipeline on a CSV and prints where things went."""
-    from pipelines import training_pipeline
+    from pipelines.compiled import load_pipeline
 
+    training_pipeline = load_pipeline("training_pipeline")
     options = pipeline_options(args, training_pipeline)
     from pipelines.option_checks import (
         parsed_list_options,
@@ -272,8 +273,9 @@ def train(args: argparse.Namespace) -> pathlib.Path:
 
 def predict(args: argparse.Namespace) -> pathlib.Path:
     """Runs the batch-prediction pipeline and prints where the predictions went."""
-    from pipelines import batch_prediction_pipeline
+    from pipelines.compiled import load_pipeline
 
+    batch_prediction_pipeline = load_pipeline("batch_prediction_pipeline")
     options = pipeline_options(args, batch_prediction_pipeline)
     from pipelines.option_checks import parsed_list_options
 
@@ -377,13 +379,24 @@ OWN_PARAMETERS = {"data_uri", "target_column", "model_uri"}
 PARSERS = {"Integer": int, "Float": float, "String": str, "List": str}
 
 
+def whole_numbers(value):
+    """``value`` with whole floats as ints: compiled YAML stores every number as a float."""
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def add_pipeline_options(parser: argparse.ArgumentParser, pipeline) -> None:
     """Adds one --option per pipeline parameter, typed and documented from the pipeline."""
     for name, spec in pipeline.component_spec.inputs.items():
         if name in OWN_PARAMETERS:
             continue
         flag = "--" + name.replace("_", "-")
-        shown = json.dumps(spec.default) if spec.type == "List" else repr(spec.default)
+        shown = (
+            json.dumps(whole_numbers(spec.default)) if spec.type == "List" else repr(spec.default)
+        )
         if spec.type == "Boolean":
             parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS)
         else:
@@ -407,7 +420,10 @@ def pipeline_options(args: argparse.Namespace, pipeline) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser for the three commands."""
-    from pipelines import batch_prediction_pipeline, training_pipeline
+    from pipelines.compiled import load_pipeline
+
+    training_pipeline = load_pipeline("training_pipeline")
+    batch_prediction_pipeline = load_pipeline("batch_prediction_pipeline")
 
     parser = argparse.ArgumentParser(prog="kfp-tabular", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
