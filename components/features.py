@@ -222,13 +222,15 @@ def build_model(
                 handle_unknown="infrequent_if_exist", max_categories=50, sparse_output=False
             ),
         )
-    preprocess = ColumnTransformer(
-        [
-            ("categorical", categories, categorical),  # first: codes at known positions
-            *[(f"datetime_{i}", date_parts(f), [f["name"]]) for i, f in enumerate(dates)],
-            ("numeric", make_pipeline(*numbers()), numeric),
-        ]
-    )
+    parts = [
+        *[(f"datetime_{i}", date_parts(f), [f["name"]]) for i, f in enumerate(dates)],
+        ("numeric", make_pipeline(*numbers()), numeric),
+    ]
+    # Category codes first for "native", so the model knows their positions; last
+    # otherwise, the order forests were trained on before the families (which
+    # reproduces their models seed for seed).
+    coded = ("categorical", categories, categorical)
+    preprocess = ColumnTransformer([coded, *parts] if style == "native" else [*parts, coded])
     codes = range(len(categorical)) if style == "native" else ()
     estimator = make_estimator(settings, task, random_state, codes, out_of_bag)
     step = "regressor" if task == "regression" else "classifier"
