@@ -156,15 +156,21 @@ def evaluate_model(
     importances, sampled = permutation_importances(estimator, inputs, truth, scorer)
     for entry in importances[:5]:
         metrics.log_metric(f"importance_{entry['column']}"[:100], entry["mean"])
-    ranked = pd.DataFrame(importances).set_index("column").round(4)
     data = json.dumps(importances).replace("</", "<\\/")
+    measure = f"how much {scorer} drops when a column's values are shuffled"
     explained = (
         "<h2>Which columns drive the predictions</h2>"
-        f"<p>Permutation importance: how much {scorer} drops when a column's values are "
-        f"shuffled, the whole model scoring ({sampled}); ± the spread over repeats.</p>"
-        f"{importance_chart(importances, sampled)}{ranked.to_html()}"
         f'<script type="application/json" id="importance">{data}</script>'
     )
+    if importances:
+        ranked = pd.DataFrame(importances).set_index("column").round(4)
+        explained += (
+            f"<p>Permutation importance: {measure}, the whole model scoring "
+            f"({html.escape(sampled)}); ± the spread over repeats.</p>"
+            f"{importance_chart(importances, sampled)}{ranked.to_html()}"
+        )
+    else:  # a table too wide to shuffle column by column in time
+        explained += f"<p>Permutation importance ({measure}) not computed: {sampled}.</p>"
 
     notes_html = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
     page = html_page(

@@ -317,9 +317,12 @@ def classification_charts(truth, proba, classes) -> str:
 # The same measure as scikit-learn's ``permutation_importance``, computed in
 # fewer calls: the shuffled copies are stacked and predicted together, about
 # two million cells a call. A forest's fixed cost per call dominated on small
-# test sets (41 calls of 43 ms on 30 rows, measured). Bounded in time: at most
-# 1,000 rows (a seeded sample), 5 repeats, fewer (down to 1) when the first
-# repeat shows that five would pass about 2 s.
+# test sets (41 calls of 43 ms on 30 rows, measured). Bounded in time, about
+# 2 s: at most 1,000 rows (a seeded sample), fewer when predicting a copy of
+# them for every column would pass the budget (the cost of a row grows with the
+# columns), and not computed at all below 30 rows (a wide table: 2,000 columns
+# cost 0.4 s a pass of 50 rows, measured); 5 repeats, fewer (down to 1) when
+# the first repeat shows that five would pass the budget.
 #
 # Args:
 #     estimator: The fitted Pipeline.
@@ -329,7 +332,8 @@ def classification_charts(truth, proba, classes) -> str:
 #
 # Returns:
 #     ``(importances, notes)``: one dict per column, most important first:
-#     column, mean, std; and what was sampled, in words.
+#     column, mean, std (none when not computed); and what was sampled, or why
+#     nothing was, in words.
 def permutation_importances(estimator, inputs, truth, metric: str):
     import time
     import warnings
@@ -342,16 +346,26 @@ def permutation_importances(estimator, inputs, truth, metric: str):
     rows = np.arange(len(inputs))
     if len(rows) > 1000:
         rows = np.sort(np.random.default_rng(0).choice(len(rows), 1000, replace=False))
+    columns = inputs.shape[1]
+    started = time.perf_counter()
+    estimator.predict(inputs.iloc[rows])
+    per_row = (time.perf_counter() - started) / max(len(rows), 1)
+    affordable = int(2 / max(per_row * columns, 1e-12))  # rows of each column's copy
+    if affordable < min(len(rows), 30):
+        reason = f"shuffling each of the {columns:,} columns in turn would pass the budget"
+        return [], f"{reason} of about 2 s for this report, even on 30 rows"
+    if affordable < len(rows):
+        rows = np.sort(np.random.default_rng(1).choice(rows, affordable, replace=False))
     sample, labels = inputs.iloc[rows].reset_index(drop=True), np.asarray(truth)[rows]
     rng = np.random.default_rng(0)
-    per_call = max(1, 2_000_000 // max(len(rows) * inputs.shape[1], 1))
+    per_call = max(1, 2_000_000 // max(len(rows) * columns, 1))
 
     # The score with column j shuffled, for every column: one list per repeat.
     def shuffled_scores():
         drops = []
-        for first in range(0, inputs.shape[1], per_call):
+        for first in range(0, columns, per_call):
             copies = []
-            for column in range(first, min(first + per_call, inputs.shape[1])):
+            for column in range(first, min(first + per_call, columns)):
                 copy = sample.copy()
                 values = sample.iloc[:, column]
                 copy.isetitem(
