@@ -348,7 +348,7 @@ def permutation_importances(estimator, inputs, truth, metric: str):
         rows = np.sort(np.random.default_rng(0).choice(len(rows), 1000, replace=False))
     columns = inputs.shape[1]
     started = time.perf_counter()
-    estimator.predict(inputs.iloc[rows])
+    predicted = estimator.predict(inputs.iloc[rows])
     per_row = (time.perf_counter() - started) / max(len(rows), 1)
     affordable = int(2 / max(per_row * columns, 1e-12))  # rows of each column's copy
     if affordable < min(len(rows), 30):
@@ -356,13 +356,14 @@ def permutation_importances(estimator, inputs, truth, metric: str):
         return [], f"{reason} of about 2 s for this report, even on 30 rows"
     if affordable < len(rows):
         rows = np.sort(np.random.default_rng(1).choice(rows, affordable, replace=False))
+        predicted = estimator.predict(inputs.iloc[rows])
     sample, labels = inputs.iloc[rows].reset_index(drop=True), np.asarray(truth)[rows]
     rng = np.random.default_rng(0)
     per_call = max(1, 2_000_000 // max(len(rows) * columns, 1))
 
     # The score with column j shuffled, for every column: one list per repeat.
     def shuffled_scores():
-        drops = []
+        scores = []
         for first in range(0, columns, per_call):
             copies = []
             for column in range(first, min(first + per_call, columns)):
@@ -372,13 +373,13 @@ def permutation_importances(estimator, inputs, truth, metric: str):
                     column, values.iloc[rng.permutation(len(rows))].set_axis(values.index)
                 )
                 copies.append(copy)
-            predicted = estimator.predict(pd.concat(copies, ignore_index=True))
-            drops += [score(labels, part) for part in np.split(predicted, len(copies))]
-        return drops
+            stacked = estimator.predict(pd.concat(copies, ignore_index=True))
+            scores += [score(labels, part) for part in np.split(stacked, len(copies))]
+        return scores
 
     with warnings.catch_warnings():  # e.g. a class absent from the sampled rows
         warnings.simplefilter("ignore")
-        baseline = score(labels, estimator.predict(sample))
+        baseline = score(labels, predicted)
         started = time.perf_counter()
         repeats = [shuffled_scores()]
         planned = int(max(1, min(5, 2 / max(time.perf_counter() - started, 1e-9))))
