@@ -77,13 +77,5 @@ RUN python3 -m pip install --no-warn-script-location \
         'urllib3==2.7.0' \
         'wrapt==2.5.2' \
         'yarl==1.25.1' \
-        'contourpy==1.3.3' \
-        'cycler==0.12.1' \
-        'fonttools==4.68.0' \
-        'kiwisolver==1.5.1' \
-        'matplotlib==3.11.2' \
-        'packaging==26.3' \
-        'pillow==13.0.0' \
-        'pyparsing==3.3.3' \
  && python3 -m pip install --no-warn-script-location --no-deps 'kfp==2.17.0' \
- && _KFP_RUNTIME=true python3 -c "import sklearn, pandas, pyarrow, joblib, s3fs, gcsfs, adlfs, matplotlib, kfp.dsl.executor_main"
+ && _KFP_RUNTIME=true python3 -c "import sklearn, pandas, pyarrow, joblib, s3fs, gcsfs, adlfs, kfp.dsl.executor_main"

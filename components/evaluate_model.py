@@ -10,13 +10,12 @@ from components.reports import (
     permutation_importances,
     regression_charts,
 )
-from components.runtime import REPORT_PINS, tabular_component
+from components.runtime import tabular_component
 from components.shared import exit_quickly, fail, load_model_dir
 from components.tasks import predict_and_score, trivial_scores
 
 
-# The step that draws charts installs matplotlib; the others need not.
-@tabular_component(extra_pins=REPORT_PINS)
+@tabular_component
 def evaluate_model(
     model: Input[Model],
     test: Input[Dataset],

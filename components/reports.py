@@ -1,41 +1,317 @@
 """Helpers that draw the pictures in our HTML reports, self-contained.
 
 Embedded into the components that call them, as ``shared.py``'s helpers are
-(read its docstring: comments rather than docstrings). Charts are PNG images
+(read its docstring: comments rather than docstrings). Charts are SVG elements
 inside the page (the Kubeflow UI shows HTML artifacts in a sandboxed frame,
-often with no network), drawn with matplotlib's object API (no pyplot, no
-display), which only the steps that draw install (REPORT_PINS).
+often with no network), drawn by the small functions below: no drawing
+library to install or import.
 """
 
 from components.tasks import lower_is_better
 
 
-# A matplotlib figure as an <img> inside the page: PNG, base64, with its alt text.
+# The colour of a chart's ``number``-th series (seaborn's "deep" palette).
+# (A function, not a constant: only functions are embedded in the components.)
+def series_colour(number: int) -> str:
+    palette = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
+               "#8C8C8C", "#CCB974", "#64B5CD")  # fmt: skip
+    return palette[number % len(palette)]
+
+
+# An SVG element inside the page: its alt text is the chart's accessible name.
 #
-# 80 dots per inch, cropped to what is drawn: readable, and quick to draw
-# (each chart costs a step a few tenths of a second; measured). A column name in
-# a script the font lacks is drawn as boxes; the warning about it is not printed
-# (one per missing glyph, it drowned the step's log).
+# SVG rather than a picture: the browser draws the text in its own fonts (any
+# script), it stays sharp when zoomed, and it needs no drawing library, which
+# cost each charting step 0.8 s of imports and a pod 10 s of pip install
+# (matplotlib; measured).
 #
 # Args:
-#     figure: A matplotlib Figure.
+#     width: Width in pixels.
+#     height: Height in pixels.
 #     alt: What the chart shows, for readers without images.
-#     crop: Crop to what is drawn (a second layout pass; off for large grids).
-def figure_html(figure, alt: str, crop: bool = True) -> str:
-    import base64
+#     body: The SVG elements.
+def svg(width: float, height: float, alt: str, body: str) -> str:
     import html
-    import io
-    import warnings
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{html.escape(alt)}" '
+        f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+        f'font-family="sans-serif" font-size="11"><title>{html.escape(alt)}</title>{body}</svg>'
+    )
 
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight" if crop else None)
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+# Text in an SVG chart, escaped; cut to ``limit`` characters with "…" (the
+# whole text then shows as a tooltip).
+def svg_text(x, y, text, anchor="middle", size=11, limit=40, extra="") -> str:
+    import html
+
+    text = str(text)
+    shown = text if len(text) <= limit else text[: limit - 1] + "…"
+    tip = f"<title>{html.escape(text)}</title>" if shown != text else ""
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}"{extra}>'
+        f"{tip}{html.escape(shown)}</text>"
+    )
+
+
+# About five round tick values covering ``low`` to ``high``.
+def nice_ticks(low: float, high: float, count: int = 5) -> list:
+    import math
+
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    return [round(first + i * step, 12) for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+# A number as a tick label: short, no trailing zeros.
+def tick_label(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.2g}"
+
+
+# A chart of lines and points against two numeric axes, with a legend.
+#
+# Lines and point clouds are drawn at the resolution of the screen: points that
+# fall on the same half pixel are drawn once, so a curve of 200,000 thresholds
+# stays a small page (a cloud of 5,000 points is about 100 KB).
+#
+# Args:
+#     series: ``[{"name", "x", "y", "style"}]``; style is "line", "dashed" or
+#         "points"; a series without a name has no legend entry.
+#     title: Above the chart.
+#     labels: The x and y axis labels.
+#     alt: What the chart shows, for readers without images.
+#     limits: ``(x_low, x_high, y_low, y_high)``; None: from the data.
+def xy_chart(series: list, title: str, labels: tuple, alt: str, limits=None) -> str:
+    import numpy as np
+
+    width, height, left, right, top, bottom = 400, 340, 58, 12, 28, 44
+    xs = np.concatenate([np.asarray(s["x"], dtype=float) for s in series] or [[]])
+    ys = np.concatenate([np.asarray(s["y"], dtype=float) for s in series] or [[]])
+    xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
+    if limits is None and len(xs) and len(ys):
+        pad_x, pad_y = (xs.max() - xs.min()) * 0.04, (ys.max() - ys.min()) * 0.04
+        limits = (xs.min() - pad_x, xs.max() + pad_x, ys.min() - pad_y, ys.max() + pad_y)
+    limits = limits or (0, 1, 0, 1)
+    x_low, x_high, y_low, y_high = (float(v) for v in limits)
+    x_high, y_high = max(x_high, x_low + 1e-9), max(y_high, y_low + 1e-9)
+    span_x, span_y = width - left - right, height - top - bottom
+
+    def px(x):
+        return left + (np.asarray(x, dtype=float) - x_low) / (x_high - x_low) * span_x
+
+    def py(y):
+        return top + (y_high - np.asarray(y, dtype=float)) / (y_high - y_low) * span_y
+
+    parts = [svg_text(width / 2, 16, title, size=12, limit=60)]
+    for tick in nice_ticks(x_low, x_high):
+        if x_low <= tick <= x_high:
+            x = float(px(tick))
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{height - bottom}" stroke="#eee"/>'
+            )
+            parts.append(svg_text(x, height - bottom + 14, tick_label(tick)))
+    for tick in nice_ticks(y_low, y_high):
+        if y_low <= tick <= y_high:
+            y = float(py(tick))
+            parts.append(
+                f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
+            )
+            parts.append(svg_text(left - 4, y + 4, tick_label(tick), anchor="end"))
+    parts.append(
+        f'<rect x="{left}" y="{top}" width="{span_x}" height="{span_y}" fill="none" stroke="#888"/>'
+    )
+    parts.append(svg_text(left + span_x / 2, height - 8, labels[0], limit=60))
+    parts.append(
+        svg_text(14, top + span_y / 2, labels[1], limit=50,
+                 extra=f' transform="rotate(-90 14 {top + span_y / 2:.1f})"')
+    )  # fmt: skip
+    legend = []
+    for number, entry in enumerate(series):
+        colour = entry.get("colour", series_colour(number))
+        x, y = px(entry["x"]), py(entry["y"])
+        keep = np.isfinite(x) & np.isfinite(y)
+        points = np.round(np.column_stack([x[keep], y[keep]]) * 2) / 2
+        if entry["style"] == "points":
+            points = np.unique(points, axis=0)  # one element a point: dense areas darken
+            dots = "".join(f'<path d="M{a:g} {b:g}h0"/>' for a, b in points)
+            parts.append(
+                f'<g stroke="{colour}" stroke-width="4" stroke-linecap="round" '
+                f'stroke-opacity="0.4">{dots}</g>'
+            )
+        else:
+            if len(points) > 1:
+                moved = np.any(points[1:] != points[:-1], axis=1)
+                points = points[np.concatenate([[True], moved[:-1] | moved[1:], [True]])]
+            dash = ' stroke-dasharray="5 4"' if entry["style"] == "dashed" else ""
+            line = " ".join(f"{a:g},{b:g}" for a, b in points)
+            parts.append(
+                f'<polyline points="{line}" stroke="{colour}" stroke-width="1.6" '
+                f'fill="none"{dash}/>'
+            )
+        if entry.get("name"):
+            legend.append((entry["name"], colour, entry["style"]))
+    for row, (name, colour, style) in enumerate(legend):
+        y = top + 14 + 15 * row
+        dash = ' stroke-dasharray="5 4"' if style == "dashed" else ""
+        parts.append(
+            f'<line x1="{left + 8}" x2="{left + 26}" y1="{y - 4}" y2="{y - 4}" '
+            f'stroke="{colour}" stroke-width="{4 if style == "points" else 2}"{dash}/>'
+        )
+        parts.append(svg_text(left + 30, y, name, anchor="start", size=10, limit=34))
+    return svg(width, height, alt, "".join(parts))
+
+
+# Horizontal bars, one per name, with optional error whiskers: the SVG body of
+# one panel (``bar_chart`` puts panels side by side).
+#
+# Args:
+#     names: One label per bar, top to bottom.
+#     values: Bar lengths (negative ones point left of zero).
+#     errors: Whisker half-widths, or None.
+#     colours: One colour per bar.
+#     title: Above the panel.
+#     label: The x axis label.
+#     x: Left edge of the panel; width: its width; label_width: room for names
+#         (none drawn when under 20 pixels).
+#
+# Returns:
+#     ``(svg body, height)``.
+def bar_panel(names, values, errors, colours, title, label, x, width, label_width):
+    import numpy as np
+
+    top, row = 28, 20
+    values = np.asarray(values, dtype=float)
+    errors = np.zeros(len(values)) if errors is None else np.asarray(errors, dtype=float)
+    low = min(0.0, float((values - errors).min())) if len(values) else 0.0
+    high = max(0.0, float((values + errors).max())) if len(values) else 1.0
+    high = high if high > low else low + 1
+    left, span = x + label_width, width - label_width - 14
+    height = top + row * len(values) + 40
+
+    def px(value):
+        return left + (value - low) / (high - low) * span
+
+    parts = [svg_text(x + width / 2, 16, title, size=12, limit=int(width / 7))]
+    for tick in nice_ticks(low, high, 4):
+        if low <= tick <= high:
+            parts.append(
+                f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{top}" '
+                f'y2="{top + row * len(values)}" stroke="#eee"/>'
+            )
+            parts.append(svg_text(px(tick), top + row * len(values) + 14, tick_label(tick)))
+    for number, (name, value, error, colour) in enumerate(
+        zip(names, values, errors, colours, strict=True)
+    ):
+        y = top + row * number
+        start, end = sorted((px(0.0), px(value)))
+        parts.append(
+            f'<rect x="{start:.1f}" y="{y + 3}" width="{max(end - start, 0.5):.1f}" '
+            f'height="{row - 6}" fill="{colour}"/>'
+        )
+        if error > 0:
+            a, b, middle = px(value - error), px(value + error), y + row / 2
+            parts.append(
+                f'<path d="M{a:.1f} {middle}H{b:.1f}M{a:.1f} {middle - 4}v8'
+                f'M{b:.1f} {middle - 4}v8" '
+                'stroke="#222" fill="none"/>'
+            )
+        if label_width > 20:  # later panels share the first one's names
+            parts.append(
+                svg_text(
+                    left - 5, y + row / 2 + 4, name, anchor="end", limit=int(label_width / 6.2)
+                )
+            )
+    parts.append(
+        f'<line x1="{px(0.0):.1f}" x2="{px(0.0):.1f}" y1="{top}" '
+        f'y2="{top + row * len(values)}" stroke="#888"/>'
+    )
+    parts.append(svg_text(left + span / 2, height - 8, label, limit=int(span / 6)))
+    return "".join(parts), height
+
+
+# Horizontal bar charts side by side in one SVG, sharing the bar names.
+#
+# Args:
+#     names: One label per bar, top to bottom.
+#     panels: ``[(values, errors or None, colours, title, x axis label)]``.
+#     alt: What the chart shows, for readers without images.
+def bar_chart(names: list, panels: list, alt: str) -> str:
+    label_width = min(230, 12 + 6.2 * max((len(str(n)) for n in names), default=4))
+    bodies, x = [], 0
+    for number, (values, errors, colours, title, label) in enumerate(panels):
+        room = label_width if number == 0 else 16  # later panels share the first one's names
+        bodies.append(bar_panel(names, values, errors, colours, title, label, x, 330 + room, room))
+        x += 330 + room
+    height = max(h for _, h in bodies)
+    return svg(x, height, alt, "".join(body for body, _ in bodies))
+
+
+# A matrix as a heat-map: white to dark blue, the numbers in the cells (up to
+# 12 rows) or a colour scale beside it (more).
+#
+# Args:
+#     matrix: A square array.
+#     labels: Row and column names.
+#     title: Above the map; form: the numbers' format, e.g. "d" or ".2f".
+#     axis_labels: The x (columns) and y (rows) axis labels.
+#     alt: What the chart shows, for readers without images.
+def heat_map(matrix, labels, title, form, axis_labels, alt) -> str:
+    import numpy as np
+
+    n = len(labels)
+    cell = max(14, min(56, 420 // max(n, 1)))
+    margin = min(150, 16 + 6.2 * max(len(str(label)[:22]) for label in labels))
+    left, top = margin + 22, 30
+    width, height = left + cell * n + 70, top + cell * n + margin + 24
+    peak = float(matrix.max()) or 1.0
+    parts = [svg_text(left + cell * n / 2, 16, title, size=12, limit=60)]
+
+    def colour(share):  # from #f7fbff to #08306b, as matplotlib's "Blues"
+        low, high = np.array([247, 251, 255]), np.array([8, 48, 107])
+        r, g, b = (low + (high - low) * share).round().astype(int)
+        return f"#{r:02x}{g:02x}{b:02x}"
+
+    for (r, c), value in np.ndenumerate(matrix):
+        share = float(value) / peak
+        x, y = left + c * cell, top + r * cell
+        parts.append(
+            f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{colour(share)}">'
+            f"<title>{format(value, form)}</title></rect>"
+        )
+        if n <= 12:
+            fill = "#fff" if share > 0.5 else "#222"
+            parts.append(
+                svg_text(x + cell / 2, y + cell / 2 + 4, format(value, form), size=10,
+                         extra=f' fill="{fill}"')
+            )  # fmt: skip
+    for i, label in enumerate(labels):
+        middle = i * cell + cell / 2
+        parts.append(svg_text(left - 4, top + middle + 4, label, anchor="end", size=10, limit=22))
+        x, y = left + middle, top + cell * n + 6
+        parts.append(
+            svg_text(x, y, label, anchor="end", size=10, limit=22,
+                     extra=f' transform="rotate(-45 {x:.1f} {y})"')
+        )  # fmt: skip
+    parts.append(
+        svg_text(left + cell * n / 2, height - 6, axis_labels[0])
+        + svg_text(10, top + cell * n / 2, axis_labels[1],
+                   extra=f' transform="rotate(-90 10 {top + cell * n / 2:.1f})"')
+    )  # fmt: skip
+    if n > 12:  # the colour scale: ten steps from 0 to the largest value
+        x = left + cell * n + 16
+        for step in range(10):
+            y = top + (9 - step) * cell * n / 10
+            parts.append(
+                f'<rect x="{x}" y="{y:.1f}" width="12" height="{cell * n / 10 + 0.5:.1f}" '
+                f'fill="{colour(step / 9)}"/>'
+            )
+        parts.append(svg_text(x + 16, top + 8, format(matrix.max(), form), anchor="start"))
+        parts.append(svg_text(x + 16, top + cell * n, format(0, form), anchor="start"))
+    return svg(width, height, alt, "".join(parts))
 
 
 # The regression charts: predicted against actual, and residuals against predicted.
@@ -50,9 +326,7 @@ def figure_html(figure, alt: str, crop: bool = True) -> str:
 # Returns:
 #     HTML: two <figure> elements.
 def regression_charts(truth, predicted, target: str) -> str:
-
     import numpy as np
-    from matplotlib.figure import Figure
 
     truth = np.asarray(truth, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
@@ -61,41 +335,31 @@ def regression_charts(truth, predicted, target: str) -> str:
         shown = np.sort(np.random.default_rng(0).choice(len(truth), 5000, replace=False))
     sampled = f" ({len(shown)} of {len(truth)} rows)" if len(shown) < len(truth) else ""
     low, high = float(min(truth.min(), predicted.min())), float(max(truth.max(), predicted.max()))
-    charts = []
-
-    figure = Figure(figsize=(4.8, 4.4))
-    axes = figure.add_subplot()
-    axes.scatter(truth[shown], predicted[shown], s=8, alpha=0.5)
-    axes.plot([low, high], [low, high], color="grey", linestyle="--", label="perfect")
-    axes.set(xlabel=f"actual {target}", ylabel=f"predicted {target}")
-    axes.set_title(f"Predicted against actual{sampled}")
-    axes.legend(loc="upper left")
-    charts.append(
-        figure_html(
-            figure,
-            f"Scatter of predicted against actual {target}; on the dashed line "
-            "the prediction is exact.",
-        )  # fmt: skip
+    residuals = truth - predicted
+    scatter = xy_chart(
+        [
+            {"x": truth[shown], "y": predicted[shown], "style": "points"},
+            {"name": "perfect", "x": [low, high], "y": [low, high], "style": "dashed",
+             "colour": "#888"},
+        ],
+        f"Predicted against actual{sampled}",
+        (f"actual {target}", f"predicted {target}"),
+        f"Scatter of predicted against actual {target}; on the dashed line the prediction "
+        "is exact.",
+    )  # fmt: skip
+    spread = [float(predicted.min()), float(predicted.max())]
+    residual_chart = xy_chart(
+        [
+            {"x": predicted[shown], "y": residuals[shown], "style": "points"},
+            {"x": spread, "y": [0, 0], "style": "dashed", "colour": "#888"},
+        ],
+        f"Residuals against predicted{sampled}",
+        (f"predicted {target}", f"residual: actual - predicted {target}"),
+        f"Scatter of residuals (actual minus predicted {target}) against the prediction; a "
+        "band around zero means no systematic error.",
     )
-
-    figure = Figure(figsize=(4.8, 4.4))
-    axes = figure.add_subplot()
-    axes.scatter(predicted[shown], (truth - predicted)[shown], s=8, alpha=0.5)
-    axes.axhline(0, color="grey", linestyle="--")
-    axes.set(xlabel=f"predicted {target}", ylabel=f"residual: actual - predicted {target}")
-    axes.set_title(f"Residuals against predicted{sampled}")
-    charts.append(
-        figure_html(
-            figure,
-            f"Scatter of residuals (actual minus predicted {target}) against the "
-            "prediction; a band around zero means no systematic error.",
-        )  # fmt: skip
-    )
-    return "".join(
-        figure_block(chart, caption)
-        for chart, caption in zip(
-            charts, ["Predicted against actual", "Residuals against predicted"], strict=True
-        )
+    return figure_block(scatter, "Predicted against actual") + figure_block(
+        residual_chart, "Residuals against predicted"
     )
 
 
@@ -184,25 +448,29 @@ def leaderboard_page(board: list, metric: str, rows: int) -> str:
 #     board: Entries from ``choose_candidate``, winner first.
 #     metric: The selection metric.
 def leaderboard_chart(board: list, metric: str) -> str:
-    from matplotlib.figure import Figure
-
-    entries = board[::-1]  # the winner on top
-    names = [f"{e['rank']}. {e['model']} (round {e['round']})" for e in entries]
-    figure = Figure(figsize=(10, 1.4 + 0.4 * len(entries)))
-    scores, costs = figure.subplots(1, 2, sharey=True)
-    scores.barh(
+    names = [f"{e['rank']}. {e['model']} (round {e['round']})" for e in board]
+    winner = ["#DD8452" if e["rank"] == 1 else "#4C72B0" for e in board]
+    chart = bar_chart(
         names,
-        [e["score"] or 0 for e in entries],
-        xerr=[e["spread"] or 0 for e in entries],
-        color=["#DD8452" if e["rank"] == 1 else "#4C72B0" for e in entries],
+        [
+            (
+                [e["score"] or 0 for e in board],
+                [e["spread"] or 0 for e in board],
+                winner,
+                f"Score by {metric}",
+                f"{metric} (± spread)",
+            ),
+            (
+                [e["fit_seconds"] + e.get("refit_seconds", 0) for e in board],
+                None,
+                ["#4C72B0"] * len(board),
+                "Cost",
+                "seconds spent fitting and scoring",
+            ),
+        ],
+        f"Bar charts of each candidate's {metric} with its spread, and of its cost in seconds.",
     )
-    scores.set(xlabel=f"{metric} (± spread)")
-    scores.set_title(f"Score by {metric}")
-    costs.barh(names, [e["fit_seconds"] + e.get("refit_seconds", 0) for e in entries])
-    costs.set(xlabel="seconds spent fitting and scoring")
-    costs.set_title("Cost")
-    alt = f"Bar charts of each candidate's {metric} with its spread, and of its cost in seconds."
-    return figure_block(figure_html(figure, alt), "Score and cost of each candidate")
+    return figure_block(chart, "Score and cost of each candidate")
 
 
 # A chart and its caption as one <figure>.
@@ -226,7 +494,6 @@ def figure_block(chart: str, caption: str) -> str:
 #     HTML: one <figure> per chart.
 def classification_charts(truth, proba, classes) -> str:
     import numpy as np
-    from matplotlib.figure import Figure
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
@@ -240,18 +507,16 @@ def classification_charts(truth, proba, classes) -> str:
     blocks = []
 
     def curves(points, title, axis_labels, diagonal, alt, caption):
-        figure = Figure(figsize=(4.8, 4.4))
-        axes = figure.add_subplot()
+        series = []
         for i, name in shown:
             x, y = points(truth == classes[i], proba[:, i])
-            axes.plot(x, y, label=name)
+            series.append({"name": name, "x": x, "y": y, "style": "line"})
         if diagonal:
-            axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label=diagonal)
-        axes.set(xlabel=axis_labels[0], ylabel=axis_labels[1], ylim=(-0.02, 1.05))
-        axes.set_title(title)
-        if shown or diagonal:
-            axes.legend(loc="best", fontsize="small")
-        blocks.append(figure_block(figure_html(figure, alt), caption))
+            series.append(
+                {"name": diagonal, "x": [0, 1], "y": [0, 1], "style": "dashed", "colour": "#888"}
+            )
+        chart = xy_chart(series, title, axis_labels, alt, limits=(-0.02, 1.02, -0.02, 1.05))
+        blocks.append(figure_block(chart, caption))
 
     several = "s, one-vs-rest" if len(classes) > 2 else ""
     bins = max(2, min(10, len(truth) // 20))
@@ -285,28 +550,20 @@ def classification_charts(truth, proba, classes) -> str:
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
     if len(classes) <= 30:
-        size = min(12, 3 + 0.45 * len(classes))
         for matrix, title, form in (
             (counts, "counts", "d"),
             (shares, "share of each true class", ".2f"),
-        ):  # noqa: E501
-            figure = Figure(figsize=(size + 1, size))
-            axes = figure.add_subplot()
-            image = axes.imshow(matrix, cmap="Blues")
-            if len(classes) > 12:  # no numbers in the cells: a colour scale instead
-                figure.colorbar(image, ax=axes)
-            ticks = range(len(labels))
-            axes.set_xticks(ticks, labels, rotation=45, ha="right")
-            axes.set_yticks(ticks, labels)
-            axes.set(xlabel="predicted class", ylabel="true class")
-            axes.set_title(f"Confusion matrix: {title}")
-            if len(classes) <= 12:
-                for (r, c), value in np.ndenumerate(matrix):
-                    dark = value > matrix.max() / 2
-                    axes.text(c, r, format(value, form), ha="center", va="center",
-                              color="white" if dark else "black", fontsize="small")  # fmt: skip
+        ):
             alt = f"Confusion matrix heat-map ({title}): rows are true classes, columns predicted."
-            blocks.append(figure_block(figure_html(figure, alt), f"Confusion matrix, {title}"))
+            chart = heat_map(
+                matrix,
+                labels,
+                f"Confusion matrix: {title}",
+                form,
+                ("predicted class", "true class"),
+                alt,
+            )
+            blocks.append(figure_block(chart, f"Confusion matrix, {title}"))
     return "".join(blocks)
 
 
@@ -404,28 +661,28 @@ def permutation_importances(estimator, inputs, truth, metric: str):
 #     importances: From ``permutation_importances``.
 #     note: What was sampled, for the title.
 def importance_chart(importances: list, note: str) -> str:
-    from matplotlib.figure import Figure
-
-    top = importances[:20][::-1]
-    figure = Figure(figsize=(7, 1.2 + 0.3 * len(top)))
-    axes = figure.add_subplot()
-    axes.barh(
+    top = importances[:20]
+    chart = bar_chart(
         [entry["column"] for entry in top],
-        [entry["mean"] for entry in top],
-        xerr=[entry["std"] for entry in top],
-        color="#4C72B0",
+        [
+            (
+                [entry["mean"] for entry in top],
+                [entry["std"] for entry in top],
+                ["#4C72B0"] * len(top),
+                "Permutation importance of the raw columns",
+                "drop in score when the column is shuffled",
+            )
+        ],
+        f"Bar chart of how much the test score drops when each column is shuffled ({note}).",
     )
-    axes.axvline(0, color="grey", linewidth=0.8)
-    axes.set(xlabel="drop in score when the column is shuffled")
-    axes.set_title(f"Permutation importance of the raw columns\n({note})", fontsize="medium")
-    alt = "Bar chart of how much the test score drops when each column is shuffled."
-    return figure_block(figure_html(figure, alt), "Permutation importance")
+    return figure_block(chart, "Permutation importance")
 
 
-# Small bar charts side by side in one image, four to a row: one panel per
+# Small bar charts side by side in one SVG, four to a row: one panel per
 # column, each with one series of bars (a distribution) or two (training
-# against scoring). At most 12 panels, each with a few tick labels (drawing
-# costs about 0.1 s a panel, measured); the caption says how many were left out.
+# against scoring), labelled at the first, middle and last bar (every bar's
+# label and height show as a tooltip). At most 12 panels; the caption says how
+# many were left out.
 #
 # Args:
 #     panels: ``[(title, labels, {series name: values}), ...]``.
@@ -433,37 +690,66 @@ def importance_chart(importances: list, note: str) -> str:
 #     unit: What the bars measure, for the y axes, e.g. "rows" or "share of rows".
 #     caption: The figure's caption.
 def bar_panels(panels: list, title: str, unit: str, caption: str) -> str:
+    import html
+
     import numpy as np
-    from matplotlib.figure import Figure
 
     if not panels:  # e.g. a table with no feature columns
         return "<p>No column to chart.</p>"
     shown, left = panels[:12], len(panels) - 12
     across = min(4, len(shown))
     down = -(-len(shown) // across)
-    figure = Figure(figsize=(3.6 * across, 2.6 * down + 0.8))
-    figure.subplots_adjust(hspace=0.75, wspace=0.35, top=1 - 0.9 / (2.6 * down + 0.8))
-    grid = np.atleast_1d(figure.subplots(down, across, squeeze=False).ravel())
-    for axes, (name, labels, series) in zip(grid, shown, strict=False):
-        positions = np.arange(len(labels))
-        width = 0.8 / len(series)
-        for number, (label, values) in enumerate(series.items()):
-            offset = (number - (len(series) - 1) / 2) * width
-            axes.bar(positions + offset, values, width=width, label=label)
-        ticks = sorted({0, len(labels) // 2, len(labels) - 1})  # first, middle, last
-        axes.set_xticks(ticks, [str(labels[i])[:10] for i in ticks], fontsize="x-small")
-        axes.tick_params(axis="y", labelsize="x-small")
-        axes.set_title(str(name)[:40], fontsize="small")
-        axes.set_ylabel(unit, fontsize="x-small")
+    panel_width, panel_height, top = 250, 190, 30
+    parts = [svg_text(panel_width * across / 2, 18, title, size=13, limit=90)]
+    for number, (name, labels, series) in enumerate(shown):
+        x0 = panel_width * (number % across) + 46
+        y0 = top + panel_height * (number // across) + 22
+        width, height = panel_width - 60, panel_height - 70
+        parts.append(svg_text(x0 + width / 2, y0 - 8, name, size=11, limit=34))
+        peak = max((float(np.max(v)) for v in series.values() if len(v)), default=0.0) or 1.0
+        ticks = [t for t in nice_ticks(0, peak, 3) if t <= peak]
+        for tick in ticks:
+            y = y0 + height - tick / peak * height
+            parts.append(
+                f'<line x1="{x0}" x2="{x0 + width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
+            )
+            parts.append(svg_text(x0 - 3, y + 3, tick_label(tick), anchor="end", size=9))
+        slot = width / max(len(labels), 1)
+        bar = slot * 0.8 / len(series)
+        for s, (series_name, values) in enumerate(series.items()):
+            colour = series_colour(s)
+            for i, value in enumerate(values):
+                h = float(value) / peak * height
+                x = x0 + slot * i + slot * 0.1 + bar * s
+                tip = html.escape(f"{labels[i]}: {value:.4g} ({series_name})")
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y0 + height - h:.1f}" width="{bar:.1f}" '
+                    f'height="{h:.1f}" fill="{colour}"><title>{tip}</title></rect>'
+                )
+        parts.append(
+            f'<line x1="{x0}" x2="{x0 + width}" y1="{y0 + height}" y2="{y0 + height}" '
+            'stroke="#888"/>'
+        )
+        for i in sorted({0, len(labels) // 2, len(labels) - 1}):  # first, middle, last
+            parts.append(
+                svg_text(x0 + slot * (i + 0.5), y0 + height + 12, labels[i], size=9, limit=10)
+            )
+        parts.append(
+            svg_text(x0 - 34, y0 + height / 2, unit, size=9,
+                     extra=f' transform="rotate(-90 {x0 - 34} {y0 + height / 2:.1f})"')
+        )  # fmt: skip
         if len(series) > 1:
-            axes.legend(fontsize="x-small")
-    for axes in grid[len(shown) :]:
-        axes.set_visible(False)
-    figure.suptitle(title)
+            for s, series_name in enumerate(series):
+                y = y0 + height + 26 + 12 * s
+                parts.append(
+                    f'<rect x="{x0}" y="{y - 8}" width="10" height="8" fill="{series_colour(s)}"/>'
+                )
+                parts.append(svg_text(x0 + 14, y, series_name, anchor="start", size=9))
     if left > 0:
         caption += f" (the first 12 columns; {left} more in the table)"
     alt = f"{title}: one small bar chart per column."
-    return figure_block(figure_html(figure, alt, crop=False), caption)
+    chart = svg(panel_width * across, top + panel_height * down, alt, "".join(parts))
+    return figure_block(chart, caption)
 
 
 # One panel for ``bar_panels`` describing a column's values: a 20-bin

@@ -99,20 +99,6 @@ STORAGE_PINS = (
     "wrapt==2.5.2",
     "yarl==1.25.1",
 )
-# matplotlib and what it needs beyond RUNTIME_PINS, for the charts in reports,
-# installed only by the steps that draw them (validate_data, train_model,
-# evaluate_model, detect_drift): 10 s of pip install on a pod, and 0.8 s to
-# import, measured.
-REPORT_PINS = (
-    "contourpy==1.3.3",
-    "cycler==0.12.1",
-    "fonttools==4.68.0",
-    "kiwisolver==1.5.1",
-    "matplotlib==3.11.2",
-    "packaging==26.3",
-    "pillow==13.0.0",
-    "pyparsing==3.3.3",
-)
 # Compile-time only: kfp-kubernetes writes the Kubernetes settings into the YAML.
 KFP_KUBERNETES_VERSION = "2.17.0"
 

@@ -5,14 +5,13 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 from components.families import check_candidate
 from components.features import infer_features, profile_column, select_features
 from components.reports import leaderboard_page
-from components.runtime import REPORT_PINS, tabular_component
+from components.runtime import tabular_component
 from components.selection import choose_candidate
 from components.shared import bounded, exit_quickly, fail, file_sha256
 from components.tasks import decide_task, resolve_metric, target_summary
 
 
-# The leaderboard draws a chart: matplotlib (imported only with two candidates or more).
-@tabular_component(extra_pins=REPORT_PINS)
+@tabular_component
 def train_model(
     train: Input[Dataset],
     model: Output[Model],

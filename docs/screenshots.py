@@ -4,15 +4,13 @@ Usage: python docs/screenshots.py RUN_DIR [CHROMIUM]
 
 RUN_DIR is what ``make run`` wrote (``runs/demo``). Each report's ``.html``
 copy is opened in headless Chromium (Debian's ``chromium`` package by default)
-and saved as a small PNG (256 colours) under ``docs/``.
+and saved as a PNG at 3/4 size under ``docs/``.
 """
 
 import pathlib
 import subprocess
 import sys
 import tempfile
-
-from PIL import Image
 
 REPORTS = {
     "evaluation": "training-pipeline-*/evaluate-model/report.html",
@@ -25,20 +23,17 @@ REPORTS = {
 def screenshot(chromium: str, page: pathlib.Path, target: pathlib.Path) -> None:
     """Renders ``page`` headless at 1100 px wide and writes it to ``target``, 3/4 size."""
     with tempfile.TemporaryDirectory() as profile:
-        png = pathlib.Path(profile) / "shot.png"
         subprocess.run(
             [
                 chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", f"--user-data-dir={profile}", "--hide-scrollbars",
-                "--window-size=1100,1500", f"--screenshot={png}", page.resolve().as_uri(),
+                "--window-size=1100,1500", "--force-device-scale-factor=0.75",
+                f"--screenshot={target.resolve()}", page.resolve().as_uri(),
             ],
             check=True,
             capture_output=True,
         )  # fmt: skip
-        image = Image.open(png).convert("RGB")
-    small = image.resize((image.width * 3 // 4, image.height * 3 // 4))
-    small.quantize(256).save(target, optimize=True)
 
 
 def main(run_dir: str, chromium: str = "/usr/bin/chromium") -> None:

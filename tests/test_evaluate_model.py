@@ -118,13 +118,15 @@ def test_class_names_are_escaped_in_the_report(tmp_path):
 
 
 def figures(page: str) -> list[tuple[str, str]]:
-    """Each chart of a report page: (alt text, caption); every one a PNG inside the page."""
+    """Each chart of a report page: (alt text, caption); every one an SVG inside the page."""
     found = re.findall(
-        r'<figure><img alt="([^"]+)" src="data:image/png;base64,[A-Za-z0-9+/=]+">'
-        r"<figcaption>([^<]+)</figcaption></figure>",
+        r'<figure><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="([^"]+)" '
+        r".*?</svg><figcaption>([^<]+)</figcaption></figure>",
         page,
+        flags=re.DOTALL,
     )
-    assert page.count("<img") == len(found), "an image without its alt text or caption"
+    assert page.count("<svg") == len(found), "a chart without its alt text or caption"
+    assert "<img" not in page and "<script src" not in page  # nothing fetched
     return found
 
 

@@ -138,7 +138,7 @@ def test_the_forest_that_wins_is_the_fit_that_scored_it(tmp_path):
     assert metrics["runner_up_score"] == entries[1]["score"]
     assert all(e["fit_seconds"] > 0 and e["spread"] >= 0 for e in entries)
     page = (tmp_path / "leaderboard.html").read_text()
-    assert page.count('<img alt="') == 1 and "<figcaption>Score and cost of each candidate" in page
+    assert page.count("<svg") == 1 and "<figcaption>Score and cost of each candidate" in page
 
 
 def test_a_winner_scored_on_held_out_rows_is_refitted_on_every_row(tmp_path):
@@ -194,7 +194,7 @@ def test_one_candidate_is_fitted_without_scoring(tmp_path):
     assert meta["hyperparameters"]["n_estimators"] == 7
     assert entries[0]["score"] is None and "not scored" in entries[0]["scored_by"]
     assert metrics["candidates"] == 1 and "best_score" not in metrics
-    assert "<img" not in (tmp_path / "leaderboard.html").read_text()  # nothing to compare
+    assert "<svg" not in (tmp_path / "leaderboard.html").read_text()  # nothing to compare
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 COMPONENT_YAML = sorted((ROOT / "compiled" / "components").glob("*.yaml"))
 KFP_PIN = f"kfp=={runtime.KFP_VERSION}"
 KFP_KUBERNETES_PIN = f"kfp-kubernetes=={runtime.KFP_KUBERNETES_VERSION}"
-ALL_PINS = [
-    *runtime.RUNTIME_PINS, *runtime.STORAGE_PINS, *runtime.REPORT_PINS, KFP_PIN, KFP_KUBERNETES_PIN
-]  # fmt: skip
+ALL_PINS = [*runtime.RUNTIME_PINS, *runtime.STORAGE_PINS, KFP_PIN, KFP_KUBERNETES_PIN]
 
 
 def test_pins_are_exact_and_equal_pyproject_lock_and_installed():
@@ -44,15 +42,8 @@ def test_compiled_components_install_the_pins_on_kubeflow(path):
     assert container["command"][2].lstrip().startswith(runtime.PROLOGUE_MARK)
     install = container["command"][2]
     pip_install = "python3 -m pip install --quiet --no-warn-script-location "
-    # Only the step that writes to object storage installs the storage pins, and only
-    # the ones that draw charts install matplotlib.
-    extra = {
-        "export_model": runtime.STORAGE_PINS,
-        "evaluate_model": runtime.REPORT_PINS,
-        "train_model": runtime.REPORT_PINS,
-        "validate_data": runtime.REPORT_PINS,
-        "detect_drift": runtime.REPORT_PINS,
-    }.get(path.stem, ())
+    # Only the step that writes to object storage installs the storage pins.
+    extra = runtime.STORAGE_PINS if path.stem == "export_model" else ()
     expected = " ".join(f"'{pin}'" for pin in [*runtime.RUNTIME_PINS, *extra])
     assert pip_install + expected + "\n" in install
     assert f"--no-deps '{KFP_PIN}'" in install
