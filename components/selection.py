@@ -82,8 +82,8 @@ def score_with_spread(truth, output, classes, metric: str):
     def score(rows):
         try:
             if classes is None:
-                return score_regression(truth[rows], output[rows]).get(metric)
-            return score_predictions(truth[rows], output[rows], classes).get(metric)
+                return score_regression(truth[rows], output[rows], metric).get(metric)
+            return score_predictions(truth[rows], output[rows], classes, metric).get(metric)
         except ValueError:  # undefined on these rows, e.g. a single class in a part
             return None
 

@@ -418,12 +418,20 @@ def pipeline_options(args: argparse.Namespace, pipeline) -> dict:
     }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Returns the argument parser for the three commands."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Returns the argument parser for the commands.
+
+    Args:
+        command: The command about to run: only the pipelines it runs are
+            loaded for their options (None: all of them).
+    """
     from pipelines.compiled import load_pipeline
 
-    training_pipeline = load_pipeline("training_pipeline")
-    batch_prediction_pipeline = load_pipeline("batch_prediction_pipeline")
+    def wanted(name, *commands):
+        return load_pipeline(name) if command is None or command in commands else None
+
+    training_pipeline = wanted("training_pipeline", "train")
+    batch_prediction_pipeline = wanted("batch_prediction_pipeline", "predict")
 
     parser = argparse.ArgumentParser(prog="kfp-tabular", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -438,13 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", required=True, help="CSV to learn from: a path, or an s3://, gs://, minio://… URI"
     )
     train_parser.add_argument("--target", required=True, help="column holding the class")
-    add_pipeline_options(train_parser, training_pipeline)
+    if training_pipeline:
+        add_pipeline_options(train_parser, training_pipeline)
     train_parser.set_defaults(handler=train)
 
     predict_parser = commands.add_parser("predict", parents=[common], help="score a CSV")
     predict_parser.add_argument("--model", required=True, help="model directory: path or URI")
     predict_parser.add_argument("--data", required=True, help="CSV to score: path or URI")
-    add_pipeline_options(predict_parser, batch_prediction_pipeline)
+    if batch_prediction_pipeline:
+        add_pipeline_options(predict_parser, batch_prediction_pipeline)
     predict_parser.set_defaults(handler=predict)
 
     serving_parser = commands.add_parser(
@@ -486,7 +496,10 @@ def main(argv=None) -> int:
     """Runs the command line; returns the process exit code (see the module docstring)."""
     command = "kfp-tabular"
     try:
-        args = build_parser().parse_args(argv)
+        words = sys.argv[1:] if argv is None else argv
+        args = build_parser(next((w for w in words if not w.startswith("-")), None)).parse_args(
+            argv
+        )
         command = f"kfp-tabular {args.command}"
         args.handler(args)
     except RunFailed as error:

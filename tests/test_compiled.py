@@ -171,6 +171,13 @@ def test_the_command_line_runs_the_committed_yaml_while_its_sources_are_unchange
     loaded = compiled.load_pipeline("training_pipeline")
     assert isinstance(loaded, yaml_component.YamlComponent)
     assert loaded.name == "training-pipeline"
+    # Parsed once with libyaml, it is what KFP's own loader gives.
+    for name in ("training_pipeline", "batch_prediction_pipeline"):
+        kfps = components.load_component_from_file(str(compiled.COMPILED / f"{name}.yaml"))
+        ours = compiled.load_pipeline(name)
+        assert ours.component_spec == kfps.component_spec
+        assert ours.pipeline_spec == kfps.pipeline_spec
+        assert ours.pipeline_spec is not ours.pipeline_spec  # a copy each time
 
     # An edited component not yet compiled: the YAML is stale, the CLI builds from Python.
     for pattern in compiled.SOURCES:

@@ -162,3 +162,23 @@ def test_the_report_holds_its_charts_and_the_importance_of_each_raw_column(tmp_p
     assert importances[0]["mean"] > 0.3 > max(abs(entry["mean"]) for entry in importances[1:])
     metrics = outputs["metrics"].metadata
     assert metrics["importance_decides"] == importances[0]["mean"]
+
+
+def test_the_plain_importance_scores_equal_scikit_learns():
+    from sklearn import metrics as sk
+
+    from components.reports import plain_balanced_accuracy, plain_r2
+
+    rng = np.random.default_rng(0)
+    for rows in (5, 40, 1000):
+        truth = rng.choice(["a", "b", "c"], rows, p=[0.6, 0.3, 0.1])
+        predicted = np.where(rng.random(rows) < 0.7, truth, rng.choice(["a", "b", "d"], rows))
+        assert plain_balanced_accuracy(truth, predicted) == pytest.approx(
+            sk.balanced_accuracy_score(truth, predicted)
+        )
+        values = rng.normal(size=rows)
+        guess = values + rng.normal(size=rows)
+        assert plain_r2(values, guess) == pytest.approx(sk.r2_score(values, guess))
+    constant = np.ones(10)
+    assert plain_r2(constant, constant) == sk.r2_score(constant, constant) == 1.0
+    assert plain_r2(constant, constant * 2) == sk.r2_score(constant, constant * 2) == 0.0
