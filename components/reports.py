@@ -166,7 +166,8 @@ def xy_chart(series: list, title: str, labels: tuple, alt: str, limits=None) -> 
 
 
 # Horizontal bars, one per name, with optional error whiskers: the SVG body of
-# one panel (``bar_chart`` puts panels side by side).
+# one panel (``bar_chart`` puts panels side by side). Each bar's value shows
+# as a tooltip.
 #
 # Args:
 #     names: One label per bar, top to bottom.
@@ -181,6 +182,8 @@ def xy_chart(series: list, title: str, labels: tuple, alt: str, limits=None) -> 
 # Returns:
 #     ``(svg body, height)``.
 def bar_panel(names, values, errors, colours, title, label, x, width, label_width):
+    import html
+
     import numpy as np
 
     top, row = 28, 20
@@ -208,9 +211,10 @@ def bar_panel(names, values, errors, colours, title, label, x, width, label_widt
     ):
         y = top + row * number
         start, end = sorted((px(0.0), px(value)))
+        tip = html.escape(f"{name}: {value:.4g}" + (f" ± {error:.2g}" if error > 0 else ""))
         parts.append(
             f'<rect x="{start:.1f}" y="{y + 3}" width="{max(end - start, 0.5):.1f}" '
-            f'height="{row - 6}" fill="{colour}"/>'
+            f'height="{row - 6}" fill="{colour}"><title>{tip}</title></rect>'
         )
         if error > 0:
             a, b, middle = px(value - error), px(value + error), y + row / 2
