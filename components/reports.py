@@ -377,7 +377,7 @@ def html_page(title: str, body: str) -> str:
 
     style = (
         "body{font-family:sans-serif;margin:1.5em;max-width:75em}"
-        "table{border-collapse:collapse;margin-bottom:1.5em}"
+        "table{border-collapse:collapse;margin-bottom:1.5em;display:block;overflow-x:auto}"
         "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
         "td.text,th.text{text-align:left}figure{display:inline-block;margin:0 1em 1em 0}"
     )
