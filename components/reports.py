@@ -573,8 +573,8 @@ def classification_charts(truth, proba, classes) -> str:
 
 # Balanced accuracy (the mean recall over the true classes) and R², as
 # scikit-learn computes them, in plain numpy: permutation importance scores
-# a hundred shuffled copies or more, and scikit-learn's argument checks cost
-# 5 ms a call (measured). A test compares them with scikit-learn's.
+# a hundred shuffled copies or more, and scikit-learn's checks cost 1.3 ms a
+# call on 30 rows (measured). A test compares them with scikit-learn's.
 def plain_balanced_accuracy(truth, predicted) -> float:
     import numpy as np
 

@@ -135,7 +135,8 @@ def strata(target, task: str):
 #     proba: Predicted probabilities, one column per class of ``classes``.
 #     classes: The model's classes, in its column order.
 #     only: One metric's name: compute that one alone (model selection scores
-#         many parts of the rows by one metric; all seven cost 30 ms a call).
+#         many parts of the rows by one metric; all seven cost 16 ms a call on
+#         30 rows, one 1.4 ms, measured).
 #
 # Returns:
 #     A dict: accuracy, balanced_accuracy, precision_macro, recall_macro,
