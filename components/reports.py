@@ -93,7 +93,9 @@ def xy_chart(series: list, title: str, labels: tuple, alt: str, limits=None) -> 
     ys = np.concatenate([np.asarray(s["y"], dtype=float) for s in series] or [[]])
     xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
     if limits is None and len(xs) and len(ys):
-        pad_x, pad_y = (xs.max() - xs.min()) * 0.04, (ys.max() - ys.min()) * 0.04
+        # 4% of the range on each side; a constant gets a range around it
+        pad_x = (xs.max() - xs.min()) * 0.04 or max(abs(xs.max()) * 0.05, 0.5)
+        pad_y = (ys.max() - ys.min()) * 0.04 or max(abs(ys.max()) * 0.05, 0.5)
         limits = (xs.min() - pad_x, xs.max() + pad_x, ys.min() - pad_y, ys.max() + pad_y)
     limits = limits or (0, 1, 0, 1)
     x_low, x_high, y_low, y_high = (float(v) for v in limits)

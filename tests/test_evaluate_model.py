@@ -182,3 +182,11 @@ def test_the_plain_importance_scores_equal_scikit_learns():
     constant = np.ones(10)
     assert plain_r2(constant, constant) == sk.r2_score(constant, constant) == 1.0
     assert plain_r2(constant, constant * 2) == sk.r2_score(constant, constant * 2) == 0.0
+
+
+def test_a_chart_of_a_constant_has_distinct_ticks_around_it():
+    from components.reports import xy_chart
+
+    chart = xy_chart([{"x": [1, 2, 3], "y": [7, 7, 7], "style": "points"}], "t", ("x", "y"), "a")
+    y_ticks = re.findall(r'text-anchor="end" font-size="11">([^<]+)<', chart)
+    assert len(y_ticks) >= 3 and len(set(y_ticks)) == len(y_ticks) and "7" in y_ticks
