@@ -155,6 +155,7 @@ def select_features(frame, features: list, source: str):
 #     random_state: Seed for the estimator.
 #     task: "classification" or "regression".
 #     out_of_bag: Keep out-of-bag predictions (random forests, for a sweep).
+#     rows: Rows it will be fitted on (``make_estimator`` sizes some models by it).
 #
 # Returns:
 #     ``(pipeline, settings)``: the scikit-learn Pipeline and the full,
@@ -165,6 +166,7 @@ def build_model(
     random_state: int,
     task: str = "classification",
     out_of_bag: bool = False,
+    rows: int = 0,
 ):
     from operator import attrgetter, methodcaller
 
@@ -232,7 +234,7 @@ def build_model(
     coded = ("categorical", categories, categorical)
     preprocess = ColumnTransformer([coded, *parts] if style == "native" else [*parts, coded])
     codes = range(len(categorical)) if style == "native" else ()
-    estimator = make_estimator(settings, task, random_state, codes, out_of_bag)
+    estimator = make_estimator(settings, task, random_state, codes, out_of_bag, rows)
     step = "regressor" if task == "regression" else "classifier"
     return Pipeline([("preprocess", preprocess), (step, estimator)]), settings
 

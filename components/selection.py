@@ -149,7 +149,7 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
     classes = np.unique(target[rows]) if task == "classification" else None
     started = time.perf_counter()
     if out_of_bag:
-        model, settings = build_model(features, candidate, random_state, task, True)
+        model, settings = build_model(features, candidate, random_state, task, True, len(rows))
         with warnings.catch_warnings():  # rows no tree left out are dropped below
             warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
             model.fit(inputs.iloc[rows], target[rows])
@@ -167,7 +167,7 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
         folds = [f for f in folds if classes is None or len(np.unique(target[rows[f[0]]])) > 1]
         outputs, scored = [], []
         for fit, held in folds:
-            model, settings = build_model(features, candidate, random_state, task)
+            model, settings = build_model(features, candidate, random_state, task, rows=len(fit))
             model.fit(inputs.iloc[rows[fit]], target[rows[fit]])
             if classes is None:
                 outputs.append(model.predict(inputs.iloc[rows[held]]))
@@ -179,7 +179,7 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
                 outputs.append(part)
             scored.append(rows[held])
         if not folds:
-            model, settings = build_model(features, candidate, random_state, task)
+            model, settings = build_model(features, candidate, random_state, task, rows=len(rows))
             model.fit(inputs.iloc[rows], target[rows])
             outputs, scored = (
                 [np.zeros((0, len(classes)) if classes is not None else 0)],
@@ -228,7 +228,7 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
     everything = np.arange(len(inputs))
     if len(candidates) == 1:
         started = time.perf_counter()
-        model, settings = build_model(features, candidates[0], random_state, task)
+        model, settings = build_model(features, candidates[0], random_state, task, rows=len(inputs))
         model.fit(inputs, target)
         entry = {"model": settings["model"], "hyperparameters": settings, "score": None}
         entry.update(spread=None, scored_by="not scored (a single candidate)")
@@ -280,7 +280,7 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
     model, settings = fitted[best], board[best]["hyperparameters"]
     if board[best]["scored_by"] != "out-of-bag" or board[best]["rows"] < len(inputs):  # fit all
         started = time.perf_counter()
-        model, settings = build_model(features, settings, random_state, task)
+        model, settings = build_model(features, settings, random_state, task, rows=len(inputs))
         model.fit(inputs, target)
         board[best]["refit_seconds"] = round(time.perf_counter() - started, 3)
     ordered = [best] + [index for index in sorted(board, key=standing) if index != best]

@@ -34,7 +34,9 @@ def train_model(
       ``sqrt``, ``log2`` or a share), ``class_weight`` (``none``,
       ``balanced``, ``balanced_subsample``);
     * ``extra_trees``: the same;
-    * ``hist_gradient_boosting``: ``max_iter`` (100), ``learning_rate``
+    * ``hist_gradient_boosting``: ``max_iter`` (``auto``: 100 on up to
+      10,000 rows; 1,000 above, where scikit-learn stops early once a tenth
+      of the rows held out no longer improves), ``learning_rate``
       (0.1), ``max_leaf_nodes`` (31), ``max_depth`` (0), ``min_samples_leaf``
       (20), ``l2_regularization`` (0), ``class_weight``; it splits on
       categories natively, and is far faster than a forest on large tables;

@@ -4,6 +4,7 @@ import json
 import pathlib
 import re
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,12 +115,36 @@ def test_a_candidate_is_completed_with_its_family_defaults():
         ({"class_weight": "heavy"}, "classification", "class_weight must be one of"),
         ({"class_weight": "balanced"}, "regression", "class_weight applies to classification only"),  # noqa: E501
         ({"max_features": 2.0}, "classification", "max_features must be 'auto', 'sqrt', 'log2'"),
+        (
+            {"model": "hist_gradient_boosting", "max_iter": "many"},
+            "classification",
+            "max_iter must be a whole number of at least 1 or 'auto', got 'many'",
+        ),
+        (
+            {"model": "logistic_regression", "max_iter": "auto"},
+            "classification",
+            "max_iter must be a whole number of at least 1, got 'auto'",
+        ),
         ("deep", "classification", "is 'deep', not a dict"),
     ],
 )
 def test_bad_candidates_are_named_with_the_fix(candidate, task, message):
     with pytest.raises(SystemExit, match=message):
         check_candidate(candidate, task, "search_space entry 2")
+
+
+@pytest.mark.parametrize(("rows", "cap"), [(400, 100), (12_000, 1000)])
+def test_boosting_iterations_grow_with_the_rows_where_early_stopping_ends_them(tmp_path, rows, cap):
+    meta, _, _ = train(
+        xor_table(tmp_path / "train", rows=rows), tmp_path, [{"model": "hist_gradient_boosting"}]
+    )
+    assert meta["hyperparameters"]["max_iter"] == "auto"
+    boosting = joblib.load(tmp_path / "model" / "model.joblib")[-1]
+    assert boosting.max_iter == cap
+    if rows > 10_000:  # scikit-learn stops early there: the cap is not reached
+        assert boosting.do_early_stopping_ and 10 < boosting.n_iter_ < cap
+    else:
+        assert not boosting.do_early_stopping_ and boosting.n_iter_ == cap
 
 
 def test_the_forest_that_wins_is_the_fit_that_scored_it(tmp_path):
