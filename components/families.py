@@ -169,6 +169,19 @@ def boosting_iterations(settings: dict, rows: int) -> int:
     return 1000 if rows > 10_000 else 100
 
 
+# What a fit decided for itself, for the model's metadata: the boosting
+# iterations that ran (early stopping may end them before max_iter); nothing
+# for the other families.
+#
+# Args:
+#     settings: Hyperparameters from ``check_candidate``.
+#     estimator: The fitted estimator (the Pipeline's last step).
+def fitted_details(settings: dict, estimator) -> dict:
+    if settings["model"] == "hist_gradient_boosting":
+        return {"iterations_run": int(estimator.n_iter_)}
+    return {}
+
+
 # The unfitted estimator of a family for a task; every core it can use.
 #
 # Args:

@@ -2,7 +2,7 @@
 
 from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 
-from components.families import check_candidate
+from components.families import check_candidate, fitted_details
 from components.features import infer_features, profile_column, select_features
 from components.reports import leaderboard_page
 from components.runtime import tabular_component
@@ -87,7 +87,8 @@ def train_model(
             kind, dtype, missing rate and unique count, with min, max, mean and
             decile bins for numeric ones, categories seen with their counts for
             the others), ``excluded_columns``, ``classes``, ``hyperparameters``
-            (``model`` included), ``training_rows``, ``fit_seconds``,
+            (``model`` included), ``iterations_run`` (gradient boosting: the
+            iterations its fit ran), ``training_rows``, ``fit_seconds``,
             ``sha256`` of ``model.joblib``. Metadata: the same, bounded in
             size, with ``features`` as name to kind and ``feature_count``,
             ``class_count`` (the full schema is in ``metadata.json``).
@@ -187,6 +188,7 @@ def train_model(
         "task": task,
         **target,
         "hyperparameters": {**settings, "random_state": random_state},
+        **fitted_details(settings, pipeline[-1]),
         "training_rows": len(frame),
         "fit_seconds": round(fit_seconds, 3),
         "sha256": file_sha256(model_file),
@@ -214,8 +216,9 @@ def train_model(
     with open(leaderboard.path, "w", encoding="utf-8") as handle:
         handle.write(leaderboard_page(board, metric, len(frame)))
     what = "regression" if task == "regression" else f"{len(metadata['classes'])} classes"
+    ran = f" ({metadata['iterations_run']} iterations)" if "iterations_run" in metadata else ""
     print(
         f"Trained {settings['model']} (best of {len(board)}) on {len(frame)} rows, "
-        f"{len(features)} features, {what}, in {fit_seconds:.2f} s."
+        f"{len(features)} features, {what}, in {fit_seconds:.2f} s{ran}."
     )
     exit_quickly()

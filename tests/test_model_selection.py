@@ -140,7 +140,7 @@ def test_boosting_iterations_grow_with_the_rows_where_early_stopping_ends_them(t
     )
     assert meta["hyperparameters"]["max_iter"] == "auto"
     boosting = joblib.load(tmp_path / "model" / "model.joblib")[-1]
-    assert boosting.max_iter == cap
+    assert boosting.max_iter == cap and meta["iterations_run"] == boosting.n_iter_
     if rows > 10_000:  # scikit-learn stops early there: the cap is not reached
         assert boosting.do_early_stopping_ and 10 < boosting.n_iter_ < cap
     else:
