@@ -78,7 +78,7 @@ def check_candidate(candidate, task: str, where: str = "hyperparameters") -> dic
     lowest["min_samples_leaf"] = 1
     for name in set(lowest) & set(defaults):
         value = settings[name]
-        if name == "max_iter" and value == "auto" and defaults[name] == "auto":
+        if value == "auto" and defaults[name] == "auto":  # sized at fit time
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             value = None
@@ -192,7 +192,7 @@ def fitted_details(settings: dict, estimator) -> dict:
 #     out_of_bag: Keep out-of-bag predictions (random forests, for a sweep).
 #     rows: Rows it will be fitted on (sizes gradient boosting's max_iter "auto").
 def make_estimator(
-    settings: dict, task: str, random_state: int, categorical=(), out_of_bag=False, rows=0
+    settings: dict, task: str, random_state: int, categorical=(), out_of_bag=False, *, rows: int
 ):
     from sklearn import ensemble, linear_model
 

@@ -166,7 +166,8 @@ def build_model(
     random_state: int,
     task: str = "classification",
     out_of_bag: bool = False,
-    rows: int = 0,
+    *,
+    rows: int,
 ):
     from operator import attrgetter, methodcaller
 
@@ -234,7 +235,7 @@ def build_model(
     coded = ("categorical", categories, categorical)
     preprocess = ColumnTransformer([coded, *parts] if style == "native" else [*parts, coded])
     codes = range(len(categorical)) if style == "native" else ()
-    estimator = make_estimator(settings, task, random_state, codes, out_of_bag, rows)
+    estimator = make_estimator(settings, task, random_state, codes, out_of_bag, rows=rows)
     step = "regressor" if task == "regression" else "classifier"
     return Pipeline([("preprocess", preprocess), (step, estimator)]), settings
 

@@ -149,7 +149,7 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
     classes = np.unique(target[rows]) if task == "classification" else None
     started = time.perf_counter()
     if out_of_bag:
-        model, settings = build_model(features, candidate, random_state, task, True, len(rows))
+        model, settings = build_model(features, candidate, random_state, task, True, rows=len(rows))
         with warnings.catch_warnings():  # rows no tree left out are dropped below
             warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
             model.fit(inputs.iloc[rows], target[rows])
