@@ -7,7 +7,7 @@ container command install the pins only when they are missing:
 * on a Kubeflow pod (``python:3.11.7-slim-bookworm`` has none of them) the pins
   are installed with pip before the step runs, exactly as KFP's own
   ``packages_to_install`` would;
-* on the KFP local runner inside our pinned ``.venv``, a 40 ms version check
+* on the KFP local runner inside our pinned ``.venv``, a 50 ms version check
   finds them all present and pip is skipped (KFP's own mechanism runs
   ``pip install`` before every local task).
 
@@ -102,10 +102,22 @@ STORAGE_PINS = (
 # Compile-time only: kfp-kubernetes writes the Kubernetes settings into the YAML.
 KFP_KUBERNETES_VERSION = "2.17.0"
 
+# Whether every pin NAME==VERSION has a NAME-VERSION.dist-info folder on sys.path, names
+# compared as pip writes them (lowercase, - and . as _). 50 ms a step, against 190 ms for
+# importlib.metadata.version (measured in .venv: it reads every METADATA file it passes).
 _PIN_CHECK = (
-    "import sys\n"
-    "from importlib.metadata import version\n"
-    "sys.exit(any(version(n) != v for n, v in (p.split('==') for p in sys.argv[1:])))"
+    "import os, sys\n"
+    "def key(name, version):\n"
+    "    return name.replace('-', '_').replace('.', '_').lower() + '==' + version\n"
+    "found = set()\n"
+    "for folder in sys.path:\n"
+    "    try:\n"
+    "        entries = os.listdir(folder or '.')\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    stems = [entry[:-10] for entry in entries if entry.endswith('.dist-info')]\n"
+    "    found.update(key(*stem.rsplit('-', 1)) for stem in stems if '-' in stem)\n"
+    "sys.exit(any(key(*pin.split('==', 1)) not in found for pin in sys.argv[1:]))"
 )
 
 

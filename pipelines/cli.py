@@ -44,6 +44,7 @@ import builtins
 import contextlib
 import json
 import logging
+import os
 import pathlib
 import re
 import shutil
@@ -492,14 +493,41 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+
+# The commands that run on the local runner and never call a Kubeflow cluster.
+LOCAL_COMMANDS = ("train", "predict", "check-serving", "demo")
+
+
+def import_kfp_without_client() -> None:
+    """Imports ``kfp`` without ``kfp.client``, which pulls in the kubernetes client (0.5 s).
+
+    kfp/__init__.py imports ``kfp.client`` unless ``_KFP_RUNTIME`` is ``true``,
+    as KFP sets it in every task's container (kfp/dsl/component_factory.py). It
+    is set for this import only: ``kfp.dsl`` and ``kfp.local``, imported later,
+    are whole. Should KFP drop the flag, ``kfp`` simply imports all of itself.
+    Only for ``LOCAL_COMMANDS``: ``submit`` uses ``kfp.Client``.
+    """
+    if "kfp" in sys.modules:
+        return
+    before = os.environ.get("_KFP_RUNTIME")
+    os.environ["_KFP_RUNTIME"] = "true"
+    try:
+        import kfp  # noqa: F401
+    finally:
+        if before is None:
+            del os.environ["_KFP_RUNTIME"]
+        else:
+            os.environ["_KFP_RUNTIME"] = before
+
 def main(argv=None) -> int:
     """Runs the command line; returns the process exit code (see the module docstring)."""
     command = "kfp-tabular"
     try:
         words = sys.argv[1:] if argv is None else argv
-        args = build_parser(next((w for w in words if not w.startswith("-")), None)).parse_args(
-            argv
-        )
+        first = next((w for w in words if not w.startswith("-")), None)
+        if first in LOCAL_COMMANDS:
+            import_kfp_without_client()
+        args = build_parser(first).parse_args(argv)
         command = f"kfp-tabular {args.command}"
         args.handler(args)
     except RunFailed as error:

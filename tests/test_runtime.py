@@ -79,7 +79,25 @@ def test_local_runs_skip_pip_when_the_pins_are_installed(tmp_path):
     done, calls = run_install_script(tmp_path)
     assert done.returncode == 0 and done.stdout == "step ran\n"
     assert "-m pip" not in calls
-    assert "import sys" in calls  # the version check itself did run
+    assert "-c import os, sys" in calls  # the version check itself did run
+
+
+@pytest.mark.parametrize(
+    ("folder", "pin", "found"),
+    [
+        ("python_dateutil-2.9.0.post0.dist-info", "python-dateutil==2.9.0.post0", True),
+        ("Zope.Interface-5.0.dist-info", "zope-interface==5.0", True),  # as older pips wrote it
+        ("scikit_learn-1.9.0.dist-info", "scikit-learn==1.9.1", False),
+        ("scikit_learn-1.9.1.egg-info", "scikit-learn==1.9.1", False),  # then pip itself checks it
+    ],
+)
+def test_the_pin_check_reads_the_folders_pip_writes(tmp_path, folder, pin, found):
+    (tmp_path / folder).mkdir()
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", runtime._PIN_CHECK, pin],
+        env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path,
+    )  # fmt: skip
+    assert (done.returncode == 0) is found
 
 
 def test_a_failed_install_stops_the_step(tmp_path):
