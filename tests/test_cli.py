@@ -112,3 +112,24 @@ def test_demo_data_holds_out_unlabelled_rows(tmp_path):
     assert "diagnosis" not in new_frame.columns
     assert len(pd.read_csv(truth)) == len(new_frame)
     assert set(train_frame["diagnosis"]) == {"malignant", "benign"}
+
+
+def test_local_commands_start_without_the_kubernetes_client_and_build_components_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from pipelines.cli import import_kfp_without_client\n"
+        "import_kfp_without_client()\n"
+        "import components.shared\n"
+        "from kfp import dsl, local\n"
+        "assert 'kfp.client' not in sys.modules and 'kubernetes' not in sys.modules\n"
+        "assert '_KFP_RUNTIME' not in os.environ  # the steps' processes get their own\n"
+        "assert hasattr(dsl, 'component') and hasattr(local, 'SubprocessRunner')\n"
+        "assert 'components.train_model' not in sys.modules  # not built by a helper's import\n"
+        "from components import train_model\n"
+        "assert train_model.component_spec.name == 'train-model'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
