@@ -604,12 +604,13 @@ def plain_r2(truth, predicted) -> float:
 # fewer calls: the shuffled copies are stacked and predicted together, about
 # two million cells a call (a forest's fixed cost per call dominated on small
 # test sets: 41 calls of 43 ms on 30 rows, measured), and scored in plain
-# numpy. Bounded in time, about 2 s: at most 1,000 rows (a seeded sample),
-# fewer when predicting a copy of
-# them for every column would pass the budget (the cost of a row grows with the
-# columns), and not computed at all below 30 rows (a wide table: 2,000 columns
-# cost 0.4 s a pass of 50 rows, measured); 5 repeats, fewer (down to 1) when
-# the first repeat shows that five would pass the budget.
+# numpy. Bounded by the size of the data, not by a clock, so that the same
+# model and rows always give the same importances: at most 60,000 shuffled rows
+# predicted (1.0 s for a 100-tree forest grown on 80,000 rows, 2 cores,
+# measured), and at most 30,000,000 cells (rows times columns: the cost of a row
+# grows with the columns; 2,000 columns cost 0.4 s a pass of 50 rows, measured).
+# Within that: up to 1,000 rows (a seeded sample) and up to 5 repeats; on a
+# wide table one repeat on fewer rows, and not computed at all below 30 rows.
 #
 # Args:
 #     estimator: The fitted Pipeline.
@@ -622,27 +623,25 @@ def plain_r2(truth, predicted) -> float:
 #     column, mean, std (none when not computed); and what was sampled, or why
 #     nothing was, in words.
 def permutation_importances(estimator, inputs, truth, metric: str):
-    import time
     import warnings
 
     import numpy as np
     import pandas as pd
 
     score = plain_r2 if metric == "r2" else plain_balanced_accuracy
-    rows = np.arange(len(inputs))
-    if len(rows) > 1000:
-        rows = np.sort(np.random.default_rng(0).choice(len(rows), 1000, replace=False))
     columns = inputs.shape[1]
-    started = time.perf_counter()
+    budget = min(60_000, 30_000_000 // max(columns, 1))  # shuffled rows to predict in all
+    size = min(len(inputs), 1000)
+    repeats = min(5, budget // max(columns * size, 1))
+    if repeats == 0:  # a wide table: one repeat, on as many rows as the budget allows
+        size, repeats = budget // columns, 1
+        if size < min(len(inputs), 30):
+            reason = f"shuffling each of the {columns:,} columns in turn would pass the budget"
+            return [], f"{reason} of this report ({budget:,} rows predicted), even on 30 rows"
+    rows = np.arange(len(inputs))
+    if size < len(rows):
+        rows = np.sort(np.random.default_rng(0).choice(len(rows), size, replace=False))
     predicted = estimator.predict(inputs.iloc[rows])
-    per_row = (time.perf_counter() - started) / max(len(rows), 1)
-    affordable = int(2 / max(per_row * columns, 1e-12))  # rows of each column's copy
-    if affordable < min(len(rows), 30):
-        reason = f"shuffling each of the {columns:,} columns in turn would pass the budget"
-        return [], f"{reason} of about 2 s for this report, even on 30 rows"
-    if affordable < len(rows):
-        rows = np.sort(np.random.default_rng(1).choice(rows, affordable, replace=False))
-        predicted = estimator.predict(inputs.iloc[rows])
     sample, labels = inputs.iloc[rows].reset_index(drop=True), np.asarray(truth)[rows]
     rng = np.random.default_rng(0)
     per_call = max(1, 2_000_000 // max(len(rows) * columns, 1))
@@ -666,11 +665,8 @@ def permutation_importances(estimator, inputs, truth, metric: str):
     with warnings.catch_warnings():  # e.g. a class absent from the sampled rows
         warnings.simplefilter("ignore")
         baseline = score(labels, predicted)
-        started = time.perf_counter()
-        repeats = [shuffled_scores()]
-        planned = int(max(1, min(5, 2 / max(time.perf_counter() - started, 1e-9))))
-        repeats += [shuffled_scores() for _ in range(planned - 1)]
-    drops = baseline - np.array(repeats)  # repeats x columns
+        # repeats x columns
+        drops = baseline - np.array([shuffled_scores() for _ in range(repeats)])
     means, spreads = drops.mean(axis=0), drops.std(axis=0)
     importances = [
         {
@@ -680,7 +676,7 @@ def permutation_importances(estimator, inputs, truth, metric: str):
         }
         for i in np.argsort(-means, kind="stable")
     ]
-    note = f"{len(rows):,} of {len(inputs):,} test rows, {planned} repeat(s), scored by {metric}"
+    note = f"{len(rows):,} of {len(inputs):,} test rows, {repeats} repeat(s), scored by {metric}"
     return importances, note
 
 

@@ -190,3 +190,28 @@ def test_a_chart_of_a_constant_has_distinct_ticks_around_it():
     chart = xy_chart([{"x": [1, 2, 3], "y": [7, 7, 7], "style": "points"}], "t", ("x", "y"), "a")
     y_ticks = re.findall(r'text-anchor="end" font-size="11">([^<]+)<', chart)
     assert len(y_ticks) >= 3 and len(set(y_ticks)) == len(y_ticks) and "7" in y_ticks
+
+
+def test_permutation_importance_is_sized_by_the_data_and_the_same_every_time():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from components.reports import permutation_importances
+
+    rng = np.random.default_rng(0)
+
+    def importances(rows, columns):
+        inputs = pd.DataFrame(rng.normal(size=(rows, columns))).add_prefix("c")
+        truth = np.where(inputs["c0"] > 0, "yes", "no")
+        model = RandomForestClassifier(n_estimators=5, random_state=0).fit(inputs, truth)
+        return [permutation_importances(model, inputs, truth, "balanced_accuracy") for _ in "ab"]
+
+    first, again = importances(1500, 20)
+    assert first == again  # a clock no longer decides the sample or the repeats
+    assert first[1] == "1,000 of 1,500 test rows, 3 repeat(s), scored by balanced_accuracy"
+    assert first[0][0]["column"] == "c0"
+    (_, note), _ = importances(200, 3)
+    assert note == "200 of 200 test rows, 5 repeat(s), scored by balanced_accuracy"
+    (_, note), _ = importances(200, 400)  # 60,000 rows to predict: one repeat of 150 rows
+    assert note == "150 of 200 test rows, 1 repeat(s), scored by balanced_accuracy"
+    (skipped, note), _ = importances(100, 3000)
+    assert skipped == [] and "the 3,000 columns" in note and "(10,000 rows predicted)" in note
