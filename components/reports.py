@@ -415,10 +415,13 @@ def leaderboard_page(board: list, metric: str, rows: int) -> str:
     for entry in board:
         score = "—" if entry["score"] is None else f"{entry['score']:.4f} ± {entry['spread']:.4f}"
         seconds = entry["fit_seconds"] + entry.get("refit_seconds", 0)
+        settings = json.dumps(tidy(entry["hyperparameters"]))
+        if "iterations_run" in entry:
+            settings += f"; {entry['iterations_run']} iterations run"
         lines.append(
             "<tr>" + cell(entry["rank"]) + cell(entry["model"], "text") + cell(score)
             + cell(entry["scored_by"], "text") + cell(f"{entry['rows']:,}") + cell(entry["round"])
-            + cell(f"{seconds:.2f}") + cell(json.dumps(tidy(entry["hyperparameters"])), "text")
+            + cell(f"{seconds:.2f}") + cell(settings, "text")
             + "</tr>"
         )  # fmt: skip
     direction = "lower" if lower_is_better(metric) else "higher"
@@ -430,7 +433,8 @@ def leaderboard_page(board: list, metric: str, rows: int) -> str:
         "whose score is within one spread of the top score. Candidates that went on to a later "
         "round rank next. Seconds: "
         "fitting and scoring in every round, plus the refit of a winner scored on held-out "
-        "rows.</p>"
+        "rows. Gradient boosting's iterations run: those of its last scoring fit, or for a "
+        "refitted winner, of the saved model.</p>"
     )
     if len(board) == 1:
         intro = "<p>A single candidate, fitted on every training row: no selection.</p>"

@@ -12,7 +12,7 @@ components that call these helpers, as ``shared.py``'s are (read its
 docstring: comments rather than docstrings).
 """
 
-from components.families import scores_out_of_bag
+from components.families import fitted_details, scores_out_of_bag
 from components.features import build_model
 from components.shared import fail
 from components.tasks import lower_is_better, score_predictions, score_regression, strata
@@ -138,7 +138,9 @@ def held_out_folds(groups, random_state: int) -> list:
 #
 # Returns:
 #     ``(model, entry)``: the last fitted Pipeline, and what the leaderboard
-#     shows: model, hyperparameters, score, spread, scored_by, rows, fit_seconds.
+#     shows: model, hyperparameters, score, spread, scored_by, rows, fit_seconds,
+#     and ``fitted_details`` (the boosting iterations that ran; under 10,000
+#     rows, where nothing stops early, every fold runs the same number).
 def score_candidate(candidate, features, inputs, target, rows, task, metric, random_state):
     import time
     import warnings
@@ -197,6 +199,7 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
         "scored_by": how,
         "rows": int(len(rows)),
         "fit_seconds": round(time.perf_counter() - started, 3),
+        **fitted_details(settings, model[-1]),
     }
     return model, entry
 
@@ -233,6 +236,7 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
         entry = {"model": settings["model"], "hyperparameters": settings, "score": None}
         entry.update(spread=None, scored_by="not scored (a single candidate)")
         entry.update(rows=len(inputs), fit_seconds=round(time.perf_counter() - started, 3))
+        entry.update(fitted_details(settings, model[-1]))
         return model, settings, [{**entry, "round": 1, "rank": 1}]
 
     sign = 1 if lower_is_better(metric) else -1
@@ -283,5 +287,6 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
         model, settings = build_model(features, settings, random_state, task, rows=len(inputs))
         model.fit(inputs, target)
         board[best]["refit_seconds"] = round(time.perf_counter() - started, 3)
+        board[best].update(fitted_details(settings, model[-1]))  # the saved model's
     ordered = [best] + [index for index in sorted(board, key=standing) if index != best]
     return model, settings, [{**board[i], "rank": rank} for rank, i in enumerate(ordered, 1)]

@@ -146,10 +146,11 @@ def train_model(
 
     def report(entry):
         score = "unscored" if entry["score"] is None else f"{entry['score']:.4f}"
+        ran = f", {entry['iterations_run']} iterations" if "iterations_run" in entry else ""
         print(
             f"candidate {entry['model']} round {entry['round']}: {metric} {score} "
             f"± {entry['spread']:.4f} ({entry['scored_by']}, {entry['rows']} rows, "
-            f"{entry['fit_seconds']:.2f} s) {json.dumps(entry['hyperparameters'])}",
+            f"{entry['fit_seconds']:.2f} s{ran}) {json.dumps(entry['hyperparameters'])}",
             flush=True,
         )
 

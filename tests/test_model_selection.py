@@ -135,16 +135,26 @@ def test_bad_candidates_are_named_with_the_fix(candidate, task, message):
 
 @pytest.mark.parametrize(("rows", "cap"), [(400, 100), (12_000, 1000)])
 def test_boosting_iterations_grow_with_the_rows_where_early_stopping_ends_them(tmp_path, rows, cap):
-    meta, _, _ = train(
+    meta, entries, _ = train(
         xor_table(tmp_path / "train", rows=rows), tmp_path, [{"model": "hist_gradient_boosting"}]
     )
     assert meta["hyperparameters"]["max_iter"] == "auto"
     boosting = joblib.load(tmp_path / "model" / "model.joblib")[-1]
     assert boosting.max_iter == cap and meta["iterations_run"] == boosting.n_iter_
+    assert entries[0]["iterations_run"] == boosting.n_iter_  # the leaderboard says so too
     if rows > 10_000:  # scikit-learn stops early there: the cap is not reached
         assert boosting.do_early_stopping_ and 10 < boosting.n_iter_ < cap
     else:
         assert not boosting.do_early_stopping_ and boosting.n_iter_ == cap
+
+
+def test_the_leaderboard_shows_the_iterations_each_boosting_candidate_ran(tmp_path):
+    space = [{"max_depth": 2}, {"model": "hist_gradient_boosting", "max_iter": 40}]
+    meta, entries, _ = train(xor_table(tmp_path / "train"), tmp_path, space)
+    boosting = next(e for e in entries if e["model"] == "hist_gradient_boosting")
+    forest = next(e for e in entries if e["model"] == "random_forest")
+    assert boosting["iterations_run"] == 40 and "iterations_run" not in forest
+    assert "; 40 iterations run</td>" in (tmp_path / "leaderboard.html").read_text()
 
 
 def test_the_forest_that_wins_is_the_fit_that_scored_it(tmp_path):
