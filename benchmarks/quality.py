@@ -1,15 +1,17 @@
 """Test scores of the default training pipeline, over several split seeds.
 
-Usage: python -m benchmarks.quality [--seeds 1 2 3 42]
+Usage: python -m benchmarks.quality [--seeds 1 2 3 42] [--search-space JSON]
 
 Runs ``training_pipeline`` with its default parameters on the KFP local runner
 on three tables (scikit-learn's breast-cancer table, the tests' messy customer
 table, and an XOR table only deep trees or boosting can learn) with each
 ``random_state`` (which moves the split), and prints the test balanced
-accuracy, the model chosen, and the mean per table.
+accuracy, the model chosen, and the mean per table. ``--search-space`` runs
+another candidate list instead of the default, to compare defaults.
 """
 
 import argparse
+import json
 import pathlib
 import tempfile
 
@@ -42,7 +44,9 @@ def main() -> None:
     """Runs every table with every seed and prints the scores."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 42])
+    parser.add_argument("--search-space", type=json.loads, help="a JSON list; default: the default")
     args = parser.parse_args()
+    chosen_space = {} if args.search_space is None else {"search_space": args.search_space}
 
     from kfp import local
 
@@ -55,7 +59,7 @@ def main() -> None:
         for name, (path, target) in write_tables(folder).items():
             for seed in args.seeds:
                 outputs = training_pipeline(
-                    data_uri=str(path), target_column=target, random_state=seed
+                    data_uri=str(path), target_column=target, random_state=seed, **chosen_space
                 ).outputs
                 score = outputs["metrics"].metadata["balanced_accuracy"]
                 chosen = outputs["model"].metadata["hyperparameters"]["model"]

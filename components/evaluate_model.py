@@ -48,7 +48,7 @@ def evaluate_model(
         report: HTML page with the metrics beside the trivial model's; the
             permutation importance of every raw column (how much the score
             drops when its values are shuffled: at most 1,000 test rows, up to 5
-            repeats, within 60,000 shuffled rows predicted), as a bar
+            repeats, within 40,000 shuffled rows predicted), as a bar
             chart, a table, and JSON in ``<script id="importance">``; charts
             (ROC, precision-recall and calibration curves and confusion-matrix
             heat-maps, or predicted against actual and residuals); the

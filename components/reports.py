@@ -609,10 +609,11 @@ def plain_r2(truth, predicted) -> float:
 # two million cells a call (a forest's fixed cost per call dominated on small
 # test sets: 41 calls of 43 ms on 30 rows, measured), and scored in plain
 # numpy. Bounded by the size of the data, not by a clock, so that the same
-# model and rows always give the same importances: at most 60,000 shuffled rows
-# predicted (1.0 s for a 100-tree forest grown on 80,000 rows, 2 cores,
-# measured), and at most 30,000,000 cells (rows times columns: the cost of a row
-# grows with the columns; 2,000 columns cost 0.4 s a pass of 50 rows, measured).
+# model and rows always give the same importances: at most 40,000 shuffled rows
+# predicted (on 2 cores: 0.7 s for a 100-tree forest grown on 80,000 rows, 1.8 s
+# for gradient boosting's 413 iterations there, measured), and at most 30,000,000
+# cells (rows times columns: the cost of a row grows with the columns; 2,000
+# columns cost 0.4 s a pass of 50 rows, measured).
 # Within that: up to 1,000 rows (a seeded sample) and up to 5 repeats; on a
 # wide table one repeat on fewer rows, and not computed at all below 30 rows.
 #
@@ -634,7 +635,7 @@ def permutation_importances(estimator, inputs, truth, metric: str):
 
     score = plain_r2 if metric == "r2" else plain_balanced_accuracy
     columns = inputs.shape[1]
-    budget = min(60_000, 30_000_000 // max(columns, 1))  # shuffled rows to predict in all
+    budget = min(40_000, 30_000_000 // max(columns, 1))  # shuffled rows to predict in all
     size = min(len(inputs), 1000)
     repeats = min(5, budget // max(columns * size, 1))
     if repeats == 0:  # a wide table: one repeat, on as many rows as the budget allows

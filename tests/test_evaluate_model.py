@@ -207,11 +207,11 @@ def test_permutation_importance_is_sized_by_the_data_and_the_same_every_time():
 
     first, again = importances(1500, 20)
     assert first == again  # a clock no longer decides the sample or the repeats
-    assert first[1] == "1,000 of 1,500 test rows, 3 repeat(s), scored by balanced_accuracy"
+    assert first[1] == "1,000 of 1,500 test rows, 2 repeat(s), scored by balanced_accuracy"
     assert first[0][0]["column"] == "c0"
     (_, note), _ = importances(200, 3)
     assert note == "200 of 200 test rows, 5 repeat(s), scored by balanced_accuracy"
-    (_, note), _ = importances(200, 400)  # 60,000 rows to predict: one repeat of 150 rows
-    assert note == "150 of 200 test rows, 1 repeat(s), scored by balanced_accuracy"
+    (_, note), _ = importances(200, 400)  # 40,000 rows to predict: one repeat of 100 rows
+    assert note == "100 of 200 test rows, 1 repeat(s), scored by balanced_accuracy"
     (skipped, note), _ = importances(100, 3000)
     assert skipped == [] and "the 3,000 columns" in note and "(10,000 rows predicted)" in note
