@@ -493,7 +493,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-
 # The commands that run on the local runner and never call a Kubeflow cluster.
 LOCAL_COMMANDS = ("train", "predict", "check-serving", "demo")
 
@@ -518,6 +517,7 @@ def import_kfp_without_client() -> None:
             del os.environ["_KFP_RUNTIME"]
         else:
             os.environ["_KFP_RUNTIME"] = before
+
 
 def main(argv=None) -> int:
     """Runs the command line; returns the process exit code (see the module docstring)."""
