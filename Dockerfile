@@ -14,7 +14,9 @@ FROM python:3.11.7-slim-bookworm
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 
 RUN python3 -m pip install --no-warn-script-location \
+        'cloudpickle==3.1.3' \
         'joblib==1.6.0' \
+        'narwhals==2.29.0' \
         'numpy==2.4.6' \
         'pandas==3.1.1' \
         'pyarrow==26.0.1' \

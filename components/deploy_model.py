@@ -3,11 +3,11 @@
 from kfp.dsl import Artifact, Input, Model, Output
 
 from components.kserve import apply_objects, kserve_manifests, kserve_storage_uri
-from components.runtime import tabular_component
+from components.runtime import NO_PINS, tabular_component
 from components.shared import fail
 
 
-@tabular_component
+@tabular_component(packages=NO_PINS)
 def deploy_model(
     model: Input[Model],
     manifest: Output[Artifact],

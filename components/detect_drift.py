@@ -4,12 +4,12 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 
 from components.features import profile_column, select_features
 from components.reports import bar_panels, html_page
-from components.runtime import tabular_component
+from components.runtime import TABLE_PINS, tabular_component
 from components.shared import exit_quickly, fail, read_csv_table, read_model_metadata
 from components.storage import local_path
 
 
-@tabular_component
+@tabular_component(packages=TABLE_PINS)
 def detect_drift(
     model: Input[Model],
     data: Input[Dataset],

@@ -2,14 +2,14 @@
 
 from kfp.dsl import Input, Model
 
-from components.runtime import STORAGE_PINS, tabular_component
+from components.runtime import EXPORT_PINS, tabular_component
 from components.shared import fail
 from components.storage import object_store, upload_directory
 
 
-# The only step that writes to object storage installs the storage pins;
-# the others would pay their pip install on every pod start for nothing.
-@tabular_component(extra_pins=STORAGE_PINS)
+# The only step that writes to object storage installs the storage pins, and none
+# of the model's: it copies files (see the package sets in components/runtime.py).
+@tabular_component(packages=EXPORT_PINS)
 def export_model(
     model: Input[Model],
     export_uri: str = "",

@@ -4,13 +4,13 @@ from typing import NamedTuple
 
 from kfp.dsl import Dataset, Input, Output
 
-from components.runtime import tabular_component
+from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, close_column, exit_quickly, fail, read_csv_table
 from components.storage import local_path
 from components.tasks import decide_task, target_summary
 
 
-@tabular_component
+@tabular_component(packages=TABLE_PINS)
 def load_data(
     raw: Input[Dataset],
     cleaned: Output[Dataset],

@@ -2,10 +2,10 @@
 
 from kfp.dsl import Markdown, Output
 
-from components.runtime import tabular_component
+from components.runtime import NO_PINS, tabular_component
 
 
-@tabular_component
+@tabular_component(packages=NO_PINS)
 def record_rejection(note: Output[Markdown], reasons: list):
     """Writes down that the model was not blessed, and why; nothing is exported.
 

@@ -1,18 +1,24 @@
 """Where every component runs, and with exactly which packages.
 
-This module is the one place that fixes the base image and the runtime pins.
-Every component is built with :func:`tabular_component`, which makes its
-container command install the pins only when they are missing:
+This module is the one place that fixes the base image, the pins, and which of
+them each step installs. Every component is built with
+:func:`tabular_component`, which starts its container command with an install
+prologue that installs the step's own package set only when it is missing:
 
-* on a Kubeflow pod (``python:3.11.7-slim-bookworm`` has none of them) the pins
-  are installed with pip before the step runs, exactly as KFP's own
-  ``packages_to_install`` would;
-* on the KFP local runner inside our pinned ``.venv``, a 50 ms version check
-  finds them all present and pip is skipped (KFP's own mechanism runs
-  ``pip install`` before every local task).
+* on a Kubeflow pod (``python:3.11.7-slim-bookworm`` has none of them) the set is
+  installed with a pinned uv (itself installed by pip, without byte-compiling),
+  and with ``pip install --no-compile`` when uv cannot be had or fails;
+* on the KFP local runner inside our pinned ``.venv``, a 50 ms check finds every
+  pin present and nothing is installed (KFP's own ``packages_to_install`` runs
+  pip before every task).
 
-The pins must equal ``pyproject.toml`` and the local environment: a joblib
-model only loads under the scikit-learn version that wrote it.
+Each step installs only what its code imports (a test derives the imports of
+every component and the dependency closure of every set and checks both): the
+model steps :data:`MODEL_PINS`, the steps that only read and write tables
+:data:`TABLE_PINS`, the export step :data:`EXPORT_PINS`, and the steps that
+write a note or render manifests nothing but kfp. The pins must equal
+``pyproject.toml``, the lock, the serving image and the local environment: a
+joblib model only loads under the scikit-learn version that wrote it.
 """
 
 import functools
@@ -24,8 +30,15 @@ from kfp import dsl
 
 BASE_IMAGE = "python:3.11.7-slim-bookworm"
 KFP_VERSION = "2.17.0"
+# The installer of the prologue. Measured in a fresh venv with no cache (benchmarks/cold_start.py):
+# uv installs the model set in a few seconds where pip takes tens, most of pip's time being the
+# byte-compilation of ~560 MB it does by default; see docs/cold-start.md.
+UV_PIN = "uv==0.13.9"
+# Every package a model is written or read with, and their whole closure (installed --no-deps).
 RUNTIME_PINS = (
+    "cloudpickle==3.1.3",
     "joblib==1.6.0",
+    "narwhals==2.29.0",
     "numpy==2.4.6",
     "pandas==3.1.1",
     "pyarrow==26.0.1",
@@ -102,23 +115,104 @@ STORAGE_PINS = (
 # Compile-time only: kfp-kubernetes writes the Kubernetes settings into the YAML.
 KFP_KUBERNETES_VERSION = "2.17.0"
 
-# Whether every pin NAME==VERSION has a NAME-VERSION.dist-info folder on sys.path, names
-# compared as pip writes them (lowercase, - and . as _). 50 ms a step, against 190 ms for
-# importlib.metadata.version (measured in .venv: it reads every METADATA file it passes).
-_PIN_CHECK = (
-    "import os, sys\n"
-    "def key(name, version):\n"
-    "    return name.replace('-', '_').replace('.', '_').lower() + '==' + version\n"
-    "found = set()\n"
-    "for folder in sys.path:\n"
-    "    try:\n"
-    "        entries = os.listdir(folder or '.')\n"
-    "    except OSError:\n"
-    "        continue\n"
-    "    stems = [entry[:-10] for entry in entries if entry.endswith('.dist-info')]\n"
-    "    found.update(key(*stem.rsplit('-', 1)) for stem in stems if '-' in stem)\n"
-    "sys.exit(any(key(*pin.split('==', 1)) not in found for pin in sys.argv[1:]))"
-)
+
+def _names(pins: Sequence[str]) -> set[str]:
+    return {pin.partition("==")[0] for pin in pins}
+
+
+def _pins_named(names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(pin for pin in (*RUNTIME_PINS, *STORAGE_PINS) if _names([pin]) <= set(names))
+
+
+# The package sets, each a whole dependency closure (a test checks it against the packages'
+# own metadata), so the prologue installs them --no-deps: no resolution, and nothing unpinned.
+# Reading and writing tables: pandas, and pyarrow for its Parquet files.
+TABLE_PINS = _pins_named(("numpy", "pandas", "pyarrow", "python-dateutil", "six", "tzdata"))
+# Fitting, scoring or loading a model: TABLE_PINS and scikit-learn's closure. Identical
+# wherever a model is written or read (train, evaluate, bless, batch_predict, the serving image).
+MODEL_PINS = RUNTIME_PINS
+# Copying a model directory to object storage: fsspec and its stores, nothing of the model's.
+EXPORT_PINS = (*STORAGE_PINS, *_pins_named(("python-dateutil", "six")))
+# Steps whose code imports nothing outside the standard library (a note, manifests).
+NO_PINS = ()
+
+PROLOGUE_MARK = "# kfp-tabular: install the step's packages when missing"
+
+# The prologue's installer, run as `python3 - PIN...` from a quoted here-document (so the shell
+# expands nothing in it; and no word "python3" in it, which KFP's local runner would rewrite).
+#
+# 1. Skip: every pin NAME==VERSION has its NAME-VERSION.dist-info folder on sys.path, names
+#    compared as pip writes them (50 ms, against 190 ms for importlib.metadata.version).
+# 2. Else uv: pip installs the pinned uv into a scratch folder (--no-compile, not into the
+#    step's environment), and uv installs the pins --no-deps into this interpreter, without
+#    byte-compiling (Python compiles what a step imports as it imports it). uv reads none of
+#    pip's configuration, so the index settings pip has (from PIP_* variables or pip.conf, as
+#    `pip config list` reports them) are passed on: index-url, extra-index-url, find-links,
+#    no-index, trusted-host (uv's --allow-insecure-host), constraint, and proxy, cert and
+#    client-cert as the HTTPS_PROXY, SSL_CERT_FILE and SSL_CLIENT_CERT uv reads; with extra
+#    indexes, pip's choice of the best version across all of them (uv's unsafe-best-match;
+#    uv's default takes the first index that has the package). uv's own UV_* index settings,
+#    when the cluster sets them, win.
+# 3. Else pip install --no-deps --no-compile, with pip's own configuration.
+_INSTALLER = r"""
+import ast, os, shutil, subprocess as sp, sys, tempfile, time
+def key(name, version):
+    return name.replace('-', '_').replace('.', '_').lower() + '==' + version
+found = set()
+for folder in sys.path:
+    try:
+        stems = [e[:-10] for e in os.listdir(folder or '.') if e.endswith('.dist-info')]
+    except OSError:
+        continue
+    found.update(key(*stem.rsplit('-', 1)) for stem in stems if '-' in stem)
+uv_pin, pins = sys.argv[1], sys.argv[2:]
+if all(key(*pin.split('==', 1)) in found for pin in pins):
+    sys.exit(0)
+started, env = time.monotonic(), dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK='1')
+pip = [sys.executable, '-m', 'pip']
+def run(command):
+    return sp.run(command, env=env).returncode == 0
+def uv_options(listed):
+    got = {}
+    for section in ('global.', 'install.', ':env:.'):
+        for name, _, value in (line.partition('=') for line in listed.splitlines()):
+            if name.startswith(section) and value:
+                got[name[len(section):]] = ast.literal_eval(value)
+    uv_index = {'UV_INDEX_URL', 'UV_DEFAULT_INDEX', 'UV_INDEX'} & set(os.environ)
+    options = ['--index-url', got['index-url']] if 'index-url' in got and not uv_index else []
+    for name, flag in (('extra-index-url', '--extra-index-url'), ('find-links', '--find-links'),
+                       ('trusted-host', '--allow-insecure-host'), ('constraint', '--constraints')):
+        options += [word for value in got.get(name, '').split() for word in (flag, value)]
+    if got.get('no-index', '').lower() in ('1', 'true', 'yes', 'on'):
+        options.append('--no-index')
+    if 'extra-index-url' in got and 'UV_INDEX_STRATEGY' not in os.environ:
+        options += ['--index-strategy', 'unsafe-best-match']  # pip's: the best of every index
+    for name, variable in (('proxy', 'HTTPS_PROXY'), ('proxy', 'HTTP_PROXY'),
+                           ('cert', 'SSL_CERT_FILE'), ('client-cert', 'SSL_CLIENT_CERT')):
+        if got.get(name) and not os.environ.get(variable):
+            env[variable] = got[name]
+    return options
+def with_uv():
+    scratch = tempfile.mkdtemp(prefix='kfp-tabular-uv-')
+    try:
+        listing = sp.Popen([*pip, 'config', 'list'], env=env, stdout=sp.PIPE, text=True)
+        got_uv = run([*pip, 'install', '-q', '--no-compile', '--target', scratch, uv_pin])
+        options = uv_options(listing.communicate()[0])
+        uv = os.path.join(scratch, 'bin', 'uv')
+        return got_uv and run([uv, 'pip', 'install', '-q', '--no-deps', '--python', sys.executable,
+                               *options, *pins])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+installer = 'uv'
+if os.environ.get('KFP_TABULAR_INSTALLER', 'uv') != 'uv' or not with_uv():
+    installer = 'pip'
+    print('kfp-tabular: installing with pip instead of uv', file=sys.stderr, flush=True)
+    if not run([*pip, 'install', '-q', '--no-deps', '--no-compile', *pins]):
+        sys.exit('kfp-tabular: could not install the step packages (see the error above): check '
+                 'the package index the pod reaches (PIP_INDEX_URL) or use image mode.')
+print(f'kfp-tabular: installed {len(pins)} packages with {installer} in '
+      f'{time.monotonic() - started:.1f} s', file=sys.stderr, flush=True)
+"""
 
 
 def _quoted(words: Sequence[str]) -> str:
@@ -130,25 +224,22 @@ def install_prologue(pins: Sequence[str]) -> str:
 
     Run as ``sh -c SCRIPT sh -ec PROGRAM ...``: the script ends by exec-ing the
     KFP program that follows it, as KFP's own install prologue does; a failed
-    pip install stops the step there (set -e) with pip's own error.
+    install stops the step there (set -e) with the installer's own error.
+    Set ``KFP_TABULAR_INSTALLER=pip`` on a pod to skip uv.
+
+    Args:
+        pins: The step's exact pins; kfp's own pin is added (installed without its
+            dependencies: a step only runs kfp's executor).
     """
+    words = _quoted([UV_PIN, *pins, f"kfp=={KFP_VERSION}"])
     return f"""
 {PROLOGUE_MARK}
 set -e
-if ! python3 -c "{_PIN_CHECK}" {_quoted(pins)} 'kfp=={KFP_VERSION}' 2>/dev/null; then
-  if ! [ -x "$(command -v pip)" ]; then
-    python3 -m ensurepip || python3 -m ensurepip --user
-  fi
-  export PIP_DISABLE_PIP_VERSION_CHECK=1
-  python3 -m pip install --quiet --no-warn-script-location {_quoted(pins)}
-  python3 -m pip install --quiet --no-warn-script-location --no-deps 'kfp=={KFP_VERSION}'
-fi
+python3 - {words} <<'KFP_TABULAR_INSTALLER'
+{_INSTALLER.strip()}
+KFP_TABULAR_INSTALLER
 exec "$0" "$@"
 """
-
-
-PROLOGUE_MARK = "# kfp-tabular: install the pins when missing"
-INSTALL_IF_MISSING = install_prologue(RUNTIME_PINS)
 
 
 def shared_helpers(func: Callable) -> list[Callable]:
@@ -180,22 +271,64 @@ def shared_helpers(func: Callable) -> list[Callable]:
     )
 
 
-def tabular_component(func: Callable = None, *, extra_pins: Sequence[str] = ()):
+def step_imports(func: Callable) -> set[str]:
+    """The top-level modules outside the standard library that a component's code imports.
+
+    Read from the source of the function and of every helper embedded with it.
+    An import inside ``try: ... except ImportError`` is optional (the step says
+    what to install if it is ever needed) and is not counted. Dynamic imports
+    are not seen: pandas' Parquet engine, pyarrow, is why every table step holds
+    it, and the venv-mode runs check the rest.
+
+    Args:
+        func: The component's Python function.
+    """
+    import ast
+    import sys
+    import textwrap
+
+    modules = set()
+    for code in [func, *shared_helpers(func)]:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
+        optional = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.Try)
+            and any(
+                getattr(handler.type, "id", None) in ("ImportError", "ModuleNotFoundError")
+                for handler in block.handlers
+            )
+            for statement in block.body
+            for node in ast.walk(statement)
+        }
+        for node in ast.walk(tree):
+            if id(node) in optional:
+                continue
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules.add(node.module.partition(".")[0])
+    return {m for m in modules if m not in sys.stdlib_module_names} - {"kfp", "components"}
+
+
+def tabular_component(func: Callable = None, *, packages: Sequence[str] = MODEL_PINS):
     """Builds a lightweight component on the pinned runtime.
 
     The helpers the function calls are embedded in the component, so its YAML
-    stands alone. Use as ``@tabular_component``, or as
-    ``@tabular_component(extra_pins=STORAGE_PINS)`` for a step that needs more.
+    stands alone. Use as ``@tabular_component`` for a step that fits, scores or
+    loads a model, or as ``@tabular_component(packages=TABLE_PINS)`` (or
+    ``EXPORT_PINS``, ``NO_PINS``) for a step that needs less: a pod installs
+    exactly ``packages`` and kfp.
 
     Args:
         func: The component function.
-        extra_pins: Exact pins this step installs besides ``RUNTIME_PINS``.
+        packages: The step's package set, one of the sets above.
 
     Returns:
         The KFP component.
     """
     if func is None:
-        return functools.partial(tabular_component, extra_pins=extra_pins)
+        return functools.partial(tabular_component, packages=packages)
     component = dsl.component(
         func,
         base_image=BASE_IMAGE,
@@ -203,8 +336,8 @@ def tabular_component(func: Callable = None, *, extra_pins: Sequence[str] = ()):
         additional_funcs=shared_helpers(func) or None,
     )
     container = component.component_spec.implementation.container
-    prologue = install_prologue([*RUNTIME_PINS, *extra_pins])
-    container.command = ["sh", "-c", prologue, *container.command]
+    container.command = ["sh", "-c", install_prologue(packages), *container.command]
+    component.packages = tuple(packages)
     return component
 
 

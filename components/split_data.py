@@ -2,12 +2,12 @@
 
 from kfp.dsl import Dataset, Input, Output
 
-from components.runtime import tabular_component
+from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, exit_quickly, fail
 from components.tasks import decide_task, strata, target_summary
 
 
-@tabular_component
+@tabular_component(packages=TABLE_PINS)
 def split_data(
     data: Input[Dataset],
     train: Output[Dataset],

@@ -6,12 +6,12 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 
 from components.features import infer_features, profile_column, select_features
 from components.reports import bar_panels, html_page, value_panel
-from components.runtime import tabular_component
+from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, exit_quickly, fail
 from components.tasks import decide_task
 
 
-@tabular_component
+@tabular_component(packages=TABLE_PINS)
 def validate_data(
     data: Input[Dataset],
     report: Output[HTML],

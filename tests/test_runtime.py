@@ -1,11 +1,8 @@
 """One set of pins: in runtime.py, pyproject.toml, the lock file, this environment and the YAML."""
 
-import os
 import pathlib
-import subprocess
-import sys
 import tomllib
-from importlib.metadata import version
+from importlib.metadata import requires, version
 
 import pytest
 import yaml
@@ -33,99 +30,50 @@ def test_pins_are_exact_and_equal_pyproject_lock_and_installed():
 
 
 @pytest.mark.parametrize("path", COMPONENT_YAML, ids=lambda p: p.stem)
-def test_compiled_components_install_the_pins_on_kubeflow(path):
+def test_compiled_components_install_their_own_package_set_on_kubeflow(path):
+    import components
+
     doc = yaml.safe_load(path.read_text())
     (executor,) = doc["deploymentSpec"]["executors"].values()
     container = executor["container"]
     assert container["image"] == runtime.BASE_IMAGE
     assert container["command"][:2] == ["sh", "-c"]
-    assert container["command"][2].lstrip().startswith(runtime.PROLOGUE_MARK)
     install = container["command"][2]
-    pip_install = "python3 -m pip install --quiet --no-warn-script-location "
-    # Only the step that writes to object storage installs the storage pins.
-    extra = runtime.STORAGE_PINS if path.stem == "export_model" else ()
-    expected = " ".join(f"'{pin}'" for pin in [*runtime.RUNTIME_PINS, *extra])
-    assert pip_install + expected + "\n" in install
-    assert f"--no-deps '{KFP_PIN}'" in install
+    assert install.lstrip().startswith(runtime.PROLOGUE_MARK)
+    packages = getattr(components, path.stem).packages
+    sets = (runtime.NO_PINS, runtime.TABLE_PINS, runtime.MODEL_PINS, runtime.EXPORT_PINS)
+    assert packages in sets
+    words = " ".join(f"'{pin}'" for pin in [runtime.UV_PIN, *packages, KFP_PIN])
+    assert f"python3 - {words} <<'KFP_TABULAR_INSTALLER'\n" in install
 
 
-def run_install_script(tmp_path, pins_check_args=None):
-    """Runs the component prologue with a `python3` that logs its arguments.
+def test_the_package_sets_are_whole_closures_of_the_pins():
+    """Installed --no-deps, a set must hold every dependency its packages declare."""
+    from packaging.requirements import Requirement
 
-    The logging python3 runs the real interpreter, except for `-m pip`, which it
-    only records, so the test sees whether pip would run without installing.
-    """
-    calls = tmp_path / "calls.log"
-    shim = tmp_path / "bin" / "python3"
-    shim.parent.mkdir()
-    shim.write_text(
-        "#!/bin/sh\n"
-        f'printf "%s\\n" "$*" >> {calls}\n'
-        'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then exit 0; fi\n'
-        f'exec {sys.executable} "$@"\n'
-    )
-    shim.chmod(0o755)
-    script = runtime.INSTALL_IF_MISSING
-    if pins_check_args:
-        script = script.replace(*pins_check_args)
-    env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
-    done = subprocess.run(
-        ["sh", "-c", script, "sh", "-c", "echo step ran"], env=env, capture_output=True, text=True
-    )
-    return done, calls.read_text()
+    def normal(name):
+        return name.lower().replace("_", "-").replace(".", "-")
+
+    for packages in (runtime.TABLE_PINS, runtime.MODEL_PINS, runtime.EXPORT_PINS):
+        names = {normal(pin.partition("==")[0]) for pin in packages}
+        for pin in packages:
+            for text in requires(pin.partition("==")[0]) or []:
+                needed = Requirement(text)
+                if needed.marker and not needed.marker.evaluate({"extra": ""}):
+                    continue
+                assert normal(needed.name) in names, f"{pin} needs {needed}, not in its set"
 
 
-def test_local_runs_skip_pip_when_the_pins_are_installed(tmp_path):
-    done, calls = run_install_script(tmp_path)
-    assert done.returncode == 0 and done.stdout == "step ran\n"
-    assert "-m pip" not in calls
-    assert "-c import os, sys" in calls  # the version check itself did run
+def test_the_model_pins_are_equal_wherever_a_model_is_written_or_read():
+    import components
 
-
-@pytest.mark.parametrize(
-    ("folder", "pin", "found"),
-    [
-        ("python_dateutil-2.9.0.post0.dist-info", "python-dateutil==2.9.0.post0", True),
-        ("Zope.Interface-5.0.dist-info", "zope-interface==5.0", True),  # as older pips wrote it
-        ("scikit_learn-1.9.0.dist-info", "scikit-learn==1.9.1", False),
-        ("scikit_learn-1.9.1.egg-info", "scikit-learn==1.9.1", False),  # then pip itself checks it
-    ],
-)
-def test_the_pin_check_reads_the_folders_pip_writes(tmp_path, folder, pin, found):
-    (tmp_path / folder).mkdir()
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", runtime._PIN_CHECK, pin],
-        env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path,
-    )  # fmt: skip
-    assert (done.returncode == 0) is found
-
-
-def test_a_failed_install_stops_the_step(tmp_path):
-    calls = tmp_path / "calls.log"
-    shim = tmp_path / "bin" / "python3"
-    shim.parent.mkdir()
-    shim.write_text(
-        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {calls}\n'
-        'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then exit 1; fi\n'
-        "exit 1\n"  # every pin check fails too
-    )
-    shim.chmod(0o755)
-    env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
-    done = subprocess.run(
-        ["sh", "-c", runtime.INSTALL_IF_MISSING, "sh", "-c", "echo step ran"],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    assert done.returncode != 0 and "step ran" not in done.stdout
-
-
-def test_a_missing_or_different_pin_makes_the_step_install(tmp_path):
-    pin = runtime.RUNTIME_PINS[0]
-    name, _, _ = pin.partition("==")
-    done, calls = run_install_script(tmp_path, (f"'{pin}' ", f"'{name}==0.0.1' ", 1))
-    assert done.returncode == 0 and done.stdout == "step ran\n"
-    pip_calls = [line for line in calls.splitlines() if line.startswith("-m pip install")]
-    assert len(pip_calls) == 2
-    assert runtime.RUNTIME_PINS[-1] in pip_calls[0] and KFP_PIN in pip_calls[1]
+    for name in ("train_model", "evaluate_model", "bless_model", "batch_predict"):
+        assert getattr(components, name).packages == runtime.MODEL_PINS, name
+    model = {"scikit-learn", "numpy", "scipy", "joblib"}
+    for packages in (runtime.TABLE_PINS, runtime.EXPORT_PINS):
+        for pin in packages:  # a lighter set holds the model pins' versions or none of them
+            name, _, pinned = pin.partition("==")
+            assert name not in model or pin in runtime.MODEL_PINS
 
 
 def test_components_embed_the_shared_helpers_they_call_and_no_others():
