@@ -1,0 +1,85 @@
+"""The generated reference: fresh, complete, and its metadata in the catalogue's schema."""
+
+import importlib.util
+import pathlib
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+COMPILED = ROOT / "compiled"
+spec = importlib.util.spec_from_file_location("docs_generate", ROOT / "docs" / "generate.py")
+generate = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(generate)
+
+COMPILED_FILES = sorted(COMPILED.glob("*.yaml")) + sorted((COMPILED / "components").glob("*.yaml"))
+
+
+def test_reference_pages_match_a_fresh_generation():
+    stale = generate.stale(generate.generate())
+    assert not stale, f"docs/ reference pages {stale} are stale: run `make docs` and commit docs/"
+
+
+@pytest.mark.parametrize("path", COMPILED_FILES, ids=lambda p: p.stem)
+def test_every_interface_name_appears_in_its_page(path):
+    """Read here from the YAML on its own, not through the generator."""
+    root = next(yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader))["root"]
+    names = [
+        name
+        for side in ("inputDefinitions", "outputDefinitions")
+        for kind in ("artifacts", "parameters")
+        for name in root.get(side, {}).get(kind, {})
+    ]
+    folder = "components" if path.parent.name == "components" else "pipelines"
+    page = (ROOT / "docs" / folder / f"{path.stem}.md").read_text()
+    assert names and [name for name in names if f"| `{name}` |" not in page] == []
+
+
+def test_a_stale_or_leftover_page_is_found_and_rewritten(tmp_path):
+    pages = {"reference.md": "index\n", "components/a.md": "a\n"}
+    assert generate.stale(pages, tmp_path) == ["components/a.md", "reference.md"]
+    generate.write(pages, tmp_path)
+    (tmp_path / "components" / "gone.md").write_text("an old component\n")
+    (tmp_path / "components" / "a.md").write_text("edited\n")
+    assert generate.stale(pages, tmp_path) == ["components/a.md", "components/gone.md"]
+    generate.write(pages, tmp_path)
+    assert not generate.stale(pages, tmp_path) and not (tmp_path / "components/gone.md").exists()
+
+
+GOOD = {
+    "name": "train_model",
+    "stability": "alpha",
+    "dependencies": {"kubeflow": [{"name": "Pipelines", "version": ">=2.16.0"}]},
+    "lastVerified": "2026-12-02T00:00:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({}, None),
+        ({"stability": "gamma"}, "stability 'gamma' is not one of"),
+        ({"name": "train"}, "name is 'train', expected 'train_model'"),
+        ({"dependencies": {"kubeflow": []}}, "needs an entry named 'Pipelines'"),
+        (
+            {"dependencies": {"kubeflow": [{"name": "Pipelines", "version": "2.16"}]}},
+            "expected semantic versioning",
+        ),
+        ({"lastVerified": "last week"}, "is not a date-time"),
+        ({"owner": "me"}, "'owner' is not in the catalogue's schema"),
+    ],
+)
+def test_metadata_is_checked_against_the_catalogue_schema(change, problem):
+    problems = generate.metadata_problems({**GOOD, **change}, "train_model")
+    assert (problems == []) if problem is None else any(problem in p for p in problems), problems
+
+
+def test_a_missing_metadata_file_is_one_line_naming_it(tmp_path):
+    (tmp_path / "components").mkdir()
+    (tmp_path / "components" / "gather_predictions.yaml").write_bytes(
+        (COMPILED / "components" / "record_rejection.yaml").read_bytes()
+    )
+    with pytest.raises(
+        generate.DocsError, match=r"components/metadata/gather_predictions.yaml: missing"
+    ):
+        generate.generate(compiled=tmp_path, root=tmp_path)
