@@ -311,7 +311,7 @@ def component_page(name: str, spec: dict, description: str, metadata: dict) -> s
         "```python",
         "from kfp import components",
         "",
-        f'{name} = components.load_component_from_file("{source}")',
+        loading_line(name, source),
         "```",
         "",
     ]
@@ -416,6 +416,14 @@ def step_settings(task: dict, executor: dict, platform: dict) -> str:
     return "; ".join(settings) or "–"
 
 
+def loading_line(name: str, source: str) -> str:
+    """The line that loads the YAML, wrapped as ruff formats it (the pages' code is linted too)."""
+    line = f'{name} = components.load_component_from_file("{source}")'
+    if len(line) <= 100:
+        return line
+    return f'{name} = components.load_component_from_file(\n    "{source}"\n)'
+
+
 def pipeline_page(
     name: str, spec: dict, platform: dict, description: str, metadata: dict, components: set[str]
 ) -> str:
@@ -440,7 +448,7 @@ def pipeline_page(
         "```python",
         "from kfp import components",
         "",
-        f'{name} = components.load_component_from_file("{source}")',
+        loading_line(name, source),
         "```",
         "",
     ]
