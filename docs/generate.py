@@ -338,6 +338,17 @@ def step_rows(spec: dict, platform: dict, components: set[str]) -> list[str]:
         for dag in dags
         for key, task in dag.get("dag", {}).get("tasks", {}).items()
     }
+    groups = {
+        key: spec["components"][task["componentRef"]["name"]]["dag"]["tasks"]
+        for dag in dags
+        for key, task in dag.get("dag", {}).get("tasks", {}).items()
+        if "dag" in spec["components"][task["componentRef"]["name"]]
+    }
+
+    def steps(key: str) -> set[str]:
+        """A task's name, or for a condition or loop group, the names of the steps inside."""
+        return set().union(*map(steps, groups[key])) if key in groups else {shown.get(key, key)}
+
     rows = []
 
     def visit(dag: dict, conditions: tuple[str, ...], inherited: tuple[str, ...]) -> None:
@@ -346,13 +357,14 @@ def step_rows(spec: dict, platform: dict, components: set[str]) -> list[str]:
             component = spec["components"][task["componentRef"]["name"]]
             condition = task.get("triggerPolicy", {}).get("condition")
             inner = conditions + ((pretty_condition(condition),) if condition else ())
+            inner += loop(task)
             after = tuple(task.get("dependentTasks", []))
             if "dag" in component:
                 visit(component["dag"], inner, after or inherited)
                 continue
             label = component["executorLabel"]
             executor = executors[label]
-            waits = sorted({shown.get(name, name) for name in after + inherited})
+            waits = sorted(set().union(*map(steps, after + inherited)))
             rows.append(
                 f"| `{task['taskInfo']['name']}` | {step_component(task, executor, components)} |"
                 f" {', '.join(f'`{name}`' for name in waits) or '–'} |"
@@ -362,6 +374,16 @@ def step_rows(spec: dict, platform: dict, components: set[str]) -> list[str]:
 
     visit(spec["root"]["dag"], (), ())
     return rows
+
+
+def loop(task: dict) -> tuple[str, ...]:
+    """A ``dsl.ParallelFor`` group as a condition: once for each item of what it iterates on."""
+    iterator = task.get("parameterIterator") or task.get("artifactIterator")
+    if not iterator:
+        return ()
+    items = iterator.get("items", {})
+    source = items.get("inputParameter") or items.get("inputArtifact") or items.get("raw", "")
+    return (f"for each item of {source.removeprefix('pipelinechannel--')}",)
 
 
 def run_order(tasks: dict) -> list[str]:

@@ -115,3 +115,34 @@ def test_every_relative_link_and_anchor_resolves():
             if not path.exists() or (anchor and anchor not in map(slug, headings)):
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert not broken
+
+
+def test_a_loop_and_its_gather_step_are_shown(tmp_path):
+    """Other branches add steps such as a gather after a ParallelFor: nothing here is specific."""
+    from kfp import compiler, dsl
+
+    @dsl.component
+    def score_shard(shard: int) -> str:
+        return str(shard)
+
+    @dsl.component
+    def gather_shards(parts: list) -> str:
+        return ",".join(parts)
+
+    @dsl.pipeline
+    def sharded(shards: list = [1, 2]) -> str:  # noqa: B006 (KFP needs a literal default)
+        with dsl.ParallelFor(shards) as shard:
+            scored = score_shard(shard=shard)
+        return gather_shards(parts=dsl.Collected(scored.output)).output
+
+    compiler.Compiler().compile(sharded, str(tmp_path / "sharded.yaml"))
+    spec, platform, description = generate.load_compiled(tmp_path / "sharded.yaml")
+    page = generate.pipeline_page(
+        "sharded", spec, platform, description, GOOD, {"score_shard", "gather_shards"}
+    )
+    assert "| `score-shard` | [`score_shard`](../components/score_shard.md) | – |" in page
+    assert "`for each item of shards`" in page
+    assert (
+        "| `gather-shards` | [`gather_shards`](../components/gather_shards.md) | `score-shard` |"
+        in page
+    )
