@@ -121,11 +121,11 @@ def test_a_loop_and_its_gather_step_are_shown(tmp_path):
     """Other branches add steps such as a gather after a ParallelFor: nothing here is specific."""
     from kfp import compiler, dsl
 
-    @dsl.component
+    @dsl.component(base_image="python:3.11")
     def score_shard(shard: int) -> str:
         return str(shard)
 
-    @dsl.component
+    @dsl.component(base_image="python:3.11")
     def gather_shards(parts: list) -> str:
         return ",".join(parts)
 
