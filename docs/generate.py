@@ -283,10 +283,10 @@ def header(kind: str, name: str, source: str, metadata_path: str) -> list[str]:
     ]
 
 
-def description_lines(description: str) -> list[str]:
-    """The docstring: its summary line, then its body, in Markdown."""
+def description_lines(description: str, metadata: dict) -> list[str]:
+    """The docstring's summary line, the catalogue metadata, then the docstring's body."""
     summary, _, body = description.partition("\n")
-    lines = [markdown(summary.strip()), ""]
+    lines = [markdown(summary.strip()), "", *metadata_lines(metadata)]
     if body.strip():
         lines += [markdown(body.strip()), ""]
     return lines
@@ -299,8 +299,7 @@ def component_page(name: str, spec: dict, description: str, metadata: dict) -> s
     image = executor.get("container", {}).get("image", "")
     source = f"compiled/components/{name}.yaml"
     lines = header("Component", name, source, f"components/metadata/{name}.yaml")
-    lines += description_lines(description)
-    lines += metadata_lines(metadata)
+    lines += description_lines(description, metadata)
     lines += ["## Inputs", ""] + interface_tables(spec["root"].get("inputDefinitions", {}), False)
     lines += ["## Outputs", ""] + interface_tables(spec["root"].get("outputDefinitions", {}), True)
     lines += [
@@ -452,8 +451,7 @@ def pipeline_page(
     """The reference page of one compiled pipeline."""
     source = f"compiled/{name}.yaml"
     lines = header("Pipeline", name, source, f"pipelines/metadata/{name}.yaml")
-    lines += description_lines(description or spec["pipelineInfo"].get("description", ""))
-    lines += metadata_lines(metadata)
+    lines += description_lines(description or spec["pipelineInfo"].get("description", ""), metadata)
     lines += ["## Inputs", ""] + interface_tables(spec["root"].get("inputDefinitions", {}), False)
     lines += ["## Outputs", ""] + interface_tables(spec["root"].get("outputDefinitions", {}), True)
     lines += [
