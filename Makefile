@@ -8,7 +8,7 @@ SERVING_VENV := .venv-serving
 STORAGE_INIT_VENV := .venv-kserve-storage
 RUN_DIR ?= runs/demo
 
-.PHONY: setup serving-env storage-init-env run test compile lint bench lock clean
+.PHONY: setup serving-env storage-init-env run test compile docs lint bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ $(STORAGE_INIT_VENV)/.installed: requirements-kserve-storage.txt
 
 compile: setup
 	$(PY) compile.py
+
+# The reference pages docs/components/*.md and docs/pipelines/*.md, from the compiled YAML.
+docs: compile
+	$(PY) docs/generate.py
 
 run: compile
 	$(PY) -m pipelines demo --output-dir $(RUN_DIR)
