@@ -155,7 +155,7 @@ PROLOGUE_MARK = "# kfp-tabular: install the step's packages when missing"
 #    when the cluster sets them, win.
 # 3. Else pip install --no-deps --no-compile, with pip's own configuration.
 _INSTALLER = r"""
-import ast, os, shutil, subprocess as sp, sys, tempfile, time
+import os, sys
 def key(name, version):
     return name.replace('-', '_').replace('.', '_').lower() + '==' + version
 found = set()
@@ -168,6 +168,7 @@ for folder in sys.path:
 uv_pin, pins = sys.argv[1], sys.argv[2:]
 if all(key(*pin.split('==', 1)) in found for pin in pins):
     sys.exit(0)
+import ast, shutil, subprocess as sp, tempfile, time
 started, env = time.monotonic(), dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK='1')
 pip = [sys.executable, '-m', 'pip']
 def run(command):
