@@ -203,41 +203,29 @@ def artifact_type(spec: dict) -> str:
 
 def interface_tables(definitions: dict, outputs: bool) -> list[str]:
     """The artifacts, then the parameters, of an input or output definition, as tables."""
+
+    def parameter_type(spec):
+        return PARAMETER_TYPES.get(spec["parameterType"], spec["parameterType"])
+
+    def required(spec):
+        return "no" if spec.get("isOptional") else "yes"
+
+    # Per kind: its heading, its definitions, and the middle columns inputs add to name and type.
+    artifacts, parameters = definitions.get("artifacts", {}), definitions.get("parameters", {})
+    kinds = [
+        ("Artifacts", artifacts, artifact_type, ("required", required)),
+        ("Parameters", parameters, parameter_type, ("default", default_text)),
+    ]
     lines = []
-    artifacts = definitions.get("artifacts", {})
-    parameters = definitions.get("parameters", {})
-    if artifacts:
-        lines += ["**Artifacts**", ""]
-        if outputs:
-            lines += ["| name | type | description |", "| --- | --- | --- |"]
-            lines += [
-                f"| `{n}` | {artifact_type(s)} | {cell(s.get('description'))} |"
-                for n, s in sorted(artifacts.items())
-            ]
-        else:
-            lines += ["| name | type | required | description |", "| --- | --- | --- | --- |"]
-            lines += [
-                f"| `{n}` | {artifact_type(s)} | {'no' if s.get('isOptional') else 'yes'} |"
-                f" {cell(s.get('description'))} |"
-                for n, s in sorted(artifacts.items())
-            ]
-        lines.append("")
-    if parameters:
-        lines += ["**Parameters**", ""]
-        if outputs:
-            lines += ["| name | type | description |", "| --- | --- | --- |"]
-            lines += [
-                f"| `{n}` | {PARAMETER_TYPES.get(s['parameterType'], s['parameterType'])} |"
-                f" {cell(s.get('description'))} |"
-                for n, s in sorted(parameters.items())
-            ]
-        else:
-            lines += ["| name | type | default | description |", "| --- | --- | --- | --- |"]
-            lines += [
-                f"| `{n}` | {PARAMETER_TYPES.get(s['parameterType'], s['parameterType'])} |"
-                f" {default_text(s)} | {cell(s.get('description'))} |"
-                for n, s in sorted(parameters.items())
-            ]
+    for heading, specs, type_of, (column, value_of) in kinds:
+        if not specs:
+            continue
+        columns = ["name", "type", *([] if outputs else [column]), "description"]
+        lines += [f"**{heading}**", "", "| " + " | ".join(columns) + " |"]
+        lines.append("| " + " | ".join("---" for _ in columns) + " |")
+        for name, spec in sorted(specs.items()):
+            cells = [f"`{name}`", type_of(spec), *([] if outputs else [value_of(spec)])]
+            lines.append("| " + " | ".join([*cells, cell(spec.get("description"))]) + " |")
         lines.append("")
     return lines or ["None.", ""]
 
