@@ -8,7 +8,7 @@ SERVING_VENV := .venv-serving
 STORAGE_INIT_VENV := .venv-kserve-storage
 RUN_DIR ?= runs/demo
 
-.PHONY: setup serving-env storage-init-env run test compile docs lint bench lock clean
+.PHONY: setup serving-env storage-init-env run test compile docs lint bench bench-cold lock clean
 
 setup: $(VENV)/.installed
 
@@ -51,6 +51,10 @@ test: setup serving-env storage-init-env
 
 bench: setup
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# A step's set-up on a bare pod (fresh venv, no cache), and the pipeline in venv mode.
+bench-cold: setup
+	$(PY) -m benchmarks.cold_start $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
