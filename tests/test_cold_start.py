@@ -181,3 +181,26 @@ def test_uv_uses_the_package_index_a_cluster_sets_for_pip(tmp_path):
     assert any(path.startswith("/simple/uv/") and "pip/" in agent for path, agent in requests)
     assert any(path.startswith("/simple/kfp/") and agent.startswith("uv/")
                for path, agent in requests)  # fmt: skip
+
+
+def test_a_compiled_component_runs_on_the_local_runner_in_venv_mode(tmp_path, iris_csv, capfd):
+    """Nearest to a pod here: a fresh venv for the task, its set installed, the step run."""
+    import pandas as pd
+    from kfp import components as loaded
+    from kfp import dsl, local
+
+    load_data = loaded.load_component_from_file(
+        str(pathlib.Path(__file__).parent.parent / "compiled" / "components" / "load_data.yaml")
+    )
+
+    @dsl.pipeline
+    def load_only(data_uri: str) -> dsl.Dataset:
+        raw = dsl.importer(artifact_uri=data_uri, artifact_class=dsl.Dataset)
+        return load_data(raw=raw.output, target_column="species").outputs["cleaned"]
+
+    runner = local.SubprocessRunner(use_venv=True)
+    local.init(runner, pipeline_root=str(tmp_path), raise_on_error=True)
+    cleaned = load_only(data_uri=str(iris_csv)).output
+    assert len(pd.read_parquet(cleaned.path)) == 150
+    installed_line = f"installed {len(runtime.TABLE_PINS) + 1} packages with uv"
+    assert installed_line in "".join(capfd.readouterr())
