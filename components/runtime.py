@@ -335,6 +335,32 @@ def step_imports(func: Callable) -> set[str]:
     return {m for m in modules if m not in sys.stdlib_module_names} - {"kfp", "components"}
 
 
+def without_docstrings(source: str) -> str:
+    """``source`` with the docstrings of its functions cut out, comments and all else kept.
+
+    The code of a step and of every helper embedded with it is copied into each
+    executor of a pipeline's spec, and the backend turns the spec into one Argo
+    Workflow that must fit etcd's request limit (kubeflow/pipelines#13738,
+    #13422). The docstrings were about a tenth of it, and the descriptions in
+    the YAML are taken from them at compile time, not from the code.
+
+    Args:
+        source: The Python program KFP writes for a lightweight component.
+    """
+    import ast
+
+    lines = source.split("\n")
+    cut = set()
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and len(body) > 1:
+            first = body[0]
+            value = getattr(first, "value", None)
+            if isinstance(first, ast.Expr) and isinstance(getattr(value, "value", None), str):
+                cut.update(range(first.lineno - 1, first.end_lineno))
+    return "\n".join(line for number, line in enumerate(lines) if number not in cut)
+
+
 def tabular_component(func: Callable = None, *, packages: Sequence[str] = MODEL_PINS):
     """Builds a lightweight component on the pinned runtime.
 
@@ -360,7 +386,9 @@ def tabular_component(func: Callable = None, *, packages: Sequence[str] = MODEL_
         additional_funcs=shared_helpers(func) or None,
     )
     container = component.component_spec.implementation.container
-    container.command = ["sh", "-c", install_prologue(packages), *container.command]
+    *program, source = container.command
+    source = without_docstrings(source)
+    container.command = ["sh", "-c", install_prologue(packages), *program, source]
     component.packages = tuple(packages)
     return component
 

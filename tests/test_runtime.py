@@ -108,3 +108,25 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
     assert runtime.shared_helpers(record_rejection.python_func) == []
     source = batch_predict.component_spec.implementation.container.command[-1]
     assert "def load_model_dir(" in source and "def profile_column(" not in source
+
+
+def test_the_embedded_code_keeps_its_comments_and_loses_only_docstrings():
+    source = '''def helper(x):
+    """Doubles x.
+
+    Args:
+        x: A number.
+    """
+    # a comment that says why
+    return 2 * x
+
+
+def only_a_docstring():
+    """Kept: without it the body would be empty."""
+'''
+    cut = runtime.without_docstrings(source)
+    assert "Doubles" not in cut and "# a comment that says why" in cut
+    assert "Kept: without it" in cut
+    namespace = {}
+    exec(compile(cut, "<embedded>", "exec"), namespace)
+    assert namespace["helper"](3) == 6
