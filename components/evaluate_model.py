@@ -13,6 +13,7 @@ from components.reports import (
 from components.runtime import tabular_component
 from components.shared import exit_quickly, fail, load_model_dir
 from components.tasks import predict_and_score, trivial_scores
+from components.training_options import row_weights
 
 
 @tabular_component
@@ -33,9 +34,12 @@ def evaluate_model(
     Returns:
         metrics: ``accuracy``, ``balanced_accuracy``, ``precision_macro``,
             ``recall_macro``, ``f1_macro``, ``roc_auc`` (binary, or one-vs-rest
-            macro average for several classes) and ``log_loss``, plus
-            ``test_rows``. ``roc_auc`` is left out when the test rows do not hold
-            every class, as it is then undefined. For regression: ``r2``,
+            macro average for several classes) and ``log_loss``, for two
+            classes ``precision`` and ``recall`` of the positive class and the
+            decision ``threshold`` (0.5 unless tuned), plus ``test_rows``;
+            weighted by the model's ``weight_column`` when it has one.
+            ``roc_auc`` is left out when the test rows do not hold every
+            class, as it is then undefined. For regression: ``r2``,
             ``rmse``, ``mae``, ``mape`` and ``max_error``. Also
             ``importance_<column>`` for the five columns that matter most
             (permutation importance, below).
@@ -45,7 +49,9 @@ def evaluate_model(
             the training class shares (classification) or the training mean
             (regression) for every row: the yardstick ``bless_model`` measures
             the lift against.
-        report: HTML page with the metrics beside the trivial model's; the
+        report: HTML page with the split method and sizes, the weights'
+            summary and the tuned threshold's choice (if any); the metrics
+            beside the trivial model's; the
             permutation importance of every raw column (how much the score
             drops when its values are shuffled: at most 1,000 test rows, up to 5
             repeats, within 40,000 shuffled rows predicted), as a bar
@@ -70,7 +76,11 @@ def evaluate_model(
     truth = frame[target_column].to_numpy()
     inputs = select_features(frame, meta["features"], test.uri)
     task = meta.get("task", "classification")
-    scores, output = predict_and_score(estimator, inputs, truth, task)
+    weights = row_weights(frame, meta.get("weight_column", ""), test.uri)
+    threshold = meta.get("threshold")
+    scores, output = predict_and_score(estimator, inputs, truth, task, weights, threshold)
+    if len(meta.get("classes", [])) == 2:
+        scores["threshold"] = 0.5 if threshold is None else threshold
     notes = []
     if task == "classification" and "roc_auc" not in scores:
         notes.append("roc_auc is undefined: the test rows do not hold every class.")
@@ -79,7 +89,7 @@ def evaluate_model(
     for name, value in scores.items():
         metrics.log_metric(name, round(float(value), 6))
     metrics.log_metric("test_rows", len(frame))
-    trivial = trivial_scores(meta, truth)
+    trivial = trivial_scores(meta, truth, weights)
     for name, value in trivial.items():
         trivial_metrics.log_metric(name, round(float(value), 6))
     summary = pd.DataFrame(
@@ -108,7 +118,9 @@ def evaluate_model(
         )
     else:  # classification: ``output`` holds the class probabilities
         classes = estimator.classes_
-        predicted = classes[output.argmax(axis=1)]
+        predicted = (
+            estimator.predict(inputs) if threshold is not None else classes[output.argmax(axis=1)]
+        )
         labels = [str(label) for label in classes]
         matrix = sk.confusion_matrix(truth, predicted, labels=classes)
         # Artifact metadata travels on the command line (see ``bounded``): past 30
@@ -146,7 +158,7 @@ def evaluate_model(
             columns=[f"predicted {label}" for label in labels],
         )
         details = (
-            f"<h2>Charts</h2>{classification_charts(truth, output, classes)}"
+            f"<h2>Charts</h2>{classification_charts(truth, output, classes, threshold)}"
             f"<h2>Classification report</h2>{per_class.to_html()}"
             f"<h2>Confusion matrix</h2>{confusion.to_html()}"
         )
@@ -171,6 +183,23 @@ def evaluate_model(
     else:  # a table too wide to shuffle column by column in time
         explained += f"<p>Permutation importance ({measure}) not computed: {sampled}.</p>"
 
+    split = f"Split: {test.metadata.get('split', 'random, stratified')}, "
+    notes.insert(0, f"{split}{meta['training_rows']} training rows, {len(frame)} test rows.")
+    if weights is not None:
+        notes.insert(
+            1,
+            f"Weights from {meta['weight_column']!r} (test rows): sum {weights.sum():.4g}, "
+            f"min {weights.min():.4g}, mean {weights.mean():.4g}, max {weights.max():.4g}, "
+            f"{int((weights == 0).sum())} zero; the metrics are weighted.",
+        )
+    if threshold is not None:
+        choice = meta["threshold_choice"]
+        notes.append(
+            f"Decision threshold {threshold:.4f} for {choice['objective']}, chosen on "
+            f"{choice['rows']} held-out training rows ({choice['how']}: precision "
+            f"{choice['precision']:.4f}, recall {choice['recall']:.4f}); on the test rows "
+            f"precision {scores['precision']:.4f}, recall {scores['recall']:.4f}."
+        )
     notes_html = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
     page = html_page(
         f"Evaluation on {len(frame)} held-out rows ({task})",

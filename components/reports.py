@@ -499,10 +499,12 @@ def figure_block(chart: str, caption: str) -> str:
 #     truth: True classes.
 #     proba: Predicted probabilities, one column per class of ``classes``.
 #     classes: The model's classes.
+#     threshold: A binary model's tuned decision threshold, marked on the
+#         precision-recall curve and deciding the confusion matrix; or None.
 #
 # Returns:
 #     HTML: one <figure> per chart.
-def classification_charts(truth, proba, classes) -> str:
+def classification_charts(truth, proba, classes, threshold=None) -> str:
     import numpy as np
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
@@ -516,11 +518,23 @@ def classification_charts(truth, proba, classes) -> str:
     shown = [(i, name) for i, name in shown if 0 < (truth == classes[i]).sum() < len(truth)]
     blocks = []
 
-    def curves(points, title, axis_labels, diagonal, alt, caption):
+    decided = np.asarray(classes)[proba.argmax(axis=1)]
+    marks = []
+    if threshold is not None and len(classes) == 2:
+        decided = np.asarray(classes)[(proba[:, 1] >= threshold).astype(int)]
+        chosen, actual = decided == classes[1], truth == classes[1]
+        hits = float((chosen & actual).sum())
+        at = {"x": [hits / max(actual.sum(), 1)], "y": [hits / max(chosen.sum(), 1)]}
+        marks = [
+            {"name": f"threshold {threshold:.3f}", **at, "style": "points", "colour": "#d62728"}
+        ]
+
+    def curves(points, title, axis_labels, diagonal, alt, caption, extra=()):
         series = []
         for i, name in shown:
             x, y = points(truth == classes[i], proba[:, i])
             series.append({"name": name, "x": x, "y": y, "style": "line"})
+        series += extra
         if diagonal:
             series.append(
                 {"name": diagonal, "x": [0, 1], "y": [0, 1], "style": "dashed", "colour": "#888"}
@@ -544,7 +558,8 @@ def classification_charts(truth, proba, classes) -> str:
         ("recall", "precision"),
         "",
         "Precision against recall as the threshold moves; the higher, the better.",
-        "Precision-recall",
+        "Precision-recall" + (" (the dot: the model's decision threshold)" if marks else ""),
+        marks,
     )
     curves(
         lambda y, p: calibration_curve(y, p, n_bins=bins)[::-1],  # predicted, observed
@@ -555,8 +570,7 @@ def classification_charts(truth, proba, classes) -> str:
         "Calibration",
     )
 
-    predicted = np.asarray(classes)[proba.argmax(axis=1)]
-    counts = confusion_matrix(truth, predicted, labels=classes)
+    counts = confusion_matrix(truth, decided, labels=classes)
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
     if len(classes) <= 30:

@@ -272,9 +272,29 @@ def shared_helpers(func: Callable) -> list[Callable]:
     Found directly or through each other, and ordered by module and line, so
     that the compiled YAML is deterministic.
     """
-    from components import families, features, kserve, reports, selection, shared, storage, tasks
+    from components import (
+        families,
+        features,
+        kserve,
+        reports,
+        selection,
+        shared,
+        storage,
+        tasks,
+        training_options,
+    )
 
-    modules = [shared, tasks, families, features, selection, storage, kserve, reports]
+    modules = [
+        shared,
+        tasks,
+        families,
+        features,
+        selection,
+        training_options,
+        storage,
+        kserve,
+        reports,
+    ]
     found, pending = {}, [func.__code__]
     while pending:
         code = pending.pop()

@@ -73,17 +73,19 @@ def stratified_sample(groups, size: int, random_state: int):
 #     output: Class probabilities (columns in ``classes`` order) or predicted values.
 #     classes: The model's classes (classification), else None.
 #     metric: The selection metric.
+#     weights: Row weights, or None.
 #
 # Returns:
 #     ``(score, spread)``; score is None when the metric is undefined there.
-def score_with_spread(truth, output, classes, metric: str):
+def score_with_spread(truth, output, classes, metric: str, weights=None):
     import numpy as np
 
     def score(rows):
+        w = None if weights is None else weights[rows]
         try:
             if classes is None:
-                return score_regression(truth[rows], output[rows], metric).get(metric)
-            return score_predictions(truth[rows], output[rows], classes, metric).get(metric)
+                return score_regression(truth[rows], output[rows], metric, w).get(metric)
+            return score_predictions(truth[rows], output[rows], classes, metric, w).get(metric)
         except ValueError:  # undefined on these rows, e.g. a single class in a part
             return None
 
@@ -102,14 +104,25 @@ def score_with_spread(truth, output, classes, metric: str):
 # The (fit, score) position pairs that score a candidate not scored out of
 # bag: 3-fold cross-validation under 10,000 rows, where fits are cheap and a
 # fifth of the rows would be a noisy judge; from there, one stratified fifth.
+# Rows in time order (``chronological``): each fold scores rows later than
+# those it fits, the last fifth from 10,000 rows. With validation rows: those.
 #
 # Args:
 #     groups: Strata of the rows.
 #     random_state: Seed.
-def held_out_folds(groups, random_state: int) -> list:
+#     chronological: Whether the rows are in time order, to be kept.
+#     validation: Whether each row is a validation row (a split column), or None.
+def held_out_folds(groups, random_state: int, chronological=False, validation=None) -> list:
     import numpy as np
-    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 
+    if validation is not None and 0 < validation.sum() < len(validation):
+        return [(np.flatnonzero(~validation), np.flatnonzero(validation))]
+    if chronological and len(groups) >= 10_000:
+        cut = len(groups) - len(groups) // 5
+        return [(np.arange(cut), np.arange(cut, len(groups)))]
+    if chronological:
+        return list(TimeSeriesSplit(n_splits=3).split(groups)) if len(groups) >= 4 else []
     if len(groups) >= 10_000:
         fit, score = stratified_sample(groups, len(groups) - len(groups) // 5, random_state)
         return [(fit, score)]
@@ -123,8 +136,65 @@ def held_out_folds(groups, random_state: int) -> list:
     return list(splitter.split(np.zeros(len(groups)), groups))
 
 
+# Fits a Pipeline, with row weights when given (its last step takes them).
+def fit_weighted(model, inputs, target, weights=None):
+    if weights is None:
+        return model.fit(inputs, target)
+    return model.fit(inputs, target, **{f"{model.steps[-1][0]}__sample_weight": weights})
+
+
+# The held-out output of one candidate on some training rows (``held_out_folds``).
+#
+# Args: as for ``score_candidate``.
+#
+# Returns:
+#     ``(model, settings, output, scored, how)``: the last fitted Pipeline, its
+#     hyperparameters, the held-out probabilities (or values), the positions
+#     they are for, and how they were held out.
+def held_out_output(candidate, features, inputs, target, rows, task, random_state, options):
+    import numpy as np
+
+    weights, validation = options.get("weights"), options.get("validation")
+    classes = np.unique(target[rows]) if task == "classification" else None
+    groups = strata(target[rows], task)
+    in_validation = None if validation is None else validation[rows]
+    folds = held_out_folds(groups, random_state, options.get("chronological"), in_validation)
+    # A fold whose fitting rows hold one class cannot train a classifier: left out.
+    folds = [f for f in folds if classes is None or len(np.unique(target[rows[f[0]]])) > 1]
+    outputs, scored = [], []
+    for fit, held in folds:
+        model, settings = build_model(features, candidate, random_state, task, rows=len(fit))
+        fitting = rows[fit]
+        w = None if weights is None else weights[fitting]
+        fit_weighted(model, inputs.iloc[fitting], target[fitting], w)
+        if classes is None:
+            outputs.append(model.predict(inputs.iloc[rows[held]]))
+        else:  # a fold may lack a rare class: place each column under its class
+            part = np.zeros((len(held), len(classes)))
+            part[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(
+                inputs.iloc[rows[held]]
+            )
+            outputs.append(part)
+        scored.append(rows[held])
+    if not folds:
+        model, settings = build_model(features, candidate, random_state, task, rows=len(rows))
+        fit_weighted(
+            model, inputs.iloc[rows], target[rows], None if weights is None else weights[rows]
+        )
+        outputs = [np.zeros((0, len(classes)) if classes is not None else 0)]
+        scored = [rows[:0]]
+    how = f"{len(folds)}-fold cross-validation" if len(folds) != 1 else "held-out fifth"
+    if in_validation is not None and len(folds) == 1:
+        how = "validation rows"
+    elif options.get("chronological"):
+        how = f"{how}, later rows" if len(folds) != 1 else "latest fifth"
+    how = how if folds else "not scored (too few rows)"
+    return model, settings, np.concatenate(outputs), np.concatenate(scored), how
+
+
 # Fits one candidate on some training rows and scores it: on its out-of-bag
-# rows (random forests), else on held-out rows (``held_out_folds``).
+# rows (random forests, unless the rows are in time order or have validation
+# rows), else on held-out rows (``held_out_folds``).
 #
 # Args:
 #     candidate: Hyperparameters from ``check_candidate``.
@@ -135,26 +205,32 @@ def held_out_folds(groups, random_state: int) -> list:
 #     task: "classification" or "regression".
 #     metric: The selection metric.
 #     random_state: Seed.
+#     options: ``weights`` (per row, or None), ``chronological`` (rows in time
+#         order) and ``validation`` (per row, or None).
 #
 # Returns:
 #     ``(model, entry)``: the last fitted Pipeline, and what the leaderboard
 #     shows: model, hyperparameters, score, spread, scored_by, rows, fit_seconds,
 #     and ``fitted_details`` (the boosting iterations that ran; under 10,000
 #     rows, where nothing stops early, every fold runs the same number).
-def score_candidate(candidate, features, inputs, target, rows, task, metric, random_state):
+def score_candidate(candidate, features, inputs, target, rows, task, metric, random_state, options):
     import time
     import warnings
 
     import numpy as np
 
-    out_of_bag = scores_out_of_bag(candidate)
+    weights = options.get("weights")
+    held_rows = options.get("chronological") or options.get("validation") is not None
+    out_of_bag = scores_out_of_bag(candidate) and not held_rows
     classes = np.unique(target[rows]) if task == "classification" else None
     started = time.perf_counter()
     if out_of_bag:
         model, settings = build_model(features, candidate, random_state, task, True, rows=len(rows))
         with warnings.catch_warnings():  # rows no tree left out are dropped below
             warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
-            model.fit(inputs.iloc[rows], target[rows])
+            fit_weighted(
+                model, inputs.iloc[rows], target[rows], None if weights is None else weights[rows]
+            )
         forest = model[-1]
         output = forest.oob_decision_function_ if classes is not None else forest.oob_prediction_
         # Kept for scoring only: the saved model need not carry a value per training row.
@@ -164,33 +240,11 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
         seen = output.sum(axis=1) > 0 if classes is not None else np.ones(len(rows), bool)
         output, scored, how = output[seen], rows[seen], "out-of-bag"
     else:
-        folds = held_out_folds(strata(target[rows], task), random_state)
-        # A fold whose fitting rows hold one class cannot train a classifier: left out.
-        folds = [f for f in folds if classes is None or len(np.unique(target[rows[f[0]]])) > 1]
-        outputs, scored = [], []
-        for fit, held in folds:
-            model, settings = build_model(features, candidate, random_state, task, rows=len(fit))
-            model.fit(inputs.iloc[rows[fit]], target[rows[fit]])
-            if classes is None:
-                outputs.append(model.predict(inputs.iloc[rows[held]]))
-            else:  # a fold may lack a rare class: place each column under its class
-                part = np.zeros((len(held), len(classes)))
-                part[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(
-                    inputs.iloc[rows[held]]
-                )
-                outputs.append(part)
-            scored.append(rows[held])
-        if not folds:
-            model, settings = build_model(features, candidate, random_state, task, rows=len(rows))
-            model.fit(inputs.iloc[rows], target[rows])
-            outputs, scored = (
-                [np.zeros((0, len(classes)) if classes is not None else 0)],
-                [rows[:0]],
-            )
-        output, scored = np.concatenate(outputs), np.concatenate(scored)
-        how = f"{len(folds)}-fold cross-validation" if len(folds) != 1 else "held-out fifth"
-        how = how if folds else "not scored (too few rows)"
-    score, spread = score_with_spread(target[scored], output, classes, metric)
+        model, settings, output, scored, how = held_out_output(
+            candidate, features, inputs, target, rows, task, random_state, options
+        )
+    w = None if weights is None else weights[scored]
+    score, spread = score_with_spread(target[scored], output, classes, metric, w)
     entry = {
         "model": settings["model"],
         "hyperparameters": settings,
@@ -215,14 +269,17 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
 #
 # Args:
 #     candidates: Hyperparameter sets from ``check_candidate``, duplicates removed.
-#     features, inputs, target, task, metric, random_state: as for ``score_candidate``.
+#     features, inputs, target, task, metric, random_state, options: as for
+#         ``score_candidate``.
 #     report: Called with each leaderboard entry as its candidate finishes a round.
 #
 # Returns:
 #     ``(model, settings, board)``: the fitted winner, its hyperparameters, and
 #     the leaderboard: one entry per candidate (its last round), best first,
 #     each with its ``round`` and ``rank``.
-def choose_candidate(candidates, features, inputs, target, task, metric, random_state, report):
+def choose_candidate(
+    candidates, features, inputs, target, task, metric, random_state, report, options
+):
     import math
     import time
 
@@ -232,7 +289,7 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
     if len(candidates) == 1:
         started = time.perf_counter()
         model, settings = build_model(features, candidates[0], random_state, task, rows=len(inputs))
-        model.fit(inputs, target)
+        fit_weighted(model, inputs, target, options.get("weights"))
         entry = {"model": settings["model"], "hyperparameters": settings, "score": None}
         entry.update(spread=None, scored_by="not scored (a single candidate)")
         entry.update(rows=len(inputs), fit_seconds=round(time.perf_counter() - started, 3))
@@ -255,8 +312,9 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
         rows = everything[stratified_sample(groups, size, random_state)[0]]
         for index in alive:
             model, entry = score_candidate(
-                candidates[index], features, inputs, target, rows, task, metric, random_state
-            )
+                candidates[index], features, inputs, target, rows, task, metric, random_state,
+                options,
+            )  # fmt: skip
             spent = board.get(index, {}).get("fit_seconds", 0)
             entry.update(round=number, fit_seconds=round(entry["fit_seconds"] + spent, 3))
             board[index], fitted[index] = entry, model
@@ -285,7 +343,7 @@ def choose_candidate(candidates, features, inputs, target, task, metric, random_
     if board[best]["scored_by"] != "out-of-bag" or board[best]["rows"] < len(inputs):  # fit all
         started = time.perf_counter()
         model, settings = build_model(features, settings, random_state, task, rows=len(inputs))
-        model.fit(inputs, target)
+        fit_weighted(model, inputs, target, options.get("weights"))
         board[best]["refit_seconds"] = round(time.perf_counter() - started, 3)
         board[best].update(fitted_details(settings, model[-1]))  # the saved model's
     ordered = [best] + [index for index in sorted(board, key=standing) if index != best]

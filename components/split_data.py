@@ -1,10 +1,11 @@
-"""Component: seeded, stratified train/test split."""
+"""Component: train/test split: seeded and stratified, chronological, or predefined."""
 
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, exit_quickly, fail
 from components.tasks import decide_task, strata, target_summary
+from components.training_options import split_labels, time_keys
 
 
 @tabular_component(packages=TABLE_PINS)
@@ -16,11 +17,17 @@ def split_data(
     test_size: float = 0.2,
     random_state: int = 42,
     task: str = "auto",
+    time_column: str = "",
+    split_column: str = "",
 ):
     """Splits a table into train and test sets with the same target proportions.
 
     Stratified on the classes, or for regression on the target's quantile bins
-    (up to 10), so both sides span the same range. Warns when the training rows
+    (up to 10), so both sides span the same range. With ``time_column``, the
+    latest ``test_size`` share of rows by that column is the test set instead
+    (both outputs in time order); with ``split_column``, its values say
+    (``train``, ``validation``, ``test``, any case; validation rows stay with
+    the training rows, for ``train_model``). Warns when the training rows
     are too few for the model to mean much: fewer than 10 per class (20 for
     regression), or fewer than the feature columns.
 
@@ -32,11 +39,13 @@ def split_data(
             keep their original order within each output.
         task: ``auto`` (decided from the target, as ``load_data`` does),
             ``classification`` or ``regression``.
+        time_column: A date (or number) column: a chronological split.
+        split_column: A column of train/validation/test: a predefined split.
 
     Returns:
         train: Parquet table of the training rows. Metadata: ``rows``,
             ``class_counts`` (the 20 largest) and ``class_count``, or for
-            regression ``target_summary``; ``format``.
+            regression ``target_summary``; ``format``; ``split`` (the method).
         test: Parquet table of the held-out rows, used only for evaluation.
             Metadata as for ``train``.
     """
@@ -55,10 +64,22 @@ def split_data(
 
     where = f"{source}: target column {target_column!r}"
     task, _ = decide_task(frame[target_column], task, where)
+    if time_column:  # latest rows last: the test rows are the last n_test
+        frame = frame.iloc[np.argsort(time_keys(frame, time_column, source), kind="stable")]
     labels = pd.Series(strata(frame[target_column], task), index=frame.index)
     class_counts = labels.value_counts()
     rare = class_counts[class_counts < 2]
-    if len(rare):
+    if split_column:
+        where = f"{source}: split column {split_column!r}"
+        if split_column not in frame.columns:
+            fail(f"{where} not found; columns are {list(frame.columns)}.")
+        in_test = split_labels(frame[split_column], where) == "test"
+        if in_test.all() or not in_test.any():
+            fail(
+                f"{where} marks {int(in_test.sum())} of {len(frame)} rows test: mark some, not all."
+            )
+        test_size, rare = float(in_test.mean()), rare[:0]
+    if len(rare) and not time_column:
         shown = [str(label) for label in rare.index[:10]] + (["…"] if len(rare) > 10 else [])
         fail(
             f"{source}: class(es) {shown} of {target_column!r} have a "
@@ -69,7 +90,7 @@ def split_data(
     n_test = math.ceil(test_size * len(frame))
     n_train = len(frame) - n_test
     groups = "target ranges" if task == "regression" else "classes"
-    if n_test < n_classes or n_train < n_classes:
+    if (n_test < n_classes or n_train < n_classes) and not (time_column or split_column):
         fail(
             f"{source}: {len(frame)} rows with {n_classes} {groups} is too few for test_size="
             f"{test_size} ({n_train} train / {n_test} test rows; each side needs at least one row "
@@ -87,19 +108,26 @@ def split_data(
             "provide more rows or a smaller test_size"
         )
 
-    # Each class gets its share of the n_test test rows (largest remainders first),
-    # at least one row on each side; rows within a class are drawn with the seed.
-    # numpy rather than scikit-learn: importing scikit-learn costs 0.8 s a step.
-    ideal = class_counts / len(frame) * n_test
-    quota = np.floor(ideal).astype(int)
-    leftover = n_test - int(quota.sum())
-    quota[(ideal - quota).sort_values(ascending=False, kind="stable").index[:leftover]] += 1
-    quota = quota.clip(lower=1, upper=class_counts - 1)
-    rng = np.random.default_rng(random_state)
-    rows_of = labels.groupby(labels.to_numpy(), sort=False).indices
-    in_test = np.zeros(len(frame), dtype=bool)
-    for label, count in quota.items():
-        in_test[rng.permutation(rows_of[label])[:count]] = True
+    if split_column:
+        method = f"predefined by {split_column!r}"
+    elif time_column:
+        method = f"chronological by {time_column!r}"
+        in_test = np.arange(len(frame)) >= n_train
+    else:
+        method = "random, stratified"
+        # Each class gets its share of the n_test test rows (largest remainders first),
+        # at least one row on each side; rows within a class are drawn with the seed.
+        # numpy rather than scikit-learn: importing scikit-learn costs 0.8 s a step.
+        ideal = class_counts / len(frame) * n_test
+        quota = np.floor(ideal).astype(int)
+        leftover = n_test - int(quota.sum())
+        quota[(ideal - quota).sort_values(ascending=False, kind="stable").index[:leftover]] += 1
+        quota = quota.clip(lower=1, upper=class_counts - 1)
+        rng = np.random.default_rng(random_state)
+        rows_of = labels.groupby(labels.to_numpy(), sort=False).indices
+        in_test = np.zeros(len(frame), dtype=bool)
+        for label, count in quota.items():
+            in_test[rng.permutation(rows_of[label])[:count]] = True
     train_rows, test_rows = frame[~in_test], frame[in_test]
     for rows, artifact in ((train_rows, train), (test_rows, test)):
         rows.to_parquet(artifact.path, index=False)
@@ -108,9 +136,13 @@ def split_data(
                 {
                     "format": "parquet",
                     "rows": len(rows),
+                    "split": method,
                     **target_summary(rows[target_column], task),
                 }
             )
         )
-    print(f"Split {len(frame)} rows into {len(train_rows)} train and {len(test_rows)} test rows.")
+    print(
+        f"Split {len(frame)} rows ({method}) into {len(train_rows)} train and "
+        f"{len(test_rows)} test rows."
+    )
     exit_quickly()

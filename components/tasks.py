@@ -137,35 +137,46 @@ def strata(target, task: str):
 #     only: One metric's name: compute that one alone (model selection scores
 #         many parts of the rows by one metric; all seven cost 16 ms a call on
 #         30 rows, one 1.4 ms, measured).
+#     weights: Row weights, or None.
+#     threshold: Binary: the positive class (the second) is predicted where its
+#         probability is at least this; None: the likeliest class.
 #
 # Returns:
 #     A dict: accuracy, balanced_accuracy, precision_macro, recall_macro,
 #     f1_macro, log_loss, and roc_auc when the rows hold every class (binary,
-#     or one-vs-rest macro average).
-def score_predictions(truth, proba, classes, only: str = "") -> dict:
+#     or one-vs-rest macro average); binary: precision and recall of the
+#     positive class too.
+def score_predictions(truth, proba, classes, only: str = "", weights=None, threshold=None) -> dict:
     import warnings
 
     import numpy as np
     from sklearn import metrics as sk
 
-    truth = np.asarray(truth)
-    predicted = np.asarray(classes)[np.asarray(proba).argmax(axis=1)]
+    truth, proba, w = np.asarray(truth), np.asarray(proba), {"sample_weight": weights}
+    predicted = np.asarray(classes)[proba.argmax(axis=1)]
+    if threshold is not None and len(classes) == 2:
+        predicted = np.asarray(classes)[(proba[:, 1] >= threshold).astype(int)]
+
+    def average(score, **how):
+        return lambda: score(truth, predicted, zero_division=0, **how, **w)
+
     metrics = {
-        "accuracy": lambda: sk.accuracy_score(truth, predicted),
-        "balanced_accuracy": lambda: sk.balanced_accuracy_score(truth, predicted),
-        "precision_macro": lambda: sk.precision_score(
-            truth, predicted, average="macro", zero_division=0
-        ),
-        "recall_macro": lambda: sk.recall_score(truth, predicted, average="macro", zero_division=0),
-        "f1_macro": lambda: sk.f1_score(truth, predicted, average="macro", zero_division=0),
-        "log_loss": lambda: sk.log_loss(truth, proba, labels=classes),
+        "accuracy": lambda: sk.accuracy_score(truth, predicted, **w),
+        "balanced_accuracy": lambda: sk.balanced_accuracy_score(truth, predicted, **w),
+        "precision_macro": average(sk.precision_score, average="macro"),
+        "recall_macro": average(sk.recall_score, average="macro"),
+        "f1_macro": average(sk.f1_score, average="macro"),
+        "log_loss": lambda: sk.log_loss(truth, proba, labels=classes, **w),
     }
+    if len(classes) == 2:
+        metrics["precision"] = average(sk.precision_score, pos_label=classes[1])
+        metrics["recall"] = average(sk.recall_score, pos_label=classes[1])
     if set(classes) <= set(truth):
         if len(classes) == 2:
-            metrics["roc_auc"] = lambda: sk.roc_auc_score(truth == classes[1], proba[:, 1])
+            metrics["roc_auc"] = lambda: sk.roc_auc_score(truth == classes[1], proba[:, 1], **w)
         else:
             metrics["roc_auc"] = lambda: sk.roc_auc_score(
-                truth, proba, multi_class="ovr", average="macro", labels=classes
+                truth, proba, multi_class="ovr", average="macro", labels=classes, **w
             )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. a class absent from these rows
@@ -176,21 +187,22 @@ def score_predictions(truth, proba, classes, only: str = "") -> dict:
 
 # The regression metrics, from true and predicted values.
 #
-# mape is left out when a true value is 0 (it is undefined there). ``only``:
-# as for ``score_predictions``.
-def score_regression(truth, predicted, only: str = "") -> dict:
+# mape is left out when a true value is 0 (it is undefined there); max_error
+# is unweighted. ``only``, ``weights``: as for ``score_predictions``.
+def score_regression(truth, predicted, only: str = "", weights=None) -> dict:
     import numpy as np
     from sklearn import metrics as sk
 
     truth = np.asarray(truth, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
+    w = {"sample_weight": weights}
     metrics = {
-        "r2": lambda: sk.r2_score(truth, predicted) if len(truth) > 1 else float("nan"),
-        "rmse": lambda: sk.root_mean_squared_error(truth, predicted),
-        "mae": lambda: sk.mean_absolute_error(truth, predicted),
+        "r2": lambda: sk.r2_score(truth, predicted, **w) if len(truth) > 1 else float("nan"),
+        "rmse": lambda: sk.root_mean_squared_error(truth, predicted, **w),
+        "mae": lambda: sk.mean_absolute_error(truth, predicted, **w),
     }
     if (truth != 0).all():
-        metrics["mape"] = lambda: sk.mean_absolute_percentage_error(truth, predicted)
+        metrics["mape"] = lambda: sk.mean_absolute_percentage_error(truth, predicted, **w)
     metrics["max_error"] = lambda: sk.max_error(truth, predicted)
     return {name: float(compute()) for name, compute in metrics.items() if not only or name == only}
 
@@ -202,17 +214,19 @@ def score_regression(truth, predicted, only: str = "") -> dict:
 #     inputs: Its feature columns, typed by ``select_features``.
 #     truth: The true targets.
 #     task: "classification" or "regression".
+#     weights: Row weights, or None.
+#     threshold: The model's decision threshold (binary), or None.
 #
 # Returns:
 #     ``(scores, output)``: the task's metrics, and the class probabilities
 #     (classification) or predicted values (regression).
-def predict_and_score(estimator, inputs, truth, task: str):
+def predict_and_score(estimator, inputs, truth, task: str, weights=None, threshold=None):
     if task == "regression":
         predicted = estimator.predict(inputs)
-        return score_regression(truth, predicted), predicted
+        return score_regression(truth, predicted, weights=weights), predicted
     # One pass through the forest; predict() would compute the probabilities again.
     proba = estimator.predict_proba(inputs)
-    return score_predictions(truth, proba, estimator.classes_), proba
+    return score_predictions(truth, proba, estimator.classes_, "", weights, threshold), proba
 
 
 # The scores of a trivial model on the test rows: the training class shares for
@@ -222,10 +236,12 @@ def predict_and_score(estimator, inputs, truth, task: str):
 # Args:
 #     meta: The model's metadata.json.
 #     truth: The true targets of the test rows.
-def trivial_scores(meta: dict, truth) -> dict:
+#     weights: Their weights, or None.
+def trivial_scores(meta: dict, truth, weights=None) -> dict:
     import numpy as np
 
     if meta.get("task") == "regression":
-        return score_regression(truth, np.full(len(truth), meta["target_summary"]["mean"]))
+        mean = np.full(len(truth), meta["target_summary"]["mean"])
+        return score_regression(truth, mean, weights=weights)
     shares = np.asarray(meta["class_counts"], dtype=float) / sum(meta["class_counts"])
-    return score_predictions(truth, np.tile(shares, (len(truth), 1)), meta["classes"])
+    return score_predictions(truth, np.tile(shares, (len(truth), 1)), meta["classes"], "", weights)

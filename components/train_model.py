@@ -6,9 +6,17 @@ from components.families import check_candidate, fitted_details
 from components.features import infer_features, profile_column, select_features
 from components.reports import leaderboard_page
 from components.runtime import tabular_component
-from components.selection import choose_candidate
+from components.selection import choose_candidate, held_out_output
 from components.shared import bounded, exit_quickly, fail, file_sha256
 from components.tasks import decide_task, resolve_metric, target_summary
+from components.training_options import (
+    choose_threshold,
+    parse_objective,
+    row_weights,
+    split_labels,
+    time_keys,
+    with_threshold,
+)
 
 
 @tabular_component
@@ -23,6 +31,10 @@ def train_model(
     selection_metric: str = "auto",
     random_state: int = 42,
     task: str = "auto",
+    time_column: str = "",
+    split_column: str = "",
+    weight_column: str = "",
+    threshold_objective: str = "",
 ):
     """Chooses the best of the candidate models on the training rows and fits it.
 
@@ -55,6 +67,14 @@ def train_model(
     rows, a stratified fifth from there), and refitted on all rows if they
     win. Within the noise (one spread of the top score) the candidate listed
     first wins, so list the one you prefer first. The test rows are never used.
+    With ``time_column`` every candidate is scored on rows later than those
+    it is fitted on (no out-of-bag scores, no shuffled folds); with
+    ``split_column`` holding ``validation`` rows, on those.
+
+    With ``threshold_objective`` (binary targets), the winner's held-out
+    probabilities (as above, refitted per fold) choose the decision threshold,
+    and the saved model decides with it (scikit-learn's
+    ``FixedThresholdClassifier`` as its last step).
 
     Preprocessing: numeric gaps become the training median, text and other
     non-numeric columns are one-hot encoded (the 49 most frequent categories
@@ -78,6 +98,12 @@ def train_model(
         random_state: Seed for the samples, the held-out rows and the models.
         task: ``auto`` (decided from the target, as ``load_data`` does),
             ``classification`` or ``regression``.
+        time_column: Column the rows are ordered by in time (still a feature).
+        split_column: Column of train/validation/test values; never a feature.
+        weight_column: Column of row weights >= 0 used in fitting and scoring;
+            never a feature.
+        threshold_objective: ``precision_at_recall:R``, ``recall_at_precision:P``,
+            ``f1`` or ``cost:FP:FN`` (binary only); empty: the likeliest class.
 
     Returns:
         model: Directory holding ``model.joblib`` (the fitted Pipeline,
@@ -89,7 +115,10 @@ def train_model(
             the others), ``excluded_columns``, ``classes``, ``hyperparameters``
             (``model`` included), ``iterations_run`` (gradient boosting: the
             iterations its fit ran), ``training_rows``, ``fit_seconds``,
-            ``sha256`` of ``model.joblib``. Metadata: the same, bounded in
+            ``sha256`` of ``model.joblib``; ``positive_class`` (binary); the
+            options given (``time_column``, ``split_column``, ``weight_column``);
+            with an objective ``threshold`` and ``threshold_choice`` (the
+            objective, and the held-out precision and recall). Metadata: the same, bounded in
             size, with ``features`` as name to kind and ``feature_count``,
             ``class_count`` (the full schema is in ``metadata.json``).
         leaderboard: HTML page of the candidates, best first: family,
@@ -105,6 +134,7 @@ def train_model(
     import time
 
     import joblib
+    import numpy as np
     import pandas as pd
     import sklearn
 
@@ -112,6 +142,19 @@ def train_model(
     if target_column not in frame.columns:
         columns = list(frame.columns)
         fail(f"{train.uri}: target column {target_column!r} not found; columns are {columns}.")
+    if time_column:  # in time order: held-out rows are later than the rows fitted
+        order = np.argsort(time_keys(frame, time_column, train.uri), kind="stable")
+        frame = frame.iloc[order].reset_index(drop=True)
+    options = {"chronological": bool(time_column), "validation": None}
+    if split_column:
+        where = f"{train.uri}: split column {split_column!r}"
+        if split_column not in frame.columns:
+            fail(f"{where} not found; columns are {list(frame.columns)}.")
+        options["validation"] = split_labels(frame[split_column], where) == "validation"
+    options["weights"] = row_weights(frame, weight_column, train.uri)
+    given = {"time_column": time_column, "split_column": split_column}
+    given = {**given, "weight_column": weight_column}
+    exclude_columns = [*exclude_columns, *[c for c in (split_column, weight_column) if c]]
     features = infer_features(frame, target_column, exclude_columns)
     if not features:
         excluded = [name for name in exclude_columns if name in frame.columns]
@@ -128,6 +171,8 @@ def train_model(
             f"{train.uri}: the training rows hold a single class ({only!r}) of "
             f"{target_column!r}; a classifier needs at least two. Add rows of the other classes."
         )
+    classes_seen = frame[target_column].nunique() if task == "classification" else 0
+    objective = parse_objective(threshold_objective, task, classes_seen)
     if not search_space:
         search_space = [{}]
     candidates, seen = [], set()
@@ -155,10 +200,28 @@ def train_model(
         )
 
     started = time.perf_counter()
+    truth = frame[target_column].to_numpy()
     pipeline, settings, board = choose_candidate(
-        candidates, features, inputs, frame[target_column].to_numpy(), task, metric,
-        random_state, report,
-    )  # fmt: skip
+        candidates, features, inputs, truth, task, metric, random_state, report, options
+    )
+    tuned = {}
+    if objective:
+        _, _, output, scored, how = held_out_output(
+            settings, features, inputs, truth, np.arange(len(frame)), task, random_state, options
+        )
+        if not len(scored):
+            fail(f"{train.uri}: too few rows to hold any out for {threshold_objective!r}.")
+        weights = options["weights"]
+        chosen = choose_threshold(
+            truth[scored] == pipeline.classes_[1], output[:, 1], objective,
+            None if weights is None else weights[scored],
+        )  # fmt: skip
+        if not chosen.pop("met"):
+            print(f"warning: no threshold reaches {threshold_objective}; the most precise is used")
+        pipeline = with_threshold(pipeline, chosen["threshold"], inputs, truth)
+        choice = {"objective": threshold_objective, **chosen, "rows": len(scored), "how": how}
+        tuned = {"threshold": chosen["threshold"], "threshold_choice": choice}
+        print(f"Threshold {chosen['threshold']:.4f} for {threshold_objective} ({how}): {chosen}")
     fit_seconds = time.perf_counter() - started
 
     os.makedirs(model.path, exist_ok=True)
@@ -178,6 +241,8 @@ def train_model(
             "classes": pipeline.classes_.tolist(),
             "class_counts": [int(counts[label]) for label in pipeline.classes_],
         }
+        if len(pipeline.classes_) == 2:
+            target["positive_class"] = pipeline.classes_.tolist()[1]
     metadata = {
         "framework": "scikit-learn",
         "framework_version": sklearn.__version__,
@@ -189,7 +254,9 @@ def train_model(
         "task": task,
         **target,
         "hyperparameters": {**settings, "random_state": random_state},
-        **fitted_details(settings, pipeline[-1]),
+        **fitted_details(settings, getattr(pipeline[-1], "estimator_", pipeline[-1])),
+        **{name: value for name, value in given.items() if value},
+        **tuned,
         "training_rows": len(frame),
         "fit_seconds": round(fit_seconds, 3),
         "sha256": file_sha256(model_file),

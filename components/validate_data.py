@@ -21,6 +21,7 @@ def validate_data(
     fail_on: list = [],
     min_class_ratio: float = 0.2,
     task: str = "auto",
+    time_column: str = "",
 ) -> NamedTuple("Outputs", excluded_columns=list, warnings=list):
     """Profiles every column and the classes, and flags what would mislead a model.
 
@@ -41,6 +42,9 @@ def validate_data(
       share of the rows (1/k for k classes), in one line for all of them.
     * ``numeric_as_text``: a text column whose values are numbers for 90% of
       rows or more: the rest (e.g. ``?`` or ``n/a``) make it categorical.
+    * ``time_trend``: no ``time_column`` is set, and the target's class share
+      (or mean) moves across the fifths of a date column's rows (from 100
+      rows): a random split would test on a past the model has seen.
 
     Args:
         data: Parquet table from ``load_data``, target included.
@@ -53,6 +57,8 @@ def validate_data(
             ``classification`` or ``regression``. For regression, the report
             profiles the target (range, deciles, skew, outliers) and there is no
             class check.
+        time_column: The pipeline's ``time_column`` ("" for none): when set,
+            no ``time_trend`` warning.
 
     Returns:
         report: HTML page: the rows and columns dropped on loading and why, the
@@ -74,7 +80,7 @@ def validate_data(
     import numpy as np
     import pandas as pd
 
-    kinds = ("constant", "id_like", "leak", "imbalance", "numeric_as_text")
+    kinds = ("constant", "id_like", "leak", "imbalance", "numeric_as_text", "time_trend")
     unknown = [kind for kind in fail_on if kind not in kinds]
     if unknown:
         fail(f"fail_on has unknown warning kinds {unknown}; choose among {list(kinds)}.")
@@ -110,6 +116,25 @@ def validate_data(
             found.append(("constant", name, f"column {name!r} has a single value"))
             continue
         if feature["kind"] == "datetime":  # dates become parts, not categories: all may differ
+            if not time_column and rows >= 100:  # the target's fifths by date, compared
+                dates = pd.to_datetime(values, format=feature["format"], errors="coerce", utc=True)
+                parts = np.array_split(np.argsort(dates.to_numpy(), kind="stable"), 5)
+                if regression:
+                    means = [target_values[p].mean() / (spread**0.5 or 1) for p in parts]
+                else:
+                    means = [(target_codes[p] == 0).mean() for p in parts]
+                moved = max(means) - min(means)
+                if moved > max(0.1, 4 * (5 / rows) ** 0.5 * (1 if regression else 0.5)):
+                    what = "mean (in spreads)" if regression else f"share of {class_labels[0]!r}"
+                    found.append(
+                        (
+                            "time_trend",
+                            name,
+                            f"the target's {what} moves by {moved:.2f} across fifths of "
+                            f"{name!r}'s dates: a random split tests on a past it has seen; "
+                            f"set time_column={name!r}",
+                        )
+                    )
             continue
         whole = numeric and bool((present % 1 == 0).all())
         sequence = whole and present.max() - present.min() + 1 <= 1.1 * len(present)

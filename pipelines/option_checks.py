@@ -120,6 +120,7 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
                 f"{sorted(known - {'auto'})}. Use e.g. {option(name)} auto"
             )
 
+    problems += column_option_problems(given, task if task in ("regression",) else "auto")
     space = given["search_space"]
     if not isinstance(space, list):
         return problems  # bad JSON is reported already
@@ -128,6 +129,40 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
         problem = candidate_problem(candidate, known_task, f"--search-space candidate {number}")
         if problem:
             problems.append(problem)
+    return problems
+
+
+COLUMN_OPTIONS = ("time_column", "split_column", "weight_column")
+
+
+def column_option_problems(given: dict, task: str) -> list[str]:
+    """Checks ``--threshold-objective`` and that the split and weight columns are distinct.
+
+    The objective goes through ``components.training_options.parse_objective``,
+    the training step's own check (with the task when ``--task`` names it).
+
+    Args:
+        given: Pipeline parameters, defaults filled in.
+        task: The ``--task`` option when valid, else ``auto``.
+
+    Returns:
+        One line per problem, naming the option.
+    """
+    from components.training_options import parse_objective
+
+    problems = []
+    try:
+        parse_objective(given.get("threshold_objective", ""), task)
+    except SystemExit as error:
+        example = "Use e.g. --threshold-objective precision_at_recall:0.9"
+        problems.append(f"--threshold-objective: {str(error).removeprefix(ERROR_MARK)} {example}")
+    named = [given.get(name, "") for name in COLUMN_OPTIONS]
+    for name, column in zip(COLUMN_OPTIONS, named, strict=True):
+        if column and named.count(column) > 1 and name != "time_column":
+            problems.append(
+                f"{option(name)}: {column!r} is also another option's column; a split or weight "
+                "column is not a feature. Use a column of its own."
+            )
     return problems
 
 
@@ -157,10 +192,11 @@ def target_problems(data, target: str, options: dict) -> list[str]:
     Args:
         data: The ``--data`` path or URI, as given.
         target: The ``--target`` column.
-        options: Pipeline parameters, for delimiter, decimal and encoding.
+        options: Pipeline parameters, for delimiter, decimal and encoding, and
+            the time, split and weight columns (checked to be columns too).
 
     Returns:
-        One line per problem (at most one), naming the option.
+        One line per problem, naming the option.
     """
     from components.shared import read_csv_table
 
@@ -179,8 +215,14 @@ def target_problems(data, target: str, options: dict) -> list[str]:
             return [f"--data: {str(error).removeprefix(ERROR_MARK)}"]
     frame, used = read
     columns = list(frame.columns)
+    absent = [
+        f"{option(name)}: column {options[name]!r} not found in {data}; its columns are "
+        f"{columns[:20]}. Set {option(name)} to one of them."
+        for name in COLUMN_OPTIONS
+        if options.get(name) and options[name] not in columns
+    ]
     if target in columns:
-        return []
+        return absent
     near = [name for name in columns if name.casefold() == target.strip().casefold()]
     if len(columns) > 20:
         listed = f"the first 20 of its {len(columns)} columns are {columns[:20]}"
@@ -197,7 +239,7 @@ def target_problems(data, target: str, options: dict) -> list[str]:
             f" Only one column was found: is the delimiter {used['delimiter']!r} right? "
             f"Set it with --delimiter, e.g. --delimiter '{other}'"
         )
-    return [problem]
+    return [problem, *absent]
 
 
 def _read_prefix(path: pathlib.Path, source: str, reading: dict):

@@ -67,6 +67,10 @@ def training_pipeline(
     delimiter: str = "auto",
     decimal: str = "auto",
     encoding: str = "auto",
+    time_column: str = "",
+    split_column: str = "",
+    weight_column: str = "",
+    threshold_objective: str = "",
 ) -> TrainingOutputs:
     """Trains, selects, evaluates and gates a tabular classifier or regressor.
 
@@ -108,10 +112,21 @@ def training_pipeline(
         deploy: Apply the manifests and wait until the service is Ready (in a cluster only).
         keep_id_columns: Keep ID-like columns as features (excluded by default).
         fail_on: Validation warning kinds that stop the run: constant, id_like,
-            leak, imbalance, numeric_as_text.
+            leak, imbalance, numeric_as_text, time_trend.
         delimiter: Field separator of the CSV, or auto.
         decimal: Decimal mark of the CSV, . or , or auto.
         encoding: Text encoding of the CSV, or auto.
+        time_column: A date (or number) column: the latest test_size share of rows is the
+            test set, and selection scores on rows later than those it fits (Vertex AI's
+            timestamp_split_key). It stays a feature.
+        split_column: A column of train, validation or test (any case): a predefined
+            split, validation rows scoring the candidates (predefined_split_key). Not a feature.
+        weight_column: Row weights >= 0 for fitting, selection and the test metrics
+            (weight_column). Not a feature.
+        threshold_objective: Binary only: precision_at_recall:R, recall_at_precision:P, f1
+            or cost:FP:FN; the decision threshold chosen on held-out training rows and saved
+            in the model (optimization_objective maximize-precision-at-recall and
+            maximize-recall-at-precision). Empty: the likeliest class.
 
     Returns:
         model: The model directory (model.joblib + metadata.json).
@@ -135,6 +150,7 @@ def training_pipeline(
         keep_id_columns=keep_id_columns,
         fail_on=fail_on,
         task=decided,
+        time_column=time_column,
     )
     light(cached(validated))
     split = split_data(
@@ -143,6 +159,8 @@ def training_pipeline(
         test_size=test_size,
         random_state=random_state,
         task=decided,
+        time_column=time_column,
+        split_column=split_column,
     )
     light(cached(split))
     excluded = validated.outputs["excluded_columns"]
@@ -155,6 +173,10 @@ def training_pipeline(
         selection_metric=selection_metric,
         random_state=random_state,
         task=decided,
+        time_column=time_column,
+        split_column=split_column,
+        weight_column=weight_column,
+        threshold_objective=threshold_objective,
     )
     heavy(cached(trained))
     evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])

@@ -64,8 +64,13 @@ def test_binary_metrics_match_scikit_learn_on_the_test_split(messy_model, tmp_pa
         "f1_macro",
         "roc_auc",
         "log_loss",
+        "precision",
+        "recall",
+        "threshold",
         "test_rows",
     }
+    assert got["recall"] == pytest.approx(sk.recall_score(truth, predicted, pos_label="stay"))
+    assert got["threshold"] == 0.5
     # The messy table is learnable: far better than the majority class.
     assert got["balanced_accuracy"] > 0.65
 
