@@ -72,7 +72,10 @@ def batch_predict(
     else:
         # One pass through the forest; predict() would compute the probabilities again.
         proba = estimator.predict_proba(inputs)
-        added = {"prediction": estimator.classes_[proba.argmax(axis=1)]}
+        decided = proba.argmax(axis=1)
+        if "threshold" in meta:  # a tuned binary threshold, as the model's predict() applies
+            decided = (proba[:, 1] >= meta["threshold"]).astype(int)
+        added = {"prediction": estimator.classes_[decided]}
         added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
 
     used = {feature["name"] for feature in features}

@@ -9,6 +9,7 @@ from components.runtime import tabular_component
 from components.shared import exit_quickly, fail, load_model_dir, read_model_metadata
 from components.storage import local_path
 from components.tasks import lower_is_better, predict_and_score, resolve_metric
+from components.training_options import row_weights
 
 
 @tabular_component
@@ -37,7 +38,8 @@ def bless_model(
     approximation; for regression and ``log_loss``, ``min_lift`` alone). A
     model on noise, or one that learnt too little, is not blessed however low
     ``min_value`` is.
-    The baseline, when given, is scored on the same test rows. For ``log_loss``
+    The baseline, when given, is scored on the same test rows (weighted by the
+    new model's ``weight_column``, at the baseline's own threshold). For ``log_loss``
     lower is better: ``min_value`` is then a maximum (0 disables it) and the
     tolerance applies upwards.
 
@@ -137,8 +139,10 @@ def bless_model(
                 f"the new one is {task}. Compare models of the same task."
             )
         inputs = select_features(frame, old["features"], test.uri)
+        # Weighted as the new model's test metrics are; at the baseline's own threshold.
+        weights = row_weights(frame, meta.get("weight_column", ""), test.uri)
         baseline_scores, _ = predict_and_score(
-            estimator, inputs, frame[target].to_numpy(), old.get("task", "classification")
+            estimator, inputs, frame[target].to_numpy(), task, weights, old.get("threshold")
         )
         if min_metric not in baseline_scores:
             fail(f"{min_metric} is undefined for the baseline on these test rows; choose another.")
