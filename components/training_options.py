@@ -46,7 +46,7 @@ def parse_objective(text: str, task: str = "auto", classes: int = 2):
     return kind, numbers
 
 
-# A split column's values, stripped and lower-cased: train, validation or test.
+# A split column's values, stripped and lower-cased: train (or training), validation or test.
 #
 # Args:
 #     values: The column.
@@ -55,6 +55,7 @@ def split_labels(values, where: str):
     import pandas as pd
 
     labels = pd.Series(values).astype("string").str.strip().str.lower()
+    labels = labels.replace("training", "train")  # Vertex AI's own word
     unknown = sorted(set(labels.fillna("<missing>")) - {"train", "validation", "test"})
     if unknown:
         count = int((~labels.isin(["train", "validation", "test"])).sum())
@@ -82,10 +83,10 @@ def row_weights(frame, column: str, source: str):
     weights = pd.to_numeric(frame[column], errors="coerce")
     bad = weights.isna() | (weights < 0)
     if bad.any() or weights.sum() <= 0:
-        example = frame[column][bad].iloc[0] if bad.any() else 0
+        example = str(frame[column][bad].iloc[0]) if bad.any() else "0"
         fail(
             f"{source}: weight column {column!r} has {int(bad.sum())} missing, non-numeric or "
-            f"negative weights (e.g. {example!r}), or sums to 0. Give every row a weight >= 0."
+            f"negative weights (e.g. {example}), or sums to 0. Give every row a weight >= 0."
         )
     return weights.to_numpy(dtype=float)
 

@@ -11,6 +11,7 @@ is 0, because MLServer's worker pool did not start here.
 """
 
 import json
+import math
 import pathlib
 import socket
 import subprocess
@@ -124,6 +125,7 @@ def check_serving(
     startup_seconds: float = 90.0,
     runtime: dict = None,
     name: str = "model",
+    method: str = "",
 ) -> dict:
     """Serves ``model_dir`` with MLServer on loopback and compares its answers with the model's.
 
@@ -138,10 +140,13 @@ def check_serving(
             KServe would start it. Without it, MLServer gets a settings folder
             of its own pointing at ``model.joblib``.
         name: The model's name, as the InferenceService's name in KServe.
+        method: The model method to ask for; empty: ``predict_proba`` for a
+            classifier, ``predict`` for a regressor. ``predict`` of a classifier
+            answers its classes (at its own threshold), compared exactly.
 
     Returns:
         ``{"rows", "max_abs_difference", "predictions_equal", "served"}``; ``served``
-        holds MLServer's probabilities, or its predictions for a regressor.
+        holds MLServer's answers: probabilities, classes, or a regressor's predictions.
 
     Raises:
         ServingCheckFailed: With the reason and the server log's path.
@@ -160,7 +165,8 @@ def check_serving(
     rows, _ = read_csv_table(str(rows_csv), str(rows_csv))
     typed = select_features(rows, meta["features"], str(rows_csv))  # as batch_predict types them
     regression = meta.get("task") == "regression"
-    method = "predict" if regression else "predict_proba"
+    method = method or ("predict" if regression else "predict_proba")
+    labels = method == "predict" and not regression
     expected = getattr(estimator, method)(typed)
 
     with tempfile.TemporaryDirectory(prefix="kfp-tabular-serving-") as folder:
@@ -203,11 +209,15 @@ def check_serving(
                     server.kill()
 
     (output,) = [o for o in answer["outputs"] if o["name"] == method]
-    served = np.asarray(output["data"], dtype=float).reshape(output["shape"])
-    if regression:
+    served = np.asarray(output["data"], dtype=None if labels else float).reshape(output["shape"])
+    if regression or labels:
         served = served.reshape(-1)
-    difference = float(np.max(np.abs(served - expected))) if served.size else 0.0
-    same_classes = regression or bool((served.argmax(axis=1) == expected.argmax(axis=1)).all())
+    if labels:  # classes: equal or not
+        same_classes = served.shape == expected.shape and bool((served == expected).all())
+        difference = 0.0 if same_classes else math.inf
+    else:
+        difference = float(np.max(np.abs(served - expected))) if served.size else 0.0
+        same_classes = regression or bool((served.argmax(axis=1) == expected.argmax(axis=1)).all())
     if served.shape != expected.shape or difference > tolerance or not same_classes:
         raise ServingCheckFailed(
             f"MLServer's {method} answers differ from the model's by up to {difference:.3g} "

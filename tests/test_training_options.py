@@ -186,3 +186,27 @@ def test_a_random_split_overstates_a_drifting_table_and_a_chronological_one_does
     assert "time_trend" not in kinds(
         validate(trend, tmp_path / "v2", target="y", time_column="day")[0]
     )
+
+
+def test_mlserver_answers_like_batch_predict_with_a_tuned_threshold(tmp_path):
+    from kfp.dsl import Dataset
+
+    from components import batch_predict
+    from pipelines.serving_check import check_serving
+
+    make_messy_frame(300, seed=5).to_csv(tmp_path / "train.csv", index=False)
+    model, _ = run_steps(
+        tmp_path / "train.csv", "churned", tmp_path / "run", search_space=[{}],
+        threshold_objective="precision_at_recall:0.97",
+    )  # fmt: skip
+    rows_csv = tmp_path / "rows.csv"
+    make_messy_frame(60, seed=6).drop(columns="churned").to_csv(rows_csv, index=False)
+    out = Dataset(name="predictions", uri=str(tmp_path / "predictions.csv"), metadata={})
+    batch_predict.python_func(model=model, data=dataset(rows_csv), predictions=out)
+    scored = pd.read_csv(out.path)
+    likeliest = np.where(scored["proba_stay"] > 0.5, "stay", "churn")
+    assert (scored["prediction"] != likeliest).any()  # the threshold decides some rows
+
+    result = check_serving(pathlib.Path(model.path), rows_csv, method="predict")  # real MLServer
+    assert result["rows"] == 60 and result["predictions_equal"]
+    assert list(result["served"]) == list(scored["prediction"])
