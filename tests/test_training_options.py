@@ -120,6 +120,18 @@ def test_bad_option_values_are_refused_in_one_line(tmp_path, iris_csv):
         )  # fmt: skip
     )
     assert "weight column 'weight' has 1 missing, non-numeric or negative" in line
+    line = refusal(
+        lambda: train_model.python_func(
+            train=table,
+            **trained,
+            leaderboard_metrics=None,
+            target_column="plan",
+            threshold_objective="f1",
+        )  # fmt: skip
+    )
+    assert line.endswith(
+        "needs a binary target, and this is a 3-class target. Leave threshold_objective empty."
+    )
     assert "(0, 1]" in refusal(lambda: parse_objective("precision_at_recall:1.5"))
     assert "not an objective" in refusal(lambda: parse_objective("recall:0.9"))
     assert "a 3-class target" in refusal(lambda: parse_objective("f1", "classification", 3))
