@@ -51,6 +51,7 @@ test: setup serving-env storage-init-env
 
 bench: setup
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(PY) -m benchmarks.scoring $(SCORING_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -101,13 +101,16 @@ def load_data(
         target = target.astype("float64")
         if target.nunique() < 2:
             fail(f"{where} has a single value ({target.iloc[0]:g}): there is nothing to predict.")
-    frame = frame[kept].assign(**{target_column: target})
+    # Filtering copies the table: only when a row goes.
+    if not kept.all():
+        frame = frame[kept]
+    frame[target_column] = target
     print(f"Task: {task}, for {reason}; set task to override.")
 
     empty_columns = [
         name for name in frame.columns if name != target_column and frame[name].isna().all()
     ]
-    frame = frame.drop(columns=empty_columns).reset_index(drop=True)
+    frame = frame.drop(columns=empty_columns).reset_index(drop=True)  # copy-on-write: no copy
     frame.to_parquet(cleaned.path, index=False)
 
     rows_dropped = rows_read - len(frame)

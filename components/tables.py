@@ -411,7 +411,8 @@ def iter_table(
         except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
             reason = (str(error).strip().splitlines() or [""])[0][:300]
             fail(
-                f"{named}: not a readable {options['format'].upper()} part ({reason}). Fix or "
+                f"{named}: not a readable {'CSV' if options['format'] == 'csv' else 'Parquet'} "
+                f"file ({reason}). Fix or "
                 "remove this file, or set the delimiter and encoding options."
             )
         finally:
