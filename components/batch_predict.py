@@ -1,11 +1,19 @@
-"""Component: score new raw rows with a trained model directory."""
+"""Component: score new raw rows with a trained model directory, in chunks."""
 
 from kfp.dsl import Dataset, Input, Model, Output
 
-from components.features import select_features
 from components.runtime import tabular_component
-from components.shared import bounded, exit_quickly, load_model_dir, read_csv_table
+from components.scoring import (
+    describe_scoring,
+    merge_counts,
+    open_writer,
+    prepare_rows,
+    score_rows,
+    scoring_counts,
+)
+from components.shared import bounded, exit_quickly, fail, load_model_dir
 from components.storage import local_path
+from components.tables import iter_table, part_schema, table_parts
 
 
 @tabular_component
@@ -16,8 +24,17 @@ def batch_predict(
     delimiter: str = "auto",
     decimal: str = "auto",
     encoding: str = "auto",
+    output_format: str = "csv",
+    chunk_rows: int = 100_000,
+    shard: str = "",
 ):
-    """Predicts a class and per-class probabilities, or a number, for every row of a raw CSV.
+    """Predicts a class and per-class probabilities, or a number, for every row of a table.
+
+    The table is a CSV or Parquet file (told apart by its content), or a folder
+    or object-store prefix of such part files with the same columns. It is read
+    and written in chunks of ``chunk_rows`` rows, so memory is set by the
+    chunk, not by the file; the counts reported add up over the chunks, so
+    they do not depend on the chunk size.
 
     The rows are checked against the schema recorded at training: a missing
     feature column, or text in a numeric one, stops the step with a clear
@@ -30,125 +47,119 @@ def batch_predict(
 
     Args:
         model: Model directory from ``train_model``.
-        data: CSV of rows to score, with the model's feature columns.
-        delimiter: Field separator of the input CSV, or ``auto``.
-        decimal: Decimal mark of the input CSV, ``.`` or ``,``, or ``auto``.
-        encoding: Text encoding of the input CSV, or ``auto``.
+        data: Table of rows to score (CSV or Parquet, a file or a folder of
+            part files), with the model's feature columns.
+        delimiter: Field separator of CSV input, or ``auto``.
+        decimal: Decimal mark of CSV input, ``.`` or ``,``, or ``auto``.
+        encoding: Text encoding of CSV input, or ``auto``.
+        output_format: ``csv`` or ``parquet``.
+        chunk_rows: Rows read, scored and written at a time.
+        shard: One shard of a sharded run, from ``plan_shards`` (JSON); empty
+            scores the whole table.
 
     Returns:
-        predictions: CSV (comma-separated, UTF-8) of the input rows plus
+        predictions: The input rows (CSV input: its fields as written) plus
             ``prediction`` and one ``proba_<class>`` column per class, or for
             regression ``prediction`` (the forest's mean) with ``tree_p10`` and
             ``tree_p90``, the 10th and 90th percentiles of its trees'
-            predictions (the model's own spread, not a calibrated interval).
-            Metadata: ``rows``, ``task``, ``classes`` and ``prediction_counts``
-            (or ``prediction_summary``), ``ignored_columns``,
-            ``missing_values``, ``unseen_categories`` and ``unparseable_dates``
-            (counts per column), ``replaced_columns``, ``warnings``,
-            ``reading_options``, ``format``; lists and maps cut to their first
-            20 entries.
+            predictions (the model's own spread, not a calibrated interval);
+            CSV (comma-separated, UTF-8) or Parquet. For a shard, a folder of
+            ``part.csv`` (or ``part.parquet``) and ``counts.json``, which
+            ``gather_predictions`` merges. Metadata: ``rows``, ``task``,
+            ``classes`` and ``prediction_counts`` (or ``prediction_summary``),
+            ``ignored_columns``, ``missing_values``, ``unseen_categories`` and
+            ``unparseable_dates`` (counts per column), ``replaced_columns``,
+            ``warnings``, ``reading_options``, ``format``; lists and maps cut to
+            their first 20 entries.
     """
+    import json
     import os
 
-    import numpy as np
-    import pandas as pd
+    import pyarrow as pa
 
+    if output_format not in ("csv", "parquet"):
+        fail(f"output_format {output_format!r} is not csv or parquet. Set one of them.")
     estimator, meta = load_model_dir(local_path(model), model.uri)
-    frame, reading = read_csv_table(local_path(data), data.uri, delimiter, decimal, encoding)
-    features = meta["features"]
-    inputs = select_features(frame, features, data.uri)
-    task = meta.get("task", "classification")
-    trees = getattr(estimator[-1], "estimators_", None)  # forests only
-    if task == "regression" and trees is None:
-        added = {"prediction": estimator.predict(inputs)}
-    elif task == "regression":
-        # The spread of the forest's own trees: the 10th and 90th percentiles of their
-        # predictions. It shows where the model is unsure; it is not a calibrated
-        # prediction interval (it leaves out the noise in the target itself).
-        prepared = estimator[:-1].transform(inputs)
-        per_tree = np.stack([tree.predict(prepared) for tree in trees])
-        low, high = np.percentile(per_tree, [10, 90], axis=0)
-        added = {"prediction": per_tree.mean(axis=0), "tree_p10": low, "tree_p90": high}
+    features, task = meta["features"], meta.get("task", "classification")
+    location = local_path(data)
+    plan = json.loads(shard) if shard else {}
+    if plan.get("parts"):
+        parts = [os.path.join(location, name) if name else location for name in plan["parts"]]
     else:
-        # One pass through the forest; predict() would compute the probabilities again.
-        proba = estimator.predict_proba(inputs)
-        decided = proba.argmax(axis=1)
-        if "threshold" in meta:  # a tuned binary threshold, as the model's predict() applies
-            decided = (proba[:, 1] >= meta["threshold"]).astype(int)
-        added = {"prediction": estimator.classes_[decided]}
-        added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
-
-    used = {feature["name"] for feature in features}
-    ignored = [name for name in frame.columns if name not in used]
-    missing = {name: int(n) for name, n in inputs.isna().sum().items() if n}
-    unseen = {}
-    for feature in features:
-        known = feature.get("categories")
-        if feature["kind"] == "categorical" and known is not None:
-            values = inputs[feature["name"]].dropna()
-            count = int((~values.isin(list(known))).sum())
-            if count:
-                unseen[feature["name"]] = count
-    unparseable = {}
-    for feature in features:
-        if feature["kind"] == "datetime":
-            values = inputs[feature["name"]].dropna()
-            parsed = pd.to_datetime(values, format=feature["format"], errors="coerce", utc=True)
-            if parsed.isna().any():
-                unparseable[feature["name"]] = int(parsed.isna().sum())
-    warnings = []
-    if ignored:
-        warnings.append(f"ignored columns the model does not use: {bounded(ignored)}")
-    if unseen:
-        warnings.append(f"categories unseen in training, encoded as rare: {bounded(unseen)}")
-    if unparseable:
-        warnings.append(f"dates that do not parse, used as missing: {bounded(unparseable)}")
-    if missing:
-        warnings.append(f"missing values, filled in by the model's imputers: {bounded(missing)}")
-
-    replaced = [name for name in added if name in frame.columns]
-    new_columns = pd.DataFrame(added, index=frame.index)
-    output = pd.concat([frame.drop(columns=replaced), new_columns], axis=1)
-
-    # Write beside the artifact, then rename: a failed write never leaves a
+        parts = table_parts(location, data.uri)
+    columns = None
+    if plan:  # a shard: the columns in the order of the table's first part
+        first = os.path.join(location, plan["first"]) if plan["first"] else location
+        columns, _ = part_schema(first, data.uri, delimiter, decimal, encoding)
+    target = predictions.path
+    if plan:
+        os.makedirs(predictions.path, exist_ok=True)
+        target = os.path.join(predictions.path, f"part.{output_format}")
+    # Written beside the artifact, then renamed: a failed step never leaves a
     # partial predictions file where the next step would read it.
-    partial = predictions.path + ".partial"
-    output.to_csv(partial, index=False)
-    os.replace(partial, predictions.path)
+    partial = target + ".partial"
+    writer, schema, counts, reading, replaced = None, None, {}, {}, []
+    chunks = iter_table(
+        parts, data.uri, chunk_rows, plan.get("start", 0), plan.get("stop"), None, delimiter,
+        decimal, encoding, location,
+    )  # fmt: skip
+    try:
+        for part, names, options, first_row, chunk in chunks:
+            named = data.uri if part == location else data.uri + part[len(location) :]
+            columns = columns or names
+            if set(names) != set(columns):
+                fail(
+                    f"{named}: columns differ from the first part's {bounded(columns)}. Give "
+                    "every part file the same columns."
+                )
+            chunk, reading = chunk.select(columns), options
+            inputs = prepare_rows(chunk, features, named, options, first_row)
+            added = score_rows(estimator, task, inputs, meta.get("threshold"))
+            replaced = [name for name in added if name in columns]
+            output = chunk.drop_columns(replaced)
+            for name, values in added.items():
+                output = output.append_column(name, pa.array(values))
+            if writer is None:
+                schema = output.schema
+                writer = open_writer(partial, output_format, schema)
+            writer.write_table(output.cast(schema))
+            counts = merge_counts(
+                counts, scoring_counts(inputs, features, added["prediction"], task)
+            )
+        if writer is None and not plan:
+            fail(f"{data.uri}: a header but no data rows. Provide a table with data rows.")
+        if writer is not None:
+            writer.close()
+            writer = None
+            os.replace(partial, target)
+    finally:
+        if writer is not None:
+            writer.close()
+        if os.path.exists(partial):
+            os.remove(partial)
 
-    if task == "regression":
-        values = output["prediction"]
-        described = {
-            "prediction_summary": {
-                "min": round(float(values.min()), 6),
-                "mean": round(float(values.mean()), 6),
-                "max": round(float(values.max()), 6),
-            }
-        }
-    else:
-        counts = output["prediction"].value_counts()
-        described = {
-            "classes": [str(label) for label in estimator.classes_],
-            "prediction_counts": {str(label): int(count) for label, count in counts.items()},
-        }
-    predictions.metadata.update(
-        bounded(
-            {
-                "format": "csv",
-                "rows": len(output),
-                "task": task,
-                **described,
-                "replaced_columns": replaced,
-                "ignored_columns": ignored,
-                "missing_values": missing,
-                "unseen_categories": unseen,
-                "unparseable_dates": unparseable,
-                "warnings": warnings,
-                "reading_options": reading,
-            }
-        )
+    used = [feature["name"] for feature in features]
+    summary = {
+        "task": task,
+        "classes": [str(label) for label in getattr(estimator, "classes_", [])],
+        "ignored_columns": [name for name in columns or [] if name not in used],
+        "replaced_columns": replaced,
+        "reading_options": reading,
+    }
+    if plan:
+        # The detail for gather_predictions; the metadata stays small as many shards meet there.
+        shard_counts = {"shard": plan.get("index", 0), "counts": counts, "features": used}
+        with open(os.path.join(predictions.path, "counts.json"), "w", encoding="utf-8") as handle:
+            json.dump({**shard_counts, **summary}, handle)
+        predictions.metadata.update({"format": output_format, "rows": counts.get("rows", 0)})
+        print(f"Scored {counts.get('rows', 0)} rows of shard {plan.get('index', 0)} of {data.uri}.")
+        exit_quickly()
+        return
+    metadata, warnings = describe_scoring(counts, used, summary, output_format)
+    predictions.metadata.update(metadata)
+    print(
+        f"Scored {counts['rows']} rows from {data.uri}; predictions written to {predictions.uri}."
     )
-    print(f"Scored {len(output)} rows from {data.uri}; predictions written to {predictions.uri}.")
-    for warning in warnings + [f"replaced existing columns {replaced}"] * bool(replaced):
+    for warning in warnings:
         print(f"warning: {warning}")
     exit_quickly()

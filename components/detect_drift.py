@@ -2,11 +2,12 @@
 
 from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 
-from components.features import profile_column, select_features
 from components.reports import bar_panels, html_page
 from components.runtime import TABLE_PINS, tabular_component
-from components.shared import exit_quickly, fail, read_csv_table, read_model_metadata
+from components.scoring import drift_counts, drift_profiles, merge_counts, prepare_rows
+from components.shared import exit_quickly, fail, read_model_metadata
 from components.storage import local_path
+from components.tables import iter_table, table_parts
 
 
 @tabular_component(packages=TABLE_PINS)
@@ -21,6 +22,7 @@ def detect_drift(
     delimiter: str = "auto",
     decimal: str = "auto",
     encoding: str = "auto",
+    chunk_rows: int = 100_000,
 ):
     """Measures, column by column, how far the rows to score are from the training rows.
 
@@ -47,11 +49,14 @@ def detect_drift(
     between 0.1 and 0.25 above chance is a ``moderate shift``.
 
     The same schema checks as ``batch_predict`` apply: a missing feature column
-    or text in a numeric one stops the step with a clear error.
+    or text in a numeric one stops the step with a clear error. The table (CSV
+    or Parquet, a file or a folder of parts) is read in chunks of
+    ``chunk_rows`` rows, only its feature columns; the figures come from counts
+    that add up over the chunks, so they do not depend on the chunk size.
 
     Args:
         model: Model directory from ``train_model`` (only ``metadata.json`` is read).
-        data: CSV of rows to score.
+        data: Table of rows to score, as ``batch_predict`` reads it.
         max_psi: Stop the run when a column's PSI exceeds this; 0 never stops.
         max_new_category_share: Stop the run when a column's share of unseen
             categories exceeds this; 0 never stops.
@@ -60,6 +65,7 @@ def detect_drift(
         delimiter: Field separator of the CSV, or ``auto``.
         decimal: Decimal mark of the CSV, ``.`` or ``,``, or ``auto``.
         encoding: Text encoding of the CSV, or ``auto``.
+        chunk_rows: Rows read at a time.
 
     Returns:
         report: HTML page with one row per feature: PSI or unseen-category share,
@@ -74,14 +80,27 @@ def detect_drift(
     import pandas as pd
 
     meta = read_model_metadata(local_path(model), model.uri)
-    frame, _ = read_csv_table(local_path(data), data.uri, delimiter, decimal, encoding)
-    inputs = select_features(frame, meta["features"], data.uri)
+    features = meta["features"]
+    location = local_path(data)
+    wanted = {feature["name"] for feature in features}
+    totals = {}
+    for part, names, options, first_row, chunk in iter_table(
+        table_parts(location, data.uri), data.uri, chunk_rows, 0, None, None, delimiter, decimal,
+        encoding, location,
+    ):  # fmt: skip
+        named = data.uri if part == location else data.uri + part[len(location) :]
+        chunk = chunk.select([name for name in names if name in wanted])
+        inputs = prepare_rows(chunk, features, named, options, first_row)
+        totals = merge_counts(totals, drift_counts(inputs, features))
+    if not totals:
+        fail(f"{data.uri}: a header but no data rows. Provide a table with data rows.")
+    profiles = drift_profiles(totals)
+    scored_rows = next(iter(profiles.values()))["rows"]
 
-    rows, profiles = [], {}
-    for feature in meta["features"]:
+    rows = []
+    for feature in features:
         name, kind = feature["name"], feature["kind"]
-        values = inputs[name]
-        now = profile_column(values, kind, feature.get("bin_edges"), feature.get("format", ""))
+        now = profiles[name]
         row = {
             "column": name,
             "kind": kind,
@@ -92,7 +111,7 @@ def detect_drift(
             "missing_now": now["missing_rate"],
         }
         if kind == "numeric" and "min" in now and len(feature.get("bin_shares", [])) > 1:
-            n_now = int(values.notna().sum())
+            n_now = now["present"]
             n_train = max(meta["training_rows"] * (1 - feature["missing_rate"]), 1)
             expected = np.clip(feature["bin_shares"], 1e-4, None)
             # Half a row added to every bin keeps an empty bin from weighing ln(0).
@@ -104,14 +123,9 @@ def detect_drift(
             k = len(expected) - 1
             quantile = k * (1 - 2 / (9 * k) + 3.09 * np.sqrt(2 / (9 * k))) ** 3
             row["psi_chance_limit"] = float(quantile * (1 / n_now + 1 / n_train))
-        elif kind == "categorical":
-            present = values.dropna()
-            if len(present):
-                row["new_category_share"] = float(
-                    (~present.isin(list(feature["categories"]))).mean()
-                )
+        elif kind == "categorical" and "new_category_share" in now:
+            row["new_category_share"] = float(now["new_category_share"])
         rows.append(row)
-        profiles[name] = now
 
     table = pd.DataFrame(rows)
     table["missing_change"] = table["missing_now"] - table["missing_in_training"]
@@ -119,9 +133,9 @@ def detect_drift(
     beyond_chance = table["psi"] > table["psi_chance_limit"]
     over_psi = beyond_chance & (table["psi"] > (max_psi or 0.25))
     over_new = table["new_category_share"] > (max_new_category_share or 0.25)
-    # So does a missing share: 2.33 standard deviations of a share over len(frame) rows.
+    # So does a missing share: 2.33 standard deviations of a share over the rows scored.
     base = table["missing_in_training"].clip(0.01, 0.99)
-    missing_noise = 2.33 * np.sqrt(base * (1 - base) / max(len(frame), 1))
+    missing_noise = 2.33 * np.sqrt(base * (1 - base) / max(scored_rows, 1))
     over_missing = table["missing_change"].abs() > np.maximum(
         max_missing_change or 0.2, missing_noise
     )
@@ -138,7 +152,7 @@ def detect_drift(
         value = table[column].abs().max()
         return 0.0 if pd.isna(value) else round(float(value), 6)
 
-    metrics.log_metric("rows", len(frame))
+    metrics.log_metric("rows", scored_rows)
     metrics.log_metric("max_psi", largest("psi"))
     metrics.log_metric("max_new_category_share", largest("new_category_share"))
     metrics.log_metric("max_missing_share_change", largest("missing_change"))
@@ -172,7 +186,7 @@ def detect_drift(
         elif feature.get("categories"):
             known = list(feature["categories"])[:10]
             trained = sum(feature["categories"].values()) or 1
-            scored = sum(now.get("categories", {}).values()) or 1
+            scored = now["present"] or 1
             series = {
                 "training": [feature["categories"][c] / trained for c in known],
                 "scoring": [now.get("categories", {}).get(c, 0) / scored for c in known],
@@ -195,7 +209,7 @@ def detect_drift(
         else "<p>No column to chart.</p>"
     )
     page = html_page(
-        f"Drift: {len(frame)} rows to score against {meta['training_rows']} training rows",
+        f"Drift: {scored_rows} rows to score against {meta['training_rows']} training rows",
         f"""<p>PSI: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift, counted
 only above psi_chance_limit, the PSI that sampling alone stays under 99.9% of the time
 with this many rows.
@@ -235,5 +249,5 @@ max_missing_change={max_missing_change or "none"}.</p>
             "source, retrain on recent data, or raise the max_psi, max_new_category_share or "
             "max_missing_change threshold."
         )
-    print(f"Drift checked on {len(frame)} rows; largest PSI {largest('psi'):.3f}.")
+    print(f"Drift checked on {scored_rows} rows; largest PSI {largest('psi'):.3f}.")
     exit_quickly()

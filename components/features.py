@@ -84,7 +84,8 @@ def infer_features(frame, target_column: str, exclude_columns=()) -> list:
 #     frame: DataFrame holding at least the feature columns, in any order.
 #     features: ``[{"name": ..., "kind": "numeric" | "categorical" | "datetime"}, ...]``.
 #     source: How to name the data in messages.
-def select_features(frame, features: list, source: str):
+#     first_row: The number of the frame's first data row in its file, for messages.
+def select_features(frame, features: list, source: str, first_row: int = 1):
     import numpy as np
     import pandas as pd
 
@@ -109,15 +110,15 @@ def select_features(frame, features: list, source: str):
                 row = text.to_numpy().nonzero()[0][0]
                 fail(
                     f"{source}: column {name!r} must be numeric but holds text, e.g. "
-                    f"{values.iloc[row]!r} in data row {row + 1}. Fix or empty those values."
+                    f"{values.iloc[row]!r} in data row {row + first_row}. Fix or empty those "
+                    "values."
                 )
             too_large = numbers.abs() > np.finfo(np.float32).max  # also catches inf
             if too_large.any():
                 row = too_large.to_numpy().nonzero()[0][0]
-                shown = values.iloc[row]
-                shown = repr(shown) if isinstance(shown, str) else float(shown)
+                shown = float(numbers.iloc[row])
                 fail(
-                    f"{source}: column {name!r} holds {shown} in data row {row + 1}, "
+                    f"{source}: column {name!r} holds {shown} in data row {row + first_row}, "
                     "beyond what the model can use (±3.4e38). Replace it or leave it empty."
                 )
             columns[name] = numbers.astype("float64")

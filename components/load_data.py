@@ -5,8 +5,9 @@ from typing import NamedTuple
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import TABLE_PINS, tabular_component
-from components.shared import bounded, close_column, exit_quickly, fail, read_csv_table
+from components.shared import bounded, close_column, exit_quickly, fail
 from components.storage import local_path
+from components.tables import read_whole_table
 from components.tasks import decide_task, target_summary
 
 
@@ -20,7 +21,10 @@ def load_data(
     encoding: str = "auto",
     task: str = "auto",
 ) -> NamedTuple("Outputs", task=str):
-    """Reads a raw CSV, keeps every row that has a target value, and decides the task.
+    """Reads a raw table, keeps every row that has a target value, and decides the task.
+
+    The table is a CSV or Parquet file (told apart by its content), or a folder
+    of part files with the same columns, read whole.
 
     Rows whose target is missing are dropped and counted. Rows with missing
     feature values are kept: the model imputes them. Feature columns with no
@@ -32,7 +36,8 @@ def load_data(
     that are whole numbers become integers; regression targets become floats.
 
     Args:
-        raw: The CSV to read, usually imported from a data URI with ``dsl.importer``.
+        raw: The CSV or Parquet table to read (a file, or a folder of part files with
+            the same columns), usually imported from a data URI with ``dsl.importer``.
         target_column: Name of the column holding what to predict.
         delimiter: Field separator of the CSV, or ``auto`` to detect it among
             comma, semicolon, tab and pipe.
@@ -58,13 +63,13 @@ def load_data(
     import pandas as pd
 
     source = raw.uri
-    frame, reading = read_csv_table(local_path(raw), source, delimiter, decimal, encoding)
+    frame, reading = read_whole_table(local_path(raw), source, delimiter, decimal, encoding)
     if target_column not in frame.columns:
         hint = ""
         near = close_column(target_column, frame.columns)
         if near:
             hint = f" Did you mean {near!r}? (The names differ in case or spaces.)"
-        if len(frame.columns) == 1:
+        if len(frame.columns) == 1 and "delimiter" in reading:
             hint = f" Only one column was found: is the delimiter {reading['delimiter']!r} right?"
         fail(
             f"{source}: target column {target_column!r} not found; columns are "
@@ -96,13 +101,16 @@ def load_data(
         target = target.astype("float64")
         if target.nunique() < 2:
             fail(f"{where} has a single value ({target.iloc[0]:g}): there is nothing to predict.")
-    frame = frame[kept].assign(**{target_column: target})
+    # Filtering copies the table: only when a row goes.
+    if not kept.all():
+        frame = frame[kept]
+    frame[target_column] = target
     print(f"Task: {task}, for {reason}; set task to override.")
 
     empty_columns = [
         name for name in frame.columns if name != target_column and frame[name].isna().all()
     ]
-    frame = frame.drop(columns=empty_columns).reset_index(drop=True)
+    frame = frame.drop(columns=empty_columns).reset_index(drop=True)  # copy-on-write: no copy
     frame.to_parquet(cleaned.path, index=False)
 
     rows_dropped = rows_read - len(frame)

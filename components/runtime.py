@@ -272,29 +272,12 @@ def shared_helpers(func: Callable) -> list[Callable]:
     Found directly or through each other, and ordered by module and line, so
     that the compiled YAML is deterministic.
     """
-    from components import (
-        families,
-        features,
-        kserve,
-        reports,
-        selection,
-        shared,
-        storage,
-        tasks,
-        training_options,
-    )
+    import importlib
 
-    modules = [
-        shared,
-        tasks,
-        families,
-        features,
-        selection,
-        training_options,
-        storage,
-        kserve,
-        reports,
-    ]
+    # Each module after those it calls from: the helpers come out in that order.
+    names = ("shared", "tasks", "families", "features", "selection", "training_options")
+    names += ("storage", "tables", "scoring", "kserve", "reports")
+    modules = [importlib.import_module(f"components.{name}") for name in names]
     found, pending = {}, [func.__code__]
     while pending:
         code = pending.pop()

@@ -302,7 +302,7 @@ def predict(args: argparse.Namespace) -> pathlib.Path:
         if name in summary:
             print(f"  {name:<20}{summary[name]:>10.4g}")
     print_warnings(warnings)
-    print(f"Predictions: {predictions.path} (CSV)")
+    print(f"Predictions: {predictions.path} ({predictions.metadata.get('format', 'csv').upper()})")
     drift_report = pathlib.Path(predictions.path).parent.parent / "detect-drift" / "report"
     print(f"Drift:       {openable(drift_report)}")
     return pathlib.Path(predictions.path)

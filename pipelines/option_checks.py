@@ -198,7 +198,7 @@ def target_problems(data, target: str, options: dict) -> list[str]:
     Returns:
         One line per problem, naming the option.
     """
-    from components.shared import read_csv_table
+    from components.tables import read_csv_table
 
     if "://" in str(data):
         return []
@@ -244,7 +244,7 @@ def target_problems(data, target: str, options: dict) -> list[str]:
 
 def _read_prefix(path: pathlib.Path, source: str, reading: dict):
     """``read_csv_table`` of the file's first ``HEADER_BYTES`` up to a line end, or None."""
-    from components.shared import read_csv_table
+    from components.tables import read_csv_table
 
     with path.open("rb") as handle:
         head = handle.read(HEADER_BYTES)

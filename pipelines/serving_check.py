@@ -156,7 +156,8 @@ def check_serving(
     import numpy as np
 
     from components.features import select_features
-    from components.shared import load_model_dir, read_csv_table
+    from components.shared import load_model_dir
+    from components.tables import read_csv_table
 
     if not pathlib.Path(mlserver).exists():
         raise ServingCheckFailed(f"{mlserver} not found: run `make serving-env` first.")

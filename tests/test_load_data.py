@@ -135,9 +135,10 @@ def test_file_not_found(tmp_path):
         run_load(tmp_path / "nope.csv", tmp_path)
 
 
-def test_directory_instead_of_file(tmp_path):
-    with pytest.raises(SystemExit, match="is a directory, not a CSV file"):
-        run_load(tmp_path, tmp_path)
+def test_a_folder_without_table_files(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="a folder with no table files"):
+        run_load(tmp_path / "empty", tmp_path)
 
 
 @pytest.mark.parametrize("content", ["", "\n\n  \n"])

@@ -85,23 +85,30 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         kserve,
         record_rejection,
         reports,
+        scoring,
         selection,
         shared,
         storage,
+        tables,
         tasks,
     )  # fmt: skip
 
     helpers = runtime.shared_helpers(batch_predict.python_func)
     names = [helper.__name__ for helper in helpers]
     # read_model_metadata and file_sha256 are reached through load_model_dir,
-    # object_store and fail_on_store through local_path.
+    # object_store and fail_on_store through local_path, the reading of parts
+    # through iter_table; the whole-table reader (pandas) is not embedded.
     assert set(names) == {
-        "fail", "file_sha256", "bounded", "read_csv_table", "close_column",
-        "read_model_metadata", "load_model_dir", "select_features", "object_store",
-        "fail_on_store", "local_path", "exit_quickly",
+        "fail", "file_sha256", "bounded", "close_column", "read_model_metadata",
+        "load_model_dir", "select_features", "object_store", "fail_on_store", "local_path",
+        "exit_quickly", "csv_options", "header_names", "table_parts", "open_part",
+        "part_format", "part_schema", "iter_table", "prepare_rows", "score_rows",
+        "scoring_counts", "merge_counts", "describe_scoring", "open_writer",
     }  # fmt: skip
     # Ordered by module, each after those it calls, then by line: deterministic YAML.
-    modules = (shared, tasks, families, features, selection, storage, kserve, reports)
+    modules = (
+        shared, tasks, families, features, selection, storage, tables, scoring, kserve, reports,
+    )  # fmt: skip
     order = [m.__name__ for m in modules]
     keys = [(order.index(h.__module__), h.__code__.co_firstlineno) for h in helpers]
     assert keys == sorted(keys)

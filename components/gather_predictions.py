@@ -1,0 +1,83 @@
+"""Component: merge the predictions of every shard into one table and one set of figures."""
+
+from kfp.dsl import Dataset, Input, Output
+
+from components.runtime import TABLE_PINS, tabular_component
+from components.scoring import describe_scoring, merge_counts
+from components.shared import fail
+from components.storage import local_path
+
+
+@tabular_component(packages=TABLE_PINS)
+def gather_predictions(parts: Input[list[Dataset]], predictions: Output[Dataset]):
+    """Joins the shards' predictions, in shard order, and merges their counts.
+
+    Each shard's ``part.csv`` (or ``part.parquet``) is appended to one file,
+    copied in blocks (CSV, the header once) or row group by row group
+    (Parquet), so memory stays small whatever the size; the counts of every
+    shard (rows, gaps, unseen categories, unparseable dates, predictions) add
+    up to the figures of a one-shard run. The file appears only when complete.
+
+    Args:
+        parts: The ``predictions`` folders of the ``batch_predict`` shards.
+
+    Returns:
+        predictions: One table of every row with its predictions, in the
+            shards' format, and the metadata of ``batch_predict`` for all of them.
+    """
+    import json
+    import os
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shards = []
+    for part in parts:
+        folder = local_path(part)
+        with open(os.path.join(folder, "counts.json"), encoding="utf-8") as handle:
+            shards.append((json.load(handle), folder))
+    shards.sort(key=lambda shard: shard[0]["shard"])
+    files = [
+        os.path.join(folder, name)
+        for _, folder in shards
+        for name in ("part.csv", "part.parquet")
+        if os.path.exists(os.path.join(folder, name))
+    ]
+    if not files:
+        fail("the table to score has no data rows. Provide a table with data rows.")
+    output_format = files[0].rpartition(".")[2]
+    partial = predictions.path + ".partial"
+    try:
+        if output_format == "csv":
+            with open(partial, "wb") as out:
+                header = None
+                for name in files:
+                    with open(name, "rb") as handle:
+                        line = handle.readline()
+                        if header is None:
+                            header = line
+                            out.write(line)
+                        elif line != header:
+                            fail(f"{name}: its columns differ from the first shard's.")
+                        shutil.copyfileobj(handle, out, 1 << 20)
+        else:
+            schema = pq.ParquetFile(files[0]).schema_arrow
+            with pq.ParquetWriter(partial, schema) as writer:
+                for name in files:
+                    for batch in pq.ParquetFile(name).iter_batches():
+                        writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+        os.replace(partial, predictions.path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+    first = shards[0][0]
+    counts = {}
+    for found, _ in shards:
+        counts = merge_counts(counts, found["counts"])
+    metadata, warnings = describe_scoring(counts, first["features"], first, output_format)
+    predictions.metadata.update({**metadata, "shards": len(shards)})
+    print(f"Gathered {counts['rows']} rows from {len(shards)} shard(s) into {predictions.uri}.")
+    for warning in warnings:
+        print(f"warning: {warning}")

@@ -1,0 +1,303 @@
+"""Helpers for scoring rows in chunks: the model's inputs, its outputs, and mergeable counts.
+
+Every figure a scoring or drift step reports is built from counts that add up
+across chunks and shards (rows, gaps, unseen categories, unparseable dates,
+histogram bins, prediction counts): one pass, many chunks or many shards give
+the same report.
+
+Embedded into the components that call them, as ``shared.py``'s helpers are
+(read its docstring: the same rules hold, comments rather than docstrings).
+"""
+
+from components.features import select_features
+from components.shared import bounded
+
+
+# The model's inputs for a chunk of rows, typed as in training.
+#
+# CSV chunks come as text (see ``iter_table``); pandas' one-pass reading typed a
+# column by all its values, so text is brought to the form training saw: with a
+# decimal comma, numbers lose their "." thousands separators; a categorical
+# value unknown to the model but written as a number ("3.0", "007") or a
+# boolean ("true") takes the form pandas would have given it ("3", "7",
+# "True"); a known value is kept as written.
+#
+# Args:
+#     chunk: A pyarrow Table of rows.
+#     features: The model's features, from its metadata.
+#     source: How to name the rows in messages.
+#     options: The chunk's reading options, from ``iter_table``.
+#     first_row: The chunk's first row in its file (from 0), for messages.
+def prepare_rows(chunk, features: list, source: str, options: dict, first_row: int = 0):
+    import pandas as pd
+
+    if any(f["name"] not in chunk.column_names for f in features):
+        select_features(pd.DataFrame(columns=chunk.column_names), features, source)  # says which
+    frame = chunk.select([f["name"] for f in features]).to_pandas()
+    if options.get("format") == "csv":
+        for feature in features:
+            name = feature["name"]
+            if name not in frame.columns or not frame[name].notna().any():
+                continue
+            values = frame[name]
+            if feature["kind"] == "numeric" and options.get("decimal") == ",":
+                frame[name] = values.str.replace(".", "", regex=False).str.replace(
+                    ",", ".", regex=False
+                )
+            elif feature["kind"] == "categorical":
+                known = values.isin(list(feature.get("categories") or ()))
+                numbers = pd.to_numeric(values.where(~known), errors="coerce")
+                recast = numbers.notna()
+                if recast.any():
+                    frame.loc[recast, name] = numbers[recast].map(
+                        lambda v: str(int(v)) if float(v).is_integer() else str(v)
+                    )
+                truth = values.where(~known).str.lower().map({"true": "True", "false": "False"})
+                frame.loc[truth.notna(), name] = truth[truth.notna()]
+    return select_features(frame, features, source, first_row + 1)
+
+
+# The model's outputs for a chunk of inputs, as named columns.
+#
+# Classification: ``prediction`` and one ``proba_<class>`` per class, from one
+# pass through the model. Regression: ``prediction``, and for forests
+# ``tree_p10`` and ``tree_p90``, the 10th and 90th percentiles of the trees'
+# predictions (the model's own spread, not a calibrated interval).
+# Probabilities are rounded to 12 decimals (see below).
+#
+# Args:
+#     estimator: The fitted scikit-learn Pipeline.
+#     task: "classification" or "regression".
+#     inputs: The model's inputs, from ``prepare_rows``.
+#     threshold: A tuned binary threshold (``metadata.json``), applied as the model's
+#         own predict() applies it; None: the likeliest class.
+def score_rows(estimator, task: str, inputs, threshold=None) -> dict:
+    import numpy as np
+
+    trees = getattr(estimator[-1], "estimators_", None)  # forests only
+    if task == "regression" and trees is None:
+        return {"prediction": estimator.predict(inputs)}
+    if task == "regression":
+        prepared = estimator[:-1].transform(inputs)
+        per_tree = np.stack([tree.predict(prepared) for tree in trees])
+        low, high = np.percentile(per_tree, [10, 90], axis=0)
+        return {"prediction": per_tree.mean(axis=0), "tree_p10": low, "tree_p90": high}
+    # One pass through the forest; predict() would compute the probabilities again. A
+    # forest's threads add up their trees in any order, which moves the last bit with
+    # the batch: 12 decimals make every chunking and sharding give the same figures.
+    proba = estimator.predict_proba(inputs).round(12)
+    decided = proba.argmax(axis=1) if threshold is None else (proba[:, 1] >= threshold) * 1
+    added = {"prediction": estimator.classes_[decided]}
+    added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
+    return added
+
+
+# What scoring a chunk found, as counts that add up across chunks (``merge_counts``).
+#
+# Args:
+#     inputs: The model's inputs, from ``prepare_rows``.
+#     features: The model's features.
+#     predictions: The chunk's ``prediction`` column.
+#     task: "classification" or "regression".
+def scoring_counts(inputs, features: list, predictions, task: str) -> dict:
+    import pandas as pd
+
+    counts = {
+        "rows": len(inputs),
+        "missing_values": {name: int(n) for name, n in inputs.isna().sum().items() if n},
+        "unseen_categories": {},
+        "unparseable_dates": {},
+    }
+    for feature in features:
+        name, known = feature["name"], feature.get("categories")
+        values = inputs[name].dropna()
+        if feature["kind"] == "categorical" and known is not None:
+            unseen = int((~values.isin(list(known))).sum())
+            if unseen:
+                counts["unseen_categories"][name] = unseen
+        elif feature["kind"] == "datetime":
+            parsed = pd.to_datetime(values, format=feature["format"], errors="coerce", utc=True)
+            if parsed.isna().any():
+                counts["unparseable_dates"][name] = int(parsed.isna().sum())
+    if task == "regression":
+        values = pd.Series(predictions, dtype="float64")
+        if len(values):
+            counts["prediction"] = {
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "sum": float(values.sum()),
+            }
+    else:
+        found = pd.Series(predictions).value_counts(sort=False)
+        counts["prediction_counts"] = {str(label): int(n) for label, n in found.items()}
+    return counts
+
+
+# Adds two sets of counts: numbers add, lists add entry by entry, maps merge by
+# key; "min" and "max" keep the smaller and the larger.
+#
+# Args:
+#     total: Counts so far (may be empty).
+#     more: Counts to add.
+def merge_counts(total: dict, more: dict) -> dict:
+    merged = dict(total)
+    for key, value in more.items():
+        if key not in merged:
+            merged[key] = value
+        elif isinstance(value, dict):
+            merged[key] = merge_counts(merged[key], value)
+        elif isinstance(value, list):
+            merged[key] = [a + b for a, b in zip(merged[key], value, strict=True)]
+        elif key in ("min", "max"):
+            merged[key] = min(merged[key], value) if key == "min" else max(merged[key], value)
+        else:
+            merged[key] = merged[key] + value
+    return merged
+
+
+# The predictions' metadata and warnings, from the merged counts of every chunk.
+#
+# Args:
+#     counts: Merged ``scoring_counts``.
+#     names: The model's feature names (their order orders the maps).
+#     summary: ``task``, ``classes``, ``ignored_columns``, ``replaced_columns``
+#         and ``reading_options`` of the scoring.
+#     output_format: "csv" or "parquet".
+#
+# Returns:
+#     (metadata, warnings): the bounded metadata and the warning lines.
+def describe_scoring(counts: dict, names: list, summary: dict, output_format: str):
+    for key in ("missing_values", "unseen_categories", "unparseable_dates"):
+        found = counts.get(key, {})
+        counts[key] = {name: found[name] for name in names if found.get(name)}
+    if summary["task"] == "regression":
+        found = counts.get("prediction", {"min": 0.0, "max": 0.0, "sum": 0.0})
+        described = {
+            "prediction_summary": {
+                "min": round(found["min"], 6),
+                "mean": round(found["sum"] / max(counts["rows"], 1), 6),
+                "max": round(found["max"], 6),
+            }
+        }
+    else:
+        found = counts.get("prediction_counts", {})
+        described = {
+            "classes": summary["classes"],
+            "prediction_counts": dict(sorted(found.items(), key=lambda item: -item[1])),
+        }
+    ignored, replaced = summary["ignored_columns"], summary["replaced_columns"]
+    warnings = []
+    if ignored:
+        warnings.append(f"ignored columns the model does not use: {bounded(ignored)}")
+    if counts["unseen_categories"]:
+        unseen = bounded(counts["unseen_categories"])
+        warnings.append(f"categories unseen in training, encoded as rare: {unseen}")
+    if counts["unparseable_dates"]:
+        unparseable = bounded(counts["unparseable_dates"])
+        warnings.append(f"dates that do not parse, used as missing: {unparseable}")
+    if counts["missing_values"]:
+        missing = bounded(counts["missing_values"])
+        warnings.append(f"missing values, filled in by the model's imputers: {missing}")
+    metadata = {
+        "format": output_format,
+        "rows": counts["rows"],
+        "task": summary["task"],
+        **described,
+        "replaced_columns": replaced,
+        "ignored_columns": ignored,
+        "missing_values": counts["missing_values"],
+        "unseen_categories": counts["unseen_categories"],
+        "unparseable_dates": counts["unparseable_dates"],
+        "warnings": warnings,
+        "reading_options": summary["reading_options"],
+    }
+    if replaced:
+        warnings = warnings + [f"replaced existing columns {replaced}"]
+    return bounded(metadata), warnings
+
+
+# What drift needs of a chunk, as counts that add up across chunks: per
+# feature its rows and present values; numeric, the values in each training
+# bin and their min, max and sum; datetime, the values that parse;
+# categorical, the values seen in training and the count of the ten most
+# frequent training categories (the chart's).
+#
+# Args:
+#     inputs: The model's inputs, from ``prepare_rows``.
+#     features: The model's features.
+def drift_counts(inputs, features: list) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    counts = {}
+    for feature in features:
+        name, kind = feature["name"], feature["kind"]
+        present = inputs[name].dropna()
+        entry = {"rows": len(inputs), "present": len(present)}
+        if kind == "numeric" and feature.get("bin_edges") is not None:
+            numbers = present.to_numpy(dtype=float)
+            edges = feature["bin_edges"]
+            bins = np.bincount(
+                np.searchsorted(edges, numbers, side="right"), minlength=len(edges) + 1
+            )
+            entry["bins"] = [int(n) for n in bins]
+            if len(numbers):
+                entry.update(min=float(numbers.min()), max=float(numbers.max()))
+        elif kind == "datetime":
+            parsed = pd.to_datetime(
+                present, format=feature.get("format"), errors="coerce", utc=True
+            )
+            entry["parsed"] = int(parsed.notna().sum())
+        elif kind == "categorical" and feature.get("categories") is not None:
+            known = list(feature["categories"])
+            entry["known"] = int(present.isin(known).sum())
+            found = present[present.isin(known[:10])].value_counts()
+            entry["top"] = {str(label): int(n) for label, n in found.items()}
+        counts[name] = entry
+    return counts
+
+
+# The profile of each feature in the rows to score, from merged ``drift_counts``:
+# ``rows``, ``present``, ``missing_rate`` (values that do not parse count as
+# missing for dates), and ``bin_shares`` (numeric), ``new_category_share``
+# and ``categories`` (categorical) when there are values.
+#
+# Args:
+#     counts: Merged ``drift_counts``.
+def drift_profiles(counts: dict) -> dict:
+    profiles = {}
+    for name, entry in counts.items():
+        rows, present = entry["rows"], entry["present"]
+        filled = entry.get("parsed", present)
+        profile = {
+            "rows": rows,
+            "present": present,
+            "missing_rate": round(1 - filled / rows, 6) if rows else 0.0,
+        }
+        if "bins" in entry:
+            profile["bin_shares"] = [round(n / max(present, 1), 6) for n in entry["bins"]]
+            if "min" in entry:
+                profile.update(min=entry["min"], max=entry["max"])
+        if "known" in entry:
+            profile["categories"] = entry["top"]
+            if present:
+                profile["new_category_share"] = (present - entry["known"]) / present
+        profiles[name] = profile
+    return profiles
+
+
+# Opens a writer of pyarrow tables to ``path``: CSV (comma-separated, UTF-8,
+# fields quoted only where needed) or Parquet. Its ``write_table`` and
+# ``close`` are pyarrow's.
+#
+# Args:
+#     path: The file to write.
+#     output_format: "csv" or "parquet".
+#     schema: The pyarrow schema of the tables to write.
+def open_writer(path: str, output_format: str, schema):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if output_format == "parquet":
+        return pq.ParquetWriter(path, schema)
+    return pacsv.CSVWriter(path, schema, write_options=pacsv.WriteOptions(quoting_style="needed"))

@@ -1,0 +1,439 @@
+"""Helpers for reading tables: the one home of every step that reads rows.
+
+A table is a single file, or a folder or object-store prefix of part files;
+each part is CSV or Parquet, told apart by its content (Parquet files start
+with ``PAR1``), not only by its name. It is read whole (``read_whole_table``, with
+pandas' type inference, as training needs) or in chunks of rows
+(``iter_table``, pyarrow's streaming CSV reader and Parquet row groups), so a
+step's memory is set by the chunk, not by the file.
+
+Embedded into the components that call them, as ``shared.py``'s helpers are
+(read its docstring: the same rules hold, comments rather than docstrings).
+"""
+
+from components.shared import fail
+from components.storage import object_store
+
+
+# The CSV reading options, detected from the first bytes of a file where "auto".
+#
+# "auto" options are detected from the first 64 KiB: the encoding (UTF-16 or
+# UTF-32 when a byte-order mark says so; else UTF-8, with or without a
+# byte-order mark, else Windows-1252, else Latin-1), the delimiter (the one of
+# , ; tab | that splits every sampled line into the same number of fields, the
+# most fields winning) and the decimal mark (a comma when numbers like 3,14
+# outnumber numbers like 3.14, with "." then read as the thousands separator).
+#
+# Args:
+#     head: The file's first 64 KiB.
+#     source: How to name the file in messages (its URI).
+#     delimiter: Field separator, or "auto".
+#     decimal: Decimal mark ("." or ","), or "auto".
+#     encoding: Text encoding (a Python codec name), or "auto".
+#
+# Returns:
+#     (options, encodings): the delimiter, decimal and thousands separator, and
+#     the encodings the head decodes with, most likely first.
+def csv_options(head: bytes, source: str, delimiter="auto", decimal="auto", encoding="auto"):
+    import codecs
+    import csv
+    import re
+
+    if not head.strip():
+        fail(f"{source}: the file is empty. Provide a CSV with a header row and data rows.")
+    # A UTF-16 or UTF-32 byte-order mark says the encoding unambiguously.
+    if encoding == "auto" and head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif encoding == "auto" and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    if encoding == "auto" and b"\x00" in head:  # a forced encoding is taken at its word
+        fail(
+            f"{source}: binary content, not CSV text (an Excel or zip file, or UTF-16 "
+            "text without a byte-order mark?). Export it as a UTF-8 CSV or Parquet, or set the "
+            "encoding option (e.g. utf-16-le)."
+        )
+
+    if encoding == "auto":
+        encodings = ["utf-8-sig", "cp1252", "latin-1"]
+    elif encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encodings = ["utf-8-sig"]  # also accepts a byte-order mark
+    else:
+        encodings = [encoding]
+    text = None
+    for candidate in list(encodings):
+        try:
+            text = codecs.getincrementaldecoder(candidate)().decode(head, final=False)
+            break
+        except LookupError:
+            fail(f"{source}: unknown encoding {candidate!r}. Use a codec name such as utf-8.")
+        except UnicodeDecodeError:
+            encodings.remove(candidate)
+    if text is None:
+        fail(
+            f"{source}: not valid {encoding} text. Set the encoding option to the file's "
+            "encoding, e.g. latin-1 or cp1252, or to auto."
+        )
+
+    sampled = text.splitlines()
+    if len(head) == 1 << 16 and len(sampled) > 1:
+        sampled = sampled[:-1]  # the last line may be cut short
+    lines = [line for line in sampled if line.strip()][:50]
+    if delimiter == "auto":
+        widths = {}
+        for candidate in (",", ";", "\t", "|"):
+            counts = [len(row) for row in csv.reader(lines, delimiter=candidate)]
+            widths[candidate] = (len(set(counts)) == 1, counts[0] if counts else 1)
+        consistent = [c for c, (same, width) in widths.items() if same and width > 1]
+        pool = consistent or [c for c, (_, width) in widths.items() if width > 1] or [","]
+        delimiter = max(pool, key=lambda c: widths.get(c, (True, 1))[1])
+    if decimal == "auto":
+        fields = [f.strip() for row in csv.reader(lines[1:], delimiter=delimiter) for f in row]
+        comma_numbers = sum(bool(re.fullmatch(r"[-+]?\d[\d.]*,\d+", f)) for f in fields)
+        dot_numbers = sum(bool(re.fullmatch(r"[-+]?\d*\.\d+", f)) for f in fields)
+        decimal = "," if delimiter != "," and comma_numbers > dot_numbers else "."
+    thousands = "." if decimal == "," else None
+    return {"delimiter": delimiter, "decimal": decimal, "thousands": thousands}, encodings
+
+
+# The column names of a CSV header as written, stripped; stops on a repeated name.
+#
+# Args:
+#     header: The header's fields.
+#     source: How to name the file in messages.
+def header_names(header, source: str) -> list:
+    import collections
+
+    names = [str(name).strip() for name in header]
+    duplicated = sorted(name for name, count in collections.Counter(names).items() if count > 1)
+    if duplicated:
+        fail(f"{source}: duplicate column names {duplicated}. Rename them so each is unique.")
+    return names
+
+
+# Reads a CSV file into a DataFrame, or stops with a clear error.
+#
+# The options are those of ``csv_options``. Column names are stripped of
+# surrounding spaces.
+#
+# Args:
+#     path: Local path of the file.
+#     source: How to name the file in messages (its URI).
+#     delimiter: Field separator, or "auto".
+#     decimal: Decimal mark ("." or ","), or "auto".
+#     encoding: Text encoding (a Python codec name), or "auto".
+#
+# Returns:
+#     (frame, options): the table, and the delimiter, decimal, thousands and
+#     encoding it was read with.
+def read_csv_table(path: str, source: str, delimiter="auto", decimal="auto", encoding="auto"):
+    import csv
+    import os
+
+    import pandas as pd
+
+    if not os.path.exists(path):
+        fail(f"{source}: file not found. Check the data URI or path.")
+    if os.path.isdir(path):
+        fail(f"{source}: is a directory, not a CSV file. Point the data URI at the file.")
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    options, encodings = csv_options(head, source, delimiter, decimal, encoding)
+    frame = None
+    for candidate in encodings:
+        try:
+            frame = pd.read_csv(
+                path,
+                sep=options["delimiter"],
+                decimal=options["decimal"],
+                thousands=options["thousands"],
+                encoding=candidate,
+                low_memory=False,
+            )
+            options["encoding"] = candidate
+            break
+        except UnicodeDecodeError as error:
+            last_error = error
+        except pd.errors.EmptyDataError:
+            fail(f"{source}: no columns found. Provide a CSV with a header row and data rows.")
+        except (pd.errors.ParserError, ValueError) as error:
+            reason = str(error).strip().splitlines()[-1]
+            fail(
+                f"{source}: not a readable CSV with delimiter {options['delimiter']!r} "
+                f"({reason}). Fix the file or set the delimiter option."
+            )
+    if frame is None:
+        fail(
+            f"{source}: not valid {last_error.encoding} text (byte {last_error.start}). "
+            "Set the encoding option to the file's encoding, e.g. latin-1 or cp1252."
+        )
+    # pandas renames a repeated header ("a", "a.1"), so count the names as written.
+    with open(path, encoding=options["encoding"], newline="") as handle:
+        header = next(csv.reader(handle, delimiter=options["delimiter"]), [])
+    if options["encoding"] == "utf-8-sig":
+        options["encoding"] = "utf-8"
+    frame.columns = [str(name).strip() for name in frame.columns]
+    if len(header) == len(frame.columns):
+        header_names(header, source)
+    if frame.empty:
+        fail(f"{source}: a header but no data rows. Provide a CSV with data rows.")
+    return frame, options
+
+
+# The part files of a table: the file itself, or the files of a folder or
+# object-store prefix, sorted by name. Names starting with "_" or "." (such as
+# _SUCCESS markers) and manifest.json are not data and are left out.
+#
+# Args:
+#     location: A local path or an object-store URI.
+#     source: How to name the table in messages.
+def table_parts(location: str, source: str) -> list:
+    import os
+
+    def is_data(name):
+        base = name.rstrip("/").rsplit("/", 1)[-1]
+        return not base.startswith(("_", ".")) and base != "manifest.json"
+
+    store = object_store(location)
+    if store is None:
+        if os.path.isfile(location):
+            return [location]
+        if not os.path.isdir(location):
+            fail(f"{source}: file not found. Check the data URI or path.")
+        parts = sorted(
+            os.path.join(folder, name)
+            for folder, _, files in os.walk(location)
+            for name in files
+            if is_data(os.path.relpath(os.path.join(folder, name), location))
+        )
+    else:
+        filesystem, path = store
+        scheme = location.partition("://")[0]
+        if filesystem.isfile(path):
+            return [location]
+        parts = sorted(f"{scheme}://{p}" for p in filesystem.find(path) if is_data(p[len(path) :]))
+    if not parts:
+        fail(f"{source}: a folder with no table files. Point the data URI at CSV or Parquet files.")
+    return parts
+
+
+# Opens a part file (a local path or an object-store URI) for reading bytes.
+#
+# Args:
+#     part: The part's path or URI.
+def open_part(part: str):
+    store = object_store(part)
+    if store is None:
+        return open(part, "rb")
+    filesystem, path = store
+    return filesystem.open(path, "rb")
+
+
+# "parquet" when the part starts with Parquet's magic bytes, else "csv".
+#
+# Args:
+#     part: The part's path or URI.
+def part_format(part: str) -> str:
+    with open_part(part) as handle:
+        return "parquet" if handle.read(4) == b"PAR1" else "csv"
+
+
+# Reads a whole table into one DataFrame, with pandas' type inference: a CSV
+# file as ``read_csv_table`` does, a Parquet file with its own types, a folder
+# or prefix as its parts one after another (their columns must be the same).
+#
+# Args:
+#     location: A local path (a file or a folder).
+#     source: How to name the table in messages.
+#     delimiter: Field separator of CSV parts, or "auto".
+#     decimal: Decimal mark of CSV parts, or "auto".
+#     encoding: Text encoding of CSV parts, or "auto".
+#
+# Returns:
+#     (frame, options): the table, and the CSV options it was read with
+#     ({"format": "parquet"} for Parquet).
+def read_whole_table(location: str, source: str, delimiter="auto", decimal="auto", encoding="auto"):
+    import os
+
+    import pandas as pd
+
+    parts = table_parts(location, source)
+    frames, options = [], {}
+    for part in parts:
+        named = source if part == location else f"{source}/{os.path.relpath(part, location)}"
+        if part_format(part) == "parquet":
+            try:
+                frame, options = pd.read_parquet(part), {"format": "parquet"}
+            except Exception as error:  # pyarrow raises many kinds for a damaged file
+                fail(f"{named}: not a readable Parquet file ({error}). Fix or remove it.")
+        else:
+            frame, options = read_csv_table(part, named, delimiter, decimal, encoding)
+        if frames and list(frame.columns) != list(frames[0].columns):
+            fail(
+                f"{named}: columns differ from the first part's {list(frames[0].columns)[:20]}. "
+                "Give every part file the same columns."
+            )
+        frames.append(frame)
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if frame.empty:
+        fail(f"{source}: a header but no data rows. Provide a table with data rows.")
+    return frame, options
+
+
+# The column names of a part, and how to read it: the CSV options detected on
+# its first 64 KiB (see ``csv_options``), or {"format": "parquet"}.
+#
+# Args:
+#     part: The part's path or URI.
+#     source: How to name the part in messages.
+#     delimiter: Field separator, or "auto".
+#     decimal: Decimal mark, or "auto".
+#     encoding: Text encoding, or "auto".
+def part_schema(part: str, source: str, delimiter="auto", decimal="auto", encoding="auto"):
+    import codecs
+    import csv
+    import io
+
+    if part_format(part) == "parquet":
+        import pyarrow.parquet as pq
+
+        with open_part(part) as handle:
+            try:
+                names = pq.ParquetFile(handle).schema_arrow.names
+            except Exception as error:  # pyarrow raises many kinds for a damaged file
+                fail(f"{source}: not a readable Parquet file ({error}). Fix or remove it.")
+        return header_names(names, source), {"format": "parquet"}
+    with open_part(part) as handle:
+        head = handle.read(1 << 16)
+    options, encodings = csv_options(head, source, delimiter, decimal, encoding)
+    text = codecs.getincrementaldecoder(encodings[0])().decode(head, final=False)
+    header = next(csv.reader(io.StringIO(text), delimiter=options["delimiter"]), [])
+    encoding = "utf-8" if encodings[0] == "utf-8-sig" else encodings[0]
+    return header_names(header, source), {"format": "csv", **options, "encoding": encoding}
+
+
+# Reads a table in chunks of at most ``chunk_rows`` rows, as pyarrow tables.
+#
+# CSV parts are read with pyarrow's streaming reader, every column as text
+# (the empty field and pandas' missing markers such as NA as missing): the
+# types then do not depend on where a chunk starts, so any chunking gives the
+# same rows. Parquet parts are read by row group, with their own types.
+# ``start`` and ``stop`` count rows over the whole table (for a shard of it).
+#
+# Args:
+#     parts: The part files, from ``table_parts``.
+#     source: How to name the table in messages.
+#     chunk_rows: Most rows in a chunk.
+#     start: First row to read.
+#     stop: Row to stop before; None for the end.
+#     columns: The columns to read (in the part's order); None for all.
+#     delimiter: Field separator of CSV parts, or "auto".
+#     decimal: Decimal mark of CSV parts, or "auto".
+#     encoding: Text encoding of CSV parts, or "auto".
+#     root: The folder the parts are in, named ``source`` in messages.
+#
+# Yields:
+#     (part, names, options, first_row, chunk): the part, its column names, its
+#     reading options, the number of the chunk's first row in the part (from 0)
+#     and the chunk (a pyarrow Table).
+def iter_table(
+    parts, source, chunk_rows=100_000, start=0, stop=None, columns=None, delimiter="auto",
+    decimal="auto", encoding="auto", root="",
+):  # fmt: skip
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    missing_markers = [
+        "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+        "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    ]  # fmt: skip
+    seen = 0  # rows of the table before the current part
+    for part in parts:
+        if stop is not None and seen >= stop:
+            return
+        named = source if len(parts) == 1 else part
+        if root and part.startswith(root):
+            named = source + part[len(root) :]
+        names, options = part_schema(part, named, delimiter, decimal, encoding)
+        skip = max(start - seen, 0)
+        handle = open_part(part)
+        try:
+            if options["format"] == "parquet":
+                parquet = pq.ParquetFile(handle)
+                total, end = parquet.metadata.num_rows, None if stop is None else stop - seen
+                groups, first, offset = [], 0, None
+                for index in range(parquet.num_row_groups):
+                    size = parquet.metadata.row_group(index).num_rows
+                    if first + size > skip and (end is None or first < end):
+                        offset = first if offset is None else offset
+                        groups.append(index)
+                    first += size
+                offset = offset or 0
+                batches = (
+                    parquet.iter_batches(batch_size=chunk_rows, row_groups=groups, columns=columns)
+                    if groups
+                    else []
+                )
+            else:
+                # Blocks of about chunk_rows rows, from the header's size as a guess.
+                block = max(min(len(",".join(names)) * 4 * chunk_rows, 64 << 20), 1 << 14)
+                batches = pacsv.open_csv(
+                    handle,
+                    read_options=pacsv.ReadOptions(
+                        encoding={"utf-8": "utf8"}.get(options["encoding"], options["encoding"]),
+                        skip_rows=1,
+                        column_names=names,
+                        skip_rows_after_names=skip,
+                        block_size=block,
+                    ),
+                    parse_options=pacsv.ParseOptions(delimiter=options["delimiter"]),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={name: pa.string() for name in names},
+                        null_values=missing_markers,
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=True,
+                        include_columns=columns,
+                    ),
+                )
+                total, offset = None, skip
+            row = offset  # the part's row number of the next batch
+            for batch in batches:
+                chunk = pa.Table.from_batches([batch])
+                low = max(skip - row, 0)
+                high = len(chunk) if stop is None else min(len(chunk), stop - seen - row)
+                for begin in range(low, max(high, low), chunk_rows):
+                    end = min(begin + chunk_rows, high)
+                    yield part, names, options, row + begin, chunk.slice(begin, end - begin)
+                row += len(chunk)
+                if stop is not None and seen + row >= stop:
+                    break
+            seen += total if total is not None else row
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
+            reason = (str(error).strip().splitlines() or [""])[0][:300]
+            fail(
+                f"{named}: not a readable {'CSV' if options['format'] == 'csv' else 'Parquet'} "
+                f"file ({reason}). Fix or "
+                "remove this file, or set the delimiter and encoding options."
+            )
+        finally:
+            handle.close()
+
+
+# The number of data rows in a part: a Parquet file's metadata, or a CSV read
+# through, its first column only.
+#
+# Args:
+#     part: The part's path or URI.
+#     source: How to name the part in messages.
+#     delimiter: Field separator, or "auto".
+#     decimal: Decimal mark, or "auto".
+#     encoding: Text encoding, or "auto".
+def count_rows(part: str, source: str, delimiter="auto", decimal="auto", encoding="auto") -> int:
+    import pyarrow.parquet as pq
+
+    names, options = part_schema(part, source, delimiter, decimal, encoding)
+    if options["format"] == "parquet":
+        with open_part(part) as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
+    chunks = iter_table([part], source, 1 << 20, 0, None, names[:1], delimiter, decimal, encoding)
+    return sum(len(chunk) for *_, chunk in chunks)
