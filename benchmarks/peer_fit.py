@@ -60,7 +60,11 @@ def fit_autogluon(train, test, target, task, metric):
     """AutoGluon medium_quality; returns (predictions, positive-class probabilities)."""
     from autogluon.tabular import TabularPredictor
 
-    kind = "regression" if task == "regression" else ("binary" if metric == "roc_auc" else "multiclass")
+    kind = (
+        "regression"
+        if task == "regression"
+        else ("binary" if metric == "roc_auc" else "multiclass")
+    )
     with tempfile.TemporaryDirectory(prefix="autogluon-") as folder:
         predictor = TabularPredictor(
             label=target, problem_type=kind, eval_metric=metric, path=folder, verbosity=0

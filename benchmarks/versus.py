@@ -97,10 +97,13 @@ def main() -> None:
             row = {
                 "table": name, "source": table["source"], "rows": table["rows"], "task": task,
                 "classes": classes, "metric": metric, "ours": round(float(ours), 4),
-                "ours_seconds": round(ours_seconds, 1), "ours_model": model["hyperparameters"]["model"],
+                "ours_seconds": round(ours_seconds, 1),
+                "ours_model": model["hyperparameters"]["model"],
             }  # fmt: skip
             for peer, python in pythons.items():
-                result = run_peer(python, peer, split["train"], split["test"], table["target"], task)
+                result = run_peer(
+                    python, peer, split["train"], split["test"], table["target"], task
+                )
                 row[peer], row[f"{peer}_seconds"] = round(result["score"], 4), result["seconds"]
             best = max(row[peer] for peer in pythons)
             row["ratio"] = round(row["ours"] / best, 4) if best > 0 else None
@@ -114,14 +117,25 @@ def main() -> None:
 
 def print_table(rows: list, peers: list) -> None:
     """The comparison as a Markdown table, with the mean and worst ratio and total times."""
-    head = ["table", "rows", "metric", "ours", *peers, "ours/best", "ours s", *[f"{p} s" for p in peers]]
+    head = [
+        "table",
+        "rows",
+        "metric",
+        "ours",
+        *peers,
+        "ours/best",
+        "ours s",
+        *[f"{p} s" for p in peers],
+    ]
     print("\n| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:
         cells = [row["table"], row["rows"], row["metric"], f"{row['ours']:.4f}"]
         cells += [f"{row[peer]:.4f}" for peer in peers]
         cells += [f"{row['ratio']:.3f}" if row["ratio"] is not None else "n/a"]
-        cells += [f"{row['ours_seconds']:.0f}"] + [f"{row[f'{peer}_seconds']:.0f}" for peer in peers]
+        cells += [f"{row['ours_seconds']:.0f}"] + [
+            f"{row[f'{peer}_seconds']:.0f}" for peer in peers
+        ]
         print("| " + " | ".join(map(str, cells)) + " |")
     ratios = [row["ratio"] for row in rows if row["ratio"] is not None]
     if ratios:
