@@ -58,7 +58,8 @@ def batch_predict(
     features = meta["features"]
     inputs = select_features(frame, features, data.uri)
     task = meta.get("task", "classification")
-    trees = getattr(estimator[-1], "estimators_", None)  # forests only
+    forest = hasattr(estimator[-1], "n_estimators")  # not boosting, nor an ensemble's vote
+    trees = getattr(estimator[-1], "estimators_", None) if forest else None
     if task == "regression" and trees is None:
         added = {"prediction": estimator.predict(inputs)}
     elif task == "regression":

@@ -250,9 +250,19 @@ def shared_helpers(func: Callable) -> list[Callable]:
     Found directly or through each other, and ordered by module and line, so
     that the compiled YAML is deterministic.
     """
-    from components import families, features, kserve, reports, selection, shared, storage, tasks
+    from components import (
+        ensembles,
+        families,
+        features,
+        kserve,
+        reports,
+        selection,
+        shared,
+        storage,
+        tasks,
+    )
 
-    modules = [shared, tasks, families, features, selection, storage, kserve, reports]
+    modules = [shared, tasks, families, features, ensembles, selection, storage, kserve, reports]
     found, pending = {}, [func.__code__]
     while pending:
         code = pending.pop()

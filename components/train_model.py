@@ -54,7 +54,13 @@ def train_model(
     other families on held-out rows (3-fold cross-validation under 10,000
     rows, a stratified fifth from there), and refitted on all rows if they
     win. Within the noise (one spread of the top score) the candidate listed
-    first wins, so list the one you prefer first. The test rows are never used.
+    first wins, so list the one you prefer first. Candidates of the last round
+    are also combined by greedy ensemble selection on their held-out
+    predictions (Caruana et al., 2004): where the weighted average beats the
+    best alone by more than its standard error, the model is a scikit-learn
+    ``VotingClassifier`` (soft) or ``VotingRegressor`` of their Pipelines,
+    each fitted on all rows, with those weights (``model`` is ``ensemble``,
+    ``members`` lists them). The test rows are never used.
 
     Preprocessing: numeric gaps become the training median, text and other
     non-numeric columns are one-hot encoded (the 49 most frequent categories
@@ -207,7 +213,8 @@ def train_model(
         summary["class_count"] = len(metadata["classes"])
     model.metadata.update(bounded(summary))
     scored = [entry for entry in board if entry["score"] is not None]
-    leaderboard_metrics.log_metric("candidates", len(board))
+    candidates = sum(entry["model"] != "ensemble" for entry in board)
+    leaderboard_metrics.log_metric("candidates", candidates)
     leaderboard_metrics.log_metric("fit_seconds", round(fit_seconds, 3))
     if scored:
         leaderboard_metrics.log_metric("best_score", scored[0]["score"])
@@ -219,7 +226,7 @@ def train_model(
     what = "regression" if task == "regression" else f"{len(metadata['classes'])} classes"
     ran = f" ({metadata['iterations_run']} iterations)" if "iterations_run" in metadata else ""
     print(
-        f"Trained {settings['model']} (best of {len(board)}) on {len(frame)} rows, "
+        f"Trained {settings['model']} (best of {candidates}) on {len(frame)} rows, "
         f"{len(features)} features, {what}, in {fit_seconds:.2f} s{ran}."
     )
     exit_quickly()
