@@ -8,7 +8,7 @@ SERVING_VENV := .venv-serving
 STORAGE_INIT_VENV := .venv-kserve-storage
 RUN_DIR ?= runs/demo
 
-.PHONY: setup serving-env storage-init-env run test compile docs lint bench bench-cold lock clean
+.PHONY: setup serving-env storage-init-env peers-env run test compile docs lint bench bench-cold bench-quality lock clean
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,25 @@ $(STORAGE_INIT_VENV)/.installed: requirements-kserve-storage.txt
 	$(STORAGE_INIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-kserve-storage.txt
 	touch $@
 
+# The quality benchmark's peers, each in an environment of its own (their pins never mix with ours).
+# The public tables are read in the LightGBM one (statsmodels' and ISLP's bundled files; ISLP without
+# its dependencies: torch and the rest serve its labs, not its data) and written as CSV.
+PEERS_DIR := .venv-peers
+LIGHTGBM_PEER_PINS := lightgbm==4.7.0 pandas==3.1.1 scikit-learn==1.9.1 statsmodels==0.15.0
+AUTOGLUON_PEER_PINS := autogluon.tabular[lightgbm,catboost,xgboost]==1.6.3
+peers-env: $(PEERS_DIR)/lightgbm/.installed $(PEERS_DIR)/autogluon/.installed
+
+$(PEERS_DIR)/lightgbm/.installed:
+	$(PYTHON) -m venv $(PEERS_DIR)/lightgbm
+	$(PEERS_DIR)/lightgbm/bin/python -m pip install --quiet --disable-pip-version-check $(LIGHTGBM_PEER_PINS)
+	$(PEERS_DIR)/lightgbm/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ISLP==0.6.0
+	touch $@
+
+$(PEERS_DIR)/autogluon/.installed:
+	$(PYTHON) -m venv $(PEERS_DIR)/autogluon
+	$(PEERS_DIR)/autogluon/bin/python -m pip install --quiet --disable-pip-version-check '$(AUTOGLUON_PEER_PINS)'
+	touch $@
+
 compile: setup
 	$(PY) compile.py
 
@@ -56,6 +75,10 @@ bench: setup
 # A step's set-up on a bare pod (fresh venv, no cache), and the pipeline in venv mode.
 bench-cold: setup
 	$(PY) -m benchmarks.cold_start $(BENCH_ARGS)
+
+# Held-out quality against LightGBM defaults and AutoGluon medium_quality on bundled public tables.
+bench-quality: setup peers-env
+	$(PY) -m benchmarks.versus --peers-dir $(PEERS_DIR) $(QUALITY_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -43,12 +43,46 @@ def date_format(values) -> str:
     return best if best_share >= 0.95 else ""
 
 
+# Whether a column of text holds free text (names, titles, descriptions)
+# rather than categories or identifiers.
+#
+# The rule, on up to 500 of its values: more than 50 distinct values (one-hot
+# encoding keeps 49: fewer are categories), and the median value holds at
+# least two words, a word being a whitespace-separated token made of letters
+# only (apostrophes, hyphens and periods inside allowed) once the punctuation
+# around it is stripped, two letters or more. "Braund, Mr. Owen Harris" holds
+# four; an ID or code ("C100231", "A/5 21171", "3f2a9c…", a UUID, an e-mail
+# address) none, as digits or symbols sit in its tokens: it stays id-like.
+#
+# Args:
+#     values: A column of text.
+def free_text(values) -> bool:
+    import re
+
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    present = values.dropna().astype(str)
+    if present.nunique() <= 50:
+        return False
+    sample = present.sample(500, random_state=0) if len(present) > 500 else present
+    word = re.compile(r"[^\W\d_](?:[^\W\d_]|['.-](?=[^\W\d_]))+")
+
+    def words(text):
+        stripped = (token.strip('"()[]{},;:!?.') for token in text.split())
+        return sum(bool(word.fullmatch(token)) for token in stripped)
+
+    return float(sample.map(words).median()) >= 2
+
+
 # Decides which columns are features and of which kind, from their pandas types.
 #
 # Numeric types (not booleans) are "numeric"; text holding dates (see
 # ``date_format``) is "datetime", with its ``format`` and the date ``parts`` the
-# model will use (the hour too when the values have times); text, booleans and
-# anything else are "categorical". The target and the excluded columns are left out.
+# model will use (the hour too when the values have times); free text (see
+# ``free_text``) is "text"; text, booleans and anything else are
+# "categorical". The target and the excluded columns are left out.
 #
 # Returns:
 #     ``[{"name": ..., "kind": ...}, ...]`` in column order.
@@ -64,7 +98,8 @@ def infer_features(frame, target_column: str, exclude_columns=()) -> list:
             continue
         found = date_format(frame[name])
         if not found:
-            features.append({"name": name, "kind": "categorical"})
+            kind = "text" if free_text(frame[name]) else "categorical"
+            features.append({"name": name, "kind": kind})
             continue
         parts = ["year", "month", "day_of_week", "day_of_year"]
         parsed = pd.to_datetime(frame[name], format=found, errors="coerce", utc=True).dropna()
@@ -145,9 +180,17 @@ def select_features(frame, features: list, source: str, first_row: int = 1):
 # pandas does, MLServer included, with none of our code. Other features:
 # missing values become "missing", then one-hot encoding (the 49 most frequent
 # categories of a column get their own column, rarer and unseen ones share
-# one); for "native", category codes the model splits on as categories (the
-# 254 most frequent, rarer ones sharing one; gaps and unseen categories are
-# gaps).
+# one), or for a column of over 50 categories (its profiled ``unique``),
+# scikit-learn's ``TargetEncoder``: each category's shrunk target mean (per
+# class for several classes), cross-fitted on the training rows so a row's own
+# target never leaks into its code; for "native", category codes the model
+# splits on as categories (the 254 most frequent, rarer ones sharing one; gaps
+# and unseen categories are gaps), target means too past 50 categories.
+# Text features (``free_text``): gaps become "", then TF-IDF weights of the
+# 100 most frequent words and of the 100 most frequent character 2- to 4-grams
+# within words (bounded, whatever the rows), so "Mr", "Miss" or "Master"
+# inside a name can decide; all in scikit-learn, so the saved model still
+# loads with none of our code.
 #
 # Args:
 #     features: ``[{"name": ..., "kind": ...}, ...]`` from ``infer_features``.
@@ -174,13 +217,16 @@ def build_model(
 
     import pandas as pd
     from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
     from sklearn.preprocessing import (
         FunctionTransformer,
         OneHotEncoder,
         OrdinalEncoder,
         StandardScaler,
+        TargetEncoder,
     )
 
     settings = check_candidate(hyperparameters, task)
@@ -209,9 +255,28 @@ def build_model(
         union = FeatureUnion([*parts, ("elapsed_days", elapsed)])
         return make_pipeline(step(parse), union, *numbers())
 
+    def text_terms():
+        return make_pipeline(
+            FunctionTransformer(methodcaller("fillna", "")),
+            FeatureUnion(
+                [
+                    ("words", TfidfVectorizer(max_features=100)),
+                    (
+                        "chars",
+                        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), max_features=100),
+                    ),
+                ]
+            ),
+        )
+
     dates = [f for f in features if f["kind"] == "datetime"]
+    texts = [f["name"] for f in features if f["kind"] == "text"]
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
     categorical = [f["name"] for f in features if f["kind"] == "categorical"]
+    # Over 50 categories (profiled by train_model; one-hot keeps 49, and native
+    # splits need 20 rows a side): their cross-fitted target means instead.
+    many = [f["name"] for f in features if f["name"] in categorical and f.get("unique", 0) > 50]
+    categorical = [name for name in categorical if name not in many]
     if style == "native":
         categories = OrdinalEncoder(
             handle_unknown="use_encoded_value",
@@ -229,12 +294,23 @@ def build_model(
     parts = [
         *[(f"datetime_{i}", date_parts(f), [f["name"]]) for i, f in enumerate(dates)],
         ("numeric", make_pipeline(*numbers()), numeric),
+        *[(f"text_{i}", text_terms(), name) for i, name in enumerate(texts)],
     ]
     # Category codes first for "native", so the model knows their positions; last
     # otherwise, the order forests were trained on before the families (which
     # reproduces their models seed for seed).
     coded = ("categorical", categories, categorical)
-    preprocess = ColumnTransformer([coded, *parts] if style == "native" else [*parts, coded])
+    folds = KFold if task == "regression" else StratifiedKFold
+    means = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
+        TargetEncoder(cv=folds(n_splits=5, shuffle=True, random_state=random_state)),
+    )
+    encoded = [("target_encoded", means, many)] if many else []
+    # Dense: gradient boosting takes no sparse input, and text terms are bounded.
+    preprocess = ColumnTransformer(
+        [coded, *parts, *encoded] if style == "native" else [*parts, coded, *encoded],
+        sparse_threshold=0,
+    )
     codes = range(len(categorical)) if style == "native" else ()
     estimator = make_estimator(settings, task, random_state, codes, out_of_bag, rows=rows)
     step = "regressor" if task == "regression" else "classifier"

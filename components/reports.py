@@ -418,6 +418,8 @@ def leaderboard_page(board: list, metric: str, rows: int) -> str:
         settings = json.dumps(tidy(entry["hyperparameters"]))
         if "iterations_run" in entry:
             settings += f"; {entry['iterations_run']} iterations run"
+        if "weight" in entry:
+            settings += f"; weight {entry['weight']:.2f} in the ensemble"
         lines.append(
             "<tr>" + cell(entry["rank"]) + cell(entry["model"], "text") + cell(score)
             + cell(entry["scored_by"], "text") + cell(f"{entry['rows']:,}") + cell(entry["round"])
@@ -430,7 +432,11 @@ def leaderboard_page(board: list, metric: str, rows: int) -> str:
         f" ({direction} is better), scored on the training rows only: the test rows are kept "
         "for the final evaluation of the winner. ± is the spread of the score over five parts "
         "of the scored rows. The winner comes first: the earliest candidate in the search space "
-        "whose score is within one spread of the top score. Candidates that went on to a later "
+        "whose score is within one spread of the top score, or an ensemble: the weighted "
+        "average of the last round's candidates chosen greedily on their held-out predictions "
+        "(Caruana et al., 2004), where it beats the best alone by more than that score's "
+        "standard error (spread / √5); its members follow it, with their weights. "
+        "Candidates that went on to a later "
         "round rank next. Seconds: "
         "fitting and scoring in every round, plus the refit of a winner scored on held-out "
         "rows. Gradient boosting's iterations run: those of its last scoring fit, or for a "

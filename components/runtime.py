@@ -275,8 +275,8 @@ def shared_helpers(func: Callable) -> list[Callable]:
     import importlib
 
     # Each module after those it calls from: the helpers come out in that order.
-    names = ("shared", "tasks", "families", "features", "selection", "training_options")
-    names += ("storage", "tables", "scoring", "kserve", "reports")
+    names = ("shared", "tasks", "families", "features", "ensembles", "selection")
+    names += ("training_options", "storage", "tables", "scoring", "kserve", "reports")
     modules = [importlib.import_module(f"components.{name}") for name in names]
     found, pending = {}, [func.__code__]
     while pending:

@@ -74,7 +74,8 @@ def prepare_rows(chunk, features: list, source: str, options: dict, first_row: i
 def score_rows(estimator, task: str, inputs, threshold=None) -> dict:
     import numpy as np
 
-    trees = getattr(estimator[-1], "estimators_", None)  # forests only
+    forest = hasattr(estimator[-1], "n_estimators")  # not boosting, nor an ensemble's vote
+    trees = getattr(estimator[-1], "estimators_", None) if forest else None
     if task == "regression" and trees is None:
         return {"prediction": estimator.predict(inputs)}
     if task == "regression":

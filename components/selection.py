@@ -12,6 +12,7 @@ components that call these helpers, as ``shared.py``'s are (read its
 docstring: comments rather than docstrings).
 """
 
+from components.ensembles import combine_candidates
 from components.families import fitted_details, scores_out_of_bag
 from components.features import build_model
 from components.shared import fail
@@ -212,7 +213,9 @@ def held_out_output(candidate, features, inputs, target, rows, task, random_stat
 #     ``(model, entry)``: the last fitted Pipeline, and what the leaderboard
 #     shows: model, hyperparameters, score, spread, scored_by, rows, fit_seconds,
 #     and ``fitted_details`` (the boosting iterations that ran; under 10,000
-#     rows, where nothing stops early, every fold runs the same number).
+#     rows, where nothing stops early, every fold runs the same number); and
+#     ``held_out``, the scored positions and their predictions, for
+#     ``combine_candidates`` (popped before the entry is shown).
 def score_candidate(candidate, features, inputs, target, rows, task, metric, random_state, options):
     import time
     import warnings
@@ -254,6 +257,7 @@ def score_candidate(candidate, features, inputs, target, rows, task, metric, ran
         "rows": int(len(rows)),
         "fit_seconds": round(time.perf_counter() - started, 3),
         **fitted_details(settings, model[-1]),
+        "held_out": (scored, output),
     }
     return model, entry
 
@@ -303,7 +307,7 @@ def choose_candidate(
         score = math.inf if entry["score"] is None else sign * entry["score"]
         return (-entry["round"], score, entry["spread"], index)
 
-    alive, board, fitted = list(range(len(candidates))), {}, {}
+    alive, board, fitted, held_out = list(range(len(candidates))), {}, {}, {}
     plan = halving_rounds(len(candidates), len(inputs))
     groups = strata(target, task)
     for number, size in enumerate(plan, start=1):
@@ -315,6 +319,7 @@ def choose_candidate(
                 candidates[index], features, inputs, target, rows, task, metric, random_state,
                 options,
             )  # fmt: skip
+            held_out[index] = entry.pop("held_out")
             spent = board.get(index, {}).get("fit_seconds", 0)
             entry.update(round=number, fit_seconds=round(entry["fit_seconds"] + spent, 3))
             board[index], fitted[index] = entry, model
@@ -330,6 +335,22 @@ def choose_candidate(
             f"{metric} is undefined for every candidate (too few rows per class); "
             "choose another selection_metric."
         )
+    # Candidates of the last round combined, where a weighted ensemble of them
+    # scores better than the best alone (components/ensembles.py). Not with row
+    # weights (the ensemble's choice and its members' refit are unweighted) nor a
+    # threshold to tune (chosen on one candidate's held-out output): one model then.
+    combined = None
+    if options.get("weights") is None and not options.get("threshold"):
+        combined = combine_candidates(
+            board, held_out, fitted, alive, features, inputs, target, task, metric,
+            random_state, score_with_spread,
+        )  # fmt: skip
+    if combined is not None:
+        model, settings, entry = combined
+        members = sorted((i for i in board if "weight" in board[i]), key=standing)
+        ordered = members + [i for i in sorted(board, key=standing) if i not in members]
+        ranked = [entry] + [board[i] for i in ordered]
+        return model, settings, [{**e, "rank": rank} for rank, e in enumerate(ranked, 1)]
     # Within the noise, the order of the search space decides: the earliest
     # candidate whose score is within one spread of the top score wins.
     top = board[alive[0]]

@@ -66,7 +66,13 @@ def train_model(
     other families on held-out rows (3-fold cross-validation under 10,000
     rows, a stratified fifth from there), and refitted on all rows if they
     win. Within the noise (one spread of the top score) the candidate listed
-    first wins, so list the one you prefer first. The test rows are never used.
+    first wins, so list the one you prefer first. Candidates of the last round
+    are also combined by greedy ensemble selection on their held-out
+    predictions (Caruana et al., 2004): where the weighted average beats the
+    best alone by more than its standard error, the model is a scikit-learn
+    ``VotingClassifier`` (soft) or ``VotingRegressor`` of their Pipelines,
+    each fitted on all rows, with those weights (``model`` is ``ensemble``,
+    ``members`` lists them). The test rows are never used.
     With ``time_column`` every candidate is scored on rows later than those
     it is fitted on (no out-of-bag scores, no shuffled folds); with
     ``split_column`` holding ``validation`` rows, on those.
@@ -152,6 +158,7 @@ def train_model(
             fail(f"{where} not found; columns are {list(frame.columns)}.")
         options["validation"] = split_labels(frame[split_column], where) == "validation"
     options["weights"] = row_weights(frame, weight_column, train.uri)
+    options["threshold"] = bool(threshold_objective)
     given = {"time_column": time_column, "split_column": split_column}
     given = {**given, "weight_column": weight_column}
     exclude_columns = [*exclude_columns, *[c for c in (split_column, weight_column) if c]]
@@ -274,7 +281,8 @@ def train_model(
         summary["class_count"] = len(metadata["classes"])
     model.metadata.update(bounded(summary))
     scored = [entry for entry in board if entry["score"] is not None]
-    leaderboard_metrics.log_metric("candidates", len(board))
+    candidates = sum(entry["model"] != "ensemble" for entry in board)
+    leaderboard_metrics.log_metric("candidates", candidates)
     leaderboard_metrics.log_metric("fit_seconds", round(fit_seconds, 3))
     if scored:
         leaderboard_metrics.log_metric("best_score", scored[0]["score"])
@@ -286,7 +294,7 @@ def train_model(
     what = "regression" if task == "regression" else f"{len(metadata['classes'])} classes"
     ran = f" ({metadata['iterations_run']} iterations)" if "iterations_run" in metadata else ""
     print(
-        f"Trained {settings['model']} (best of {len(board)}) on {len(frame)} rows, "
+        f"Trained {settings['model']} (best of {candidates}) on {len(frame)} rows, "
         f"{len(features)} features, {what}, in {fit_seconds:.2f} s{ran}."
     )
     exit_quickly()

@@ -28,7 +28,8 @@ def validate_data(
     Warnings, by kind:
 
     * ``constant``: a column with a single value teaches nothing.
-    * ``id_like``: a column with a different value on every row: text, or whole
+    * ``id_like``: a column with a different value on every row: text (not
+      free text such as names or descriptions, which become words), or whole
       numbers named like an ID, forming a sequence, or increasing in file order
       (a row index written by R or pandas, gaps allowed once rows were dropped);
       also a column named like a row index (``Unnamed: 0``, ``rownames``,
@@ -68,7 +69,9 @@ def validate_data(
         metrics: ``rows``, ``columns``, ``missing_cells_share``,
             ``minority_class_share`` (regression: ``target_skew``,
             ``target_outlier_share``), ``warnings`` and one ``warnings_<kind>``
-            count per kind, ``excluded_columns``.
+            count per kind, ``excluded_columns``, ``text_columns`` (those read
+            as free text: names, titles, descriptions; their words and
+            character n-grams become features, see ``train_model``).
         excluded_columns: Columns ``train_model`` must not use (the ID-like ones,
             unless kept).
         warnings: One line per warning, as in the report (the first 50).
@@ -115,8 +118,9 @@ def validate_data(
         if profile["unique"] <= 1:
             found.append(("constant", name, f"column {name!r} has a single value"))
             continue
-        if feature["kind"] == "datetime":  # dates become parts, not categories: all may differ
-            if not time_column and rows >= 100:  # the target's fifths by date, compared
+        if feature["kind"] in ("datetime", "text"):  # parts or words: all values may differ
+            if feature["kind"] == "datetime" and not time_column and rows >= 100:
+                # the target's fifths by date, compared
                 dates = pd.to_datetime(values, format=feature["format"], errors="coerce", utc=True)
                 parts = np.array_split(np.argsort(dates.to_numpy(), kind="stable"), 5)
                 if regression:
@@ -244,6 +248,10 @@ def validate_data(
     for kind in kinds:
         metrics.log_metric(f"warnings_{kind}", sum(k == kind for k, _, _ in found))
     metrics.log_metric("excluded_columns", len(excluded))
+    texts = [f["name"] for f in features if f["kind"] == "text"]
+    metrics.log_metric("text_columns", len(texts))
+    if texts:
+        print(f"Read as free text: {texts}")
 
     def describe(profile):
         if profile["kind"] == "numeric":
@@ -322,7 +330,8 @@ def validate_data(
 <p>Target column: <b>{html.escape(str(target_column))}</b>; task: {task}
 ({html.escape(reason)}). Missing feature cells:
 {missing_cells:.1%}. Excluded from the features:
-{html.escape(str(excluded) if excluded else "none")}.</p>
+{html.escape(str(excluded) if excluded else "none")}. Read as free text (words and
+character n-grams, not categories nor IDs): {html.escape(str(texts) if texts else "none")}.</p>
 <h2>Warnings ({len(messages)})</h2>{f"<ul>{items}</ul>" if items else "<p>None.</p>"}
 <h2>Charts</h2>{charts}
 {target_section}

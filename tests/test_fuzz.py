@@ -214,3 +214,49 @@ def test_a_very_wide_table_trains_and_scores(tmp_path):
     page = (tmp_path / "evaluation.html").read_text()
     assert "Permutation importance" in page
     assert "not computed: shuffling each of the 1,600 columns" in page or 'aria-label="Bar' in page
+
+
+WORDS = st.sampled_from(["Mr", "Mrs.", "Zoë", "Ångström", "o'Neil", "—", "(the", "end)", "42", "a"])
+
+
+@st.composite
+def text_tables(draw):
+    """Tables with a free-text column: gaps, empty and punctuation-only values, unicode words."""
+    rows = draw(st.integers(70, 110))  # over 50 distinct names among the training rows
+    words = st.lists(WORDS, min_size=2, max_size=6).map(" ".join)
+    names = [
+        f"{text} {i}" for i, text in enumerate(draw(st.lists(words, min_size=rows, max_size=rows)))
+    ]
+    for position in draw(st.sets(st.integers(0, rows - 1), max_size=rows // 5)):
+        names[position] = draw(st.sampled_from([None, "", " ", "—"]))
+    numbers = draw(st.lists(st.floats(-10, 10, width=32), min_size=rows, max_size=rows))
+    if draw(st.booleans()):
+        labels = draw(st.lists(st.sampled_from(["a", "b"]), min_size=rows, max_size=rows))
+    else:
+        labels = draw(st.lists(st.floats(-1e3, 1e3, width=32), min_size=rows, max_size=rows))
+    return pd.DataFrame({"name": names, "n": numbers, "y": labels})
+
+
+def test_free_text_tables_train_or_stop_with_a_clear_error():
+    outcomes = []
+
+    @settings(max_examples=8, deadline=None, derandomize=True, database=None)
+    @given(text_tables())
+    def check(table):
+        with tempfile.TemporaryDirectory() as folder:
+            work = pathlib.Path(folder)
+            table.to_csv(work / "table.csv", index=False)
+            outcomes.append(run_everything(work / "table.csv", work))
+            if outcomes[-1] != "refused":
+                kinds = {f["name"]: f["kind"] for f in model_features(work / "model")}
+                outcomes[-1] += f" ({kinds.get('name')})"
+
+    check()
+    assert any(outcome.endswith("(text)") for outcome in outcomes), outcomes
+
+
+def model_features(folder: pathlib.Path) -> list:
+    """The feature list a trained model directory records."""
+    import json
+
+    return json.loads((folder / "metadata.json").read_text())["features"]

@@ -180,10 +180,16 @@ def test_a_winner_scored_on_held_out_rows_is_refitted_on_every_row(tmp_path):
     train_set = diagonal_table(tmp_path / "train")
     space = [{"max_depth": 1, "n_estimators": 30}, {"model": "logistic_regression"}]
     meta, entries, _ = train(train_set, tmp_path, space)
-    assert meta["hyperparameters"]["model"] == "logistic_regression"
-    assert entries[0]["scored_by"] == "3-fold cross-validation"  # under 10,000 rows
-    assert entries[0]["refit_seconds"] > 0 and entries[0]["score"] > 0.95
-    assert entries[1]["scored_by"] == "out-of-bag"
+    # The line wins alone or, by more than its standard error, as the heavier
+    # member of an ensemble with the forest: either way it is refitted on every row.
+    chosen = meta["hyperparameters"]
+    assert chosen["model"] == "logistic_regression" or (
+        chosen["model"] == "ensemble" and chosen["members"][0]["model"] == "logistic_regression"
+    )
+    line = next(e for e in entries if e["model"] == "logistic_regression")
+    assert line["scored_by"] == "3-fold cross-validation"  # under 10,000 rows
+    assert line["refit_seconds"] > 0 and line["score"] > 0.95
+    assert entries[-1]["scored_by"] == "out-of-bag"
 
 
 def test_successive_halving_keeps_the_best_third_for_more_rows(tmp_path):
