@@ -13,7 +13,7 @@ from components.scoring import (
 )
 from components.shared import bounded, exit_quickly, fail, load_model_dir
 from components.storage import local_path
-from components.tables import iter_table, table_parts
+from components.tables import iter_table, part_schema, table_parts
 
 
 @tabular_component
@@ -87,7 +87,10 @@ def batch_predict(
         parts = [os.path.join(location, name) if name else location for name in plan["parts"]]
     else:
         parts = table_parts(location, data.uri)
-    columns = plan.get("columns")
+    columns = None
+    if plan:  # every shard orders its columns as the table's first part does
+        first = table_parts(location, data.uri)[0]
+        columns, _ = part_schema(first, data.uri, delimiter, decimal, encoding)
     target = predictions.path
     if plan:
         os.makedirs(predictions.path, exist_ok=True)
