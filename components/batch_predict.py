@@ -88,8 +88,8 @@ def batch_predict(
     else:
         parts = table_parts(location, data.uri)
     columns = None
-    if plan:  # a shard: the columns in the order of the table's first part
-        first = os.path.join(location, plan["first"]) if plan["first"] else location
+    if plan:  # every shard orders its columns as the table's first part does
+        first = table_parts(location, data.uri)[0]
         columns, _ = part_schema(first, data.uri, delimiter, decimal, encoding)
     target = predictions.path
     if plan:

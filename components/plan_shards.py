@@ -22,8 +22,8 @@ def plan_shards(
     ``shards`` groups of consecutive parts of about equal size in bytes; with
     fewer parts (but more than one) each part is a shard. A single file is cut
     into ``shards`` ranges of rows (its rows are counted, a Parquet file from
-    its metadata); never more shards than rows. Every shard names the first
-    part, whose columns' order the predictions of every shard keep.
+    its metadata); never more shards than rows. Each shard's text stays
+    small (KFP passes the list on a command line): no column names.
 
     Args:
         data: Table of rows to score, as ``batch_predict`` reads it.
@@ -35,7 +35,7 @@ def plan_shards(
     Returns:
         One JSON text per shard, for ``batch_predict``'s ``shard``: its
         ``index``, ``parts`` (relative to the table's folder; ``""`` for a
-        single file), ``start`` and ``stop`` rows and ``first`` (the first part).
+        single file), ``start`` and ``stop`` rows.
     """
     import json
     import os
@@ -45,7 +45,7 @@ def plan_shards(
     location = local_path(data)
     parts = table_parts(location, data.uri)
     named = data.uri if parts[0] == location else data.uri + parts[0][len(location) :]
-    part_schema(parts[0], named, delimiter, decimal, encoding)  # a first part that reads
+    part_schema(parts[0], named, delimiter, decimal, encoding)  # stops on an unreadable first part
     relative = ["" if part == location else os.path.relpath(part, location) for part in parts]
     plans = []
     if len(parts) > 1 or shards == 1:
@@ -72,9 +72,6 @@ def plan_shards(
         plans = [
             {"parts": relative, "start": bounds[k], "stop": bounds[k + 1]} for k in range(count)
         ]
-    # Each shard orders its columns as the first part does, read there again: the names
-    # themselves would make every shard's plan (a command-line argument) as wide as the table.
-    first = relative[0]
-    planned = [json.dumps({"index": k, **plan, "first": first}) for k, plan in enumerate(plans)]
+    planned = [json.dumps({"index": k, **plan}) for k, plan in enumerate(plans)]
     print(f"Planned {len(planned)} shard(s) of {data.uri} ({len(parts)} part file(s)).")
     return planned

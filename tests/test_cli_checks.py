@@ -226,13 +226,16 @@ def test_predict_takes_the_reading_options(tmp_path, recorded_run):
     )
 
 
-def test_batch_prediction_pipeline_passes_the_reading_options_to_both_steps():
+def test_batch_prediction_pipeline_passes_the_reading_options_to_every_reading_step():
     inputs = batch_prediction_pipeline.component_spec.inputs
-    tasks = batch_prediction_pipeline.pipeline_spec.root.dag.tasks
+    spec = batch_prediction_pipeline.pipeline_spec
+    tasks = spec.root.dag.tasks
+    shard = spec.components["comp-for-loop-1"].dag.tasks["batch-predict"]  # in the ParallelFor
     for name in ("delimiter", "decimal", "encoding"):
         assert inputs[name].default == "auto"
-        for task in ("detect-drift", "batch-predict"):
+        for task in ("detect-drift", "plan-shards"):
             assert tasks[task].inputs.parameters[name].component_input_parameter == name
+        assert shard.inputs.parameters[name].component_input_parameter == f"pipelinechannel--{name}"
 
 
 def test_ctrl_c_prints_one_line_and_exits_130(iris_csv, tmp_path, capsys, monkeypatch):

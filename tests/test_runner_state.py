@@ -4,7 +4,9 @@ KFP's local runner indents a task's output by swapping ``builtins.print`` for
 the task's duration (kfp/local/logging_utils.py, ``indented_print``). Tasks run
 one after another, except ParallelFor iterations, which run in threads: there
 one task's restore can put back another's swap, and the caller's ``print``
-stays patched. Our pipelines hold no ParallelFor, so every swap is undone.
+stays patched. The training pipeline holds no ParallelFor; the batch-prediction
+pipeline holds one, over its shards (issue 22), so the command line runs every
+pipeline inside ``kfp_runner_state_restored``, which puts print back.
 """
 
 import builtins
@@ -19,7 +21,8 @@ from tests.test_compiled import COMPILED
 RUNS = 50
 
 
-def test_no_compiled_pipeline_runs_tasks_in_threads():
+def test_only_the_shards_run_tasks_in_threads():
+    allowed = {"training_pipeline.yaml": [], "batch_prediction_pipeline.yaml": ["for-loop-1"]}
     for name in ("training_pipeline.yaml", "batch_prediction_pipeline.yaml"):
         spec = next(yaml.safe_load_all((COMPILED / name).read_text()))
         dags = [spec["root"]["dag"]] + [
@@ -31,7 +34,7 @@ def test_no_compiled_pipeline_runs_tasks_in_threads():
             for task_name, task in dag["tasks"].items()
             if "parameterIterator" in task or "artifactIterator" in task
         ]
-        assert looped == [], f"{name}: ParallelFor tasks {looped} would race on print"
+        assert looped == allowed[name], f"{name}: ParallelFor tasks {looped} would race on print"
 
 
 def test_fifty_default_runs_leave_print_and_logging_as_they_were(local_runner, iris_csv, tmp_path):
