@@ -80,6 +80,7 @@ def test_the_model_pins_are_equal_wherever_a_model_is_written_or_read():
 def test_components_embed_the_shared_helpers_they_call_and_no_others():
     from components import (
         batch_predict,
+        ensembles,
         families,
         features,
         kserve,
@@ -91,6 +92,7 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         storage,
         tables,
         tasks,
+        training_options,
     )  # fmt: skip
 
     helpers = runtime.shared_helpers(batch_predict.python_func)
@@ -102,12 +104,14 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         "fail", "file_sha256", "bounded", "close_column", "read_model_metadata",
         "load_model_dir", "select_features", "object_store", "fail_on_store", "local_path",
         "exit_quickly", "csv_options", "header_names", "table_parts", "open_part",
-        "part_format", "part_schema", "iter_table", "prepare_rows", "score_rows",
+        "part_format", "part_schema", "csv_blocks", "skipped", "iter_table", "prepare_rows",
+        "score_rows",
         "scoring_counts", "merge_counts", "describe_scoring", "open_writer",
     }  # fmt: skip
     # Ordered by module, each after those it calls, then by line: deterministic YAML.
     modules = (
-        shared, tasks, families, features, selection, storage, tables, scoring, kserve, reports,
+        shared, tasks, families, features, ensembles, selection, training_options, storage,
+        tables, scoring, kserve, reports,
     )  # fmt: skip
     order = [m.__name__ for m in modules]
     keys = [(order.index(h.__module__), h.__code__.co_firstlineno) for h in helpers]
