@@ -817,8 +817,8 @@ def value_panel(name, values, numeric: bool):
         numbers = present.astype(float)
         try:
             counts, edges = np.histogram(numbers, bins=20)
-        except ValueError:  # a range too narrow for 20 bins at its magnitude (e.g. one 2.8e14)
-            counts, edges = np.histogram(numbers, bins=1)
+        except ValueError:  # a range too narrow for bins at its magnitude (e.g. one 4.5e15)
+            counts, edges = np.array([len(numbers)]), np.array([numbers.min(), numbers.max()])
         return name, [f"{edge:.3g}" for edge in edges[:-1]], {"rows": counts}
     top = present.astype(str).value_counts().head(10)
     return name, list(top.index), {"rows": top.to_numpy()}
