@@ -31,9 +31,23 @@ class ServingCheckFailed(Exception):
 
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on loopback that nothing listens on now.
+
+    Held open together while they are chosen: ports asked for one after another
+    may come back equal (seen: MLServer's metrics port taken by its own HTTP one).
+    """
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def v2_request(frame, features: list, output: str = "predict_proba") -> dict:
@@ -172,7 +186,7 @@ def check_serving(
 
     with tempfile.TemporaryDirectory(prefix="kfp-tabular-serving-") as folder:
         folder = pathlib.Path(folder)
-        ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
+        ports = dict(zip(("http_port", "grpc_port", "metrics_port"), free_ports(3), strict=True))
         if runtime is not None:
             command, env = _runtime_launch(runtime, model_dir, name, ports)
             command = [str(mlserver) if command[0] == "mlserver" else command[0], *command[1:]]
