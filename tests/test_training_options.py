@@ -110,25 +110,17 @@ def test_bad_option_values_are_refused_in_one_line(tmp_path, iris_csv):
     )
     assert "split column 'fold' holds 'holdout'" in line and "train, validation or test" in line
     trained = {"model": model_artifact(tmp_path / "model"), "leaderboard": None}
-    line = refusal(
-        lambda: train_model.python_func(
-            train=table,
-            **trained,
-            leaderboard_metrics=None,
-            target_column="plan",
-            weight_column="weight",
-        )  # fmt: skip
-    )
+
+    def train_with(**option):
+        return refusal(
+            lambda: train_model.python_func(
+                train=table, **trained, leaderboard_metrics=None, target_column="plan", **option
+            )
+        )
+
+    line = train_with(weight_column="weight")
     assert "weight column 'weight' has 1 missing, non-numeric or negative" in line
-    line = refusal(
-        lambda: train_model.python_func(
-            train=table,
-            **trained,
-            leaderboard_metrics=None,
-            target_column="plan",
-            threshold_objective="f1",
-        )  # fmt: skip
-    )
+    line = train_with(threshold_objective="f1")
     assert line.endswith(
         "needs a binary target, and this is a 3-class target. Leave threshold_objective empty."
     )
