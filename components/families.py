@@ -16,7 +16,12 @@ from components.shared import fail
 # default for the task (the square root of the columns for classification, all
 # of them for regression); class_weight is none, balanced or
 # balanced_subsample (forests only). "auto" for gradient boosting's max_iter:
-# see ``boosting_iterations``.
+# see ``boosting_iterations``. ``linear`` is a logistic regression for classes
+# (C = 1 / alpha) and a ridge regression for numbers, on standardised numbers
+# each expanded into a cubic spline basis of ``spline_knots`` knots (0: the
+# numbers as they are), so a curved effect such as age on wages is learnt
+# (see ``build_model``). Every family also takes ``target_transform`` for
+# regression: "none", or "log" (fitted on log(1 + y), predicting exp(...) - 1).
 def model_families() -> dict:
     forest = {
         "n_estimators": 100, "max_depth": 0, "min_samples_leaf": 1, "max_features": "auto",
@@ -36,6 +41,10 @@ def model_families() -> dict:
                 "l2_regularization": 0.0,
                 "class_weight": "none",
             },  # fmt: skip
+        },
+        "linear": {
+            "tasks": ["classification", "regression"],
+            "defaults": {"alpha": 1.0, "spline_knots": 4, "max_iter": 1000, "class_weight": "none"},
         },
         "logistic_regression": {
             "tasks": ["classification"],
@@ -70,12 +79,19 @@ def check_candidate(candidate, task: str, where: str = "hyperparameters") -> dic
         other = "ridge" if task == "regression" else "logistic_regression"
         fail(f"{where}: {model} is for {family['tasks'][0]} only; for {task} use {other}.")
     defaults = family["defaults"]
-    unknown = sorted(set(candidate) - set(defaults) - {"model"})
+    unknown = sorted(set(candidate) - set(defaults) - {"model", "target_transform"})
     if unknown:
         fail(f"{where}: {unknown} do not apply to {model}; use any of {list(defaults)}.")
+    transform = candidate.get("target_transform", "none")
+    if transform not in ("none", "log"):
+        fail(f"{where}: target_transform must be 'none' or 'log', got {transform!r}.")
+    if task == "classification" and transform != "none":
+        fail(f"{where}: target_transform applies to regression only; drop it for classification.")
     settings = {"model": model, **defaults, **candidate}
+    if task == "regression":
+        settings["target_transform"] = transform
     lowest = {"n_estimators": 1, "max_iter": 1, "max_leaf_nodes": 2, "max_depth": 0}
-    lowest["min_samples_leaf"] = 1
+    lowest.update(min_samples_leaf=1, spline_knots=0)
     for name in set(lowest) & set(defaults):
         value = settings[name]
         if value == "auto" and defaults[name] == "auto":  # sized at fit time
@@ -89,6 +105,8 @@ def check_candidate(candidate, task: str, where: str = "hyperparameters") -> dic
                 f"got {settings[name]!r}."
             )
         settings[name] = int(value)
+    if settings.get("spline_knots") == 1:
+        fail(f"{where}: spline_knots must be 0 (no splines) or at least 2, got 1.")
     positive = {"learning_rate", "C", "alpha"}
     for name in (positive | {"l2_regularization"}) & set(defaults):
         value = settings[name]
@@ -129,6 +147,7 @@ def check_candidate(candidate, task: str, where: str = "hyperparameters") -> dic
 def input_style(settings: dict) -> str:
     styles = {
         "hist_gradient_boosting": "native",
+        "linear": "scaled",
         "logistic_regression": "scaled",
         "ridge": "scaled",
     }
@@ -144,7 +163,8 @@ def input_style(settings: dict) -> str:
 # Args:
 #     settings: Hyperparameters from ``check_candidate``.
 def scores_out_of_bag(settings: dict) -> bool:
-    return settings["model"] == "random_forest" and settings["n_estimators"] >= 25
+    forest = settings["model"] == "random_forest" and settings["n_estimators"] >= 25
+    return forest and settings.get("target_transform", "none") == "none"  # else in logs
 
 
 # Gradient boosting's most iterations for a fit on ``rows`` rows.
@@ -177,8 +197,8 @@ def boosting_iterations(settings: dict, rows: int) -> int:
 #     settings: Hyperparameters from ``check_candidate``.
 #     estimator: The fitted estimator (the Pipeline's last step).
 def fitted_details(settings: dict, estimator) -> dict:
-    if settings["model"] == "hist_gradient_boosting":
-        return {"iterations_run": int(estimator.n_iter_)}
+    if settings["model"] == "hist_gradient_boosting":  # inside a TransformedTargetRegressor?
+        return {"iterations_run": int(getattr(estimator, "regressor_", estimator).n_iter_)}
     return {}
 
 
@@ -194,6 +214,17 @@ def fitted_details(settings: dict, estimator) -> dict:
 def make_estimator(
     settings: dict, task: str, random_state: int, categorical=(), out_of_bag=False, *, rows: int
 ):
+    import numpy as np
+    from sklearn.compose import TransformedTargetRegressor
+
+    estimator = family_estimator(settings, task, random_state, categorical, out_of_bag, rows=rows)
+    if settings.get("target_transform", "none") == "log":
+        return TransformedTargetRegressor(estimator, func=np.log1p, inverse_func=np.expm1)
+    return estimator
+
+
+# The family's own estimator (``make_estimator`` without the target transform).
+def family_estimator(settings, task, random_state, categorical, out_of_bag, *, rows):
     from sklearn import ensemble, linear_model
 
     model, regression = settings["model"], task == "regression"
@@ -228,6 +259,10 @@ def make_estimator(
         if regression:
             return ensemble.HistGradientBoostingRegressor(**common)
         return ensemble.HistGradientBoostingClassifier(class_weight=weight, **common)
+    if model == "linear" and not regression:
+        return linear_model.LogisticRegression(
+            C=1 / settings["alpha"], max_iter=settings["max_iter"], class_weight=weight
+        )
     if model == "logistic_regression":
         return linear_model.LogisticRegression(
             C=settings["C"], max_iter=settings["max_iter"], class_weight=weight

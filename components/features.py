@@ -170,7 +170,9 @@ def select_features(frame, features: list, source: str, first_row: int = 1):
 # Builds the unfitted model: preprocessing, then the candidate's estimator.
 #
 # The preprocessing suits the family (``input_style``). Numeric features:
-# missing values become the training median (standardised for "scaled"; for
+# missing values become the training median (standardised for "scaled", then
+# for ``linear`` a cubic B-spline basis of ``spline_knots`` evenly spaced knots
+# per number, continued as straight lines beyond the training range; for
 # "native", a column flagging the gaps is added, as gradient boosting cannot
 # bin a column that is all gaps in some fold). Datetime features: parsed with
 # their format, then their parts (year, month, day of week, day of year, hour
@@ -225,6 +227,7 @@ def build_model(
         FunctionTransformer,
         OneHotEncoder,
         OrdinalEncoder,
+        SplineTransformer,
         StandardScaler,
         TargetEncoder,
     )
@@ -235,7 +238,11 @@ def build_model(
     def numbers():
         native = style == "native"
         imputer = SimpleImputer(strategy="median", keep_empty_features=True, add_indicator=native)
-        return [imputer, StandardScaler()] if style == "scaled" else [imputer]
+        if style != "scaled":
+            return [imputer]
+        knots = settings.get("spline_knots", 0)
+        curves = [SplineTransformer(n_knots=knots, extrapolation="linear")] if knots else []
+        return [imputer, StandardScaler(), *curves]
 
     def date_parts(feature):
         def step(function):

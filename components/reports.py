@@ -427,15 +427,15 @@ def leaderboard_page(board: list, metric: str, rows: int) -> str:
             + "</tr>"
         )  # fmt: skip
     direction = "lower" if lower_is_better(metric) else "higher"
+    count = sum(entry["model"] != "ensemble" for entry in board)
     intro = (
-        f"<p>{len(board)} candidate(s) for {rows:,} training rows, ranked by {html.escape(metric)}"
+        f"<p>{count} candidate(s) for {rows:,} training rows, ranked by {html.escape(metric)}"
         f" ({direction} is better), scored on the training rows only: the test rows are kept "
         "for the final evaluation of the winner. ± is the spread of the score over five parts "
-        "of the scored rows. The winner comes first: the earliest candidate in the search space "
-        "whose score is within one spread of the top score, or an ensemble: the weighted "
-        "average of the last round's candidates chosen greedily on their held-out predictions "
-        "(Caruana et al., 2004), where it beats the best alone by more than that score's "
-        "standard error (spread / √5); its members follow it, with their weights. "
+        "of the scored rows. The winner comes first: an ensemble, the weighted average of the "
+        "last round's candidates chosen greedily on their held-out predictions (Caruana et al., "
+        "2004), where that weights two or more (its members follow it, with their weights); "
+        "else the top score of the last round. "
         "Candidates that went on to a later "
         "round rank next. Seconds: "
         "fitting and scoring in every round, plus the refit of a winner scored on held-out "

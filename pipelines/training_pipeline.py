@@ -48,7 +48,11 @@ def training_pipeline(
     test_size: float = 0.2,
     random_state: int = 42,
     # One key a candidate: KFP's YAML header lists a default's keys in hash order.
-    search_space: list = [{"min_samples_leaf": 5}, {"model": "hist_gradient_boosting"}],
+    search_space: list = [
+        {"min_samples_leaf": 5},
+        {"model": "hist_gradient_boosting"},
+        {"model": "linear"},
+    ],
     selection_metric: str = "auto",
     min_metric: str = "auto",
     min_value: float = 0.0,
@@ -84,7 +88,7 @@ def training_pipeline(
         test_size: Fraction of rows held out for evaluation.
         random_state: Seed for the split, the selection and the models.
         search_space: Candidate models, each a dict naming its model (random_forest,
-            extra_trees, hist_gradient_boosting, logistic_regression for
+            extra_trees, hist_gradient_boosting, linear, logistic_regression for
             classification, ridge for regression; random_forest when left out) and
             some of its hyperparameters, e.g. {"model": "extra_trees", "max_depth": 8};
             train_model's description lists them. One candidate is simply fitted;

@@ -39,7 +39,7 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert report.with_suffix("").read_text() == report.read_text()  # the artifact, as KFP wrote it
     assert "Data validation" in printed_path(out, "Validation:").read_text()
     board = printed_path(out, "Leaderboard:").read_text()
-    assert "2 candidate(s) for 307 training rows, ranked by balanced_accuracy" in board
+    assert "3 candidate(s) for 307 training rows, ranked by balanced_accuracy" in board
     assert "\nBlessed\n" in out
     assert "warning: id_like: column 'customer_id' has a different value on every row" in out
     assert "Running pipeline" in (runs / "train.log").read_text()

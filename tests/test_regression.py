@@ -69,7 +69,9 @@ def test_components_handle_a_regression_target(messy_prices, tmp_path):
         search_space=every_family,
     )  # fmt: skip
     board = (tmp_path / "swept" / "leaderboard.html").read_text()
-    assert "ranked by r2 (higher is better)" in board and board.count("<tr>") == 5
+    # A header, the four and their ensemble.
+    assert "4 candidate(s)" in board and "ranked by r2 (higher is better)" in board
+    assert board.count("<tr>") == 6
 
     metrics, classification, page = evaluate(model, test, tmp_path)
     scores = {name for name in metrics if not name.startswith("importance_")}
