@@ -57,7 +57,7 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert sorted(order[2:4]) == sorted(steps[2:4])
     assert (
         len(re.findall(r"^\[ *[\d.]+ s\]   candidate \w+ round 1: balanced_accuracy", out, re.M))
-        == 2
+        == 3  # the default search space: forest, boosting, linear
     )
     assert "\x1b" not in out and "\r" not in out
 

@@ -42,7 +42,9 @@ def test_mlserver_answers_like_batch_predict(local_runner, messy_csv, tmp_path):
         ("extra_trees", "churned"),
         ("hist_gradient_boosting", "churned"),
         ("logistic_regression", "churned"),
-        ("ridge", "price"),
+        ("linear", "churned"),
+        # Ridge on splines, fitted on log(1 + price): a TransformedTargetRegressor inside.
+        ({"model": "linear", "target_transform": "log"}, "price"),
     ],
 )
 def test_mlserver_serves_every_model_family(tmp_path, family, target):
@@ -51,8 +53,9 @@ def test_mlserver_serves_every_model_family(tmp_path, family, target):
     frame = make_messy_frame() if target == "churned" else make_messy_regression_frame()
     frame.to_csv(tmp_path / "train.csv", index=False)
     model, _, _ = train_on_csv(
-        tmp_path / "train.csv", target, tmp_path / "run", search_space=[{"model": family}]
-    )
+        tmp_path / "train.csv", target, tmp_path / "run",
+        search_space=[family if isinstance(family, dict) else {"model": family}],
+    )  # fmt: skip
     rows_csv = tmp_path / "rows.csv"
     frame.drop(columns=target).head(25).to_csv(rows_csv, index=False)
     result = check_serving(pathlib.Path(model.path), rows_csv)  # the real MLServer
