@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -130,7 +131,11 @@ def train(data: pathlib.Path, runs: pathlib.Path, *options: str) -> dict:
     """The training pipeline on ``data`` (default parameters but ``options``), measured."""
     command = [PYTHON, "-m", "pipelines", "train", "--data", str(data), "--target", "label"]
     command += options
-    result = run_measured([*command, "--output-dir", str(runs)], str(runs), runs.parent / "t.log")
+    log = runs.parent / f"{runs.name}.log"
+    result = run_measured([*command, "--output-dir", str(runs)], str(runs), log)
+    # The command line prints "done  <task> in <seconds> s" for each task.
+    done = re.findall(r"done\s+(\S+) in ([\d.]+) s", log.read_text(errors="replace"))
+    result["steps_s"] = result["steps_s"] or {task: float(sec) for task, sec in done}
     (run,) = runs.glob("training-pipeline-*")
     result["model"] = str(run / "train-model" / "model")
     return result

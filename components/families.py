@@ -16,14 +16,18 @@ from components.shared import fail
 # default for the task (the square root of the columns for classification, all
 # of them for regression); class_weight is none, balanced or
 # balanced_subsample (forests only). "auto" for gradient boosting's max_iter:
-# see ``boosting_iterations``.
+# see ``boosting_iterations``; for a random forest's max_samples (the rows each
+# tree's bootstrap sample draws; 0 for all of them): see ``forest_samples``.
 def model_families() -> dict:
     forest = {
         "n_estimators": 100, "max_depth": 0, "min_samples_leaf": 1, "max_features": "auto",
         "class_weight": "none",
     }  # fmt: skip
     return {
-        "random_forest": {"tasks": ["classification", "regression"], "defaults": forest},
+        "random_forest": {
+            "tasks": ["classification", "regression"],
+            "defaults": {**forest, "max_samples": "auto"},
+        },
         "extra_trees": {"tasks": ["classification", "regression"], "defaults": dict(forest)},
         "hist_gradient_boosting": {
             "tasks": ["classification", "regression"],
@@ -75,6 +79,7 @@ def check_candidate(candidate, task: str, where: str = "hyperparameters") -> dic
         fail(f"{where}: {unknown} do not apply to {model}; use any of {list(defaults)}.")
     settings = {"model": model, **defaults, **candidate}
     lowest = {"n_estimators": 1, "max_iter": 1, "max_leaf_nodes": 2, "max_depth": 0}
+    lowest["max_samples"] = 0
     lowest["min_samples_leaf"] = 1
     for name in set(lowest) & set(defaults):
         value = settings[name]
@@ -169,6 +174,27 @@ def boosting_iterations(settings: dict, rows: int) -> int:
     return 1000 if rows > 10_000 else 100
 
 
+# The rows each tree of a random forest draws for its bootstrap sample, for a
+# fit on ``rows`` rows: None (all of them, scikit-learn's default) or a number.
+#
+# "auto": all rows up to 100,000, 100,000 above. A tree grown to 5 rows a leaf
+# has a leaf per few rows it draws, so without a bound both the fit and the
+# model grow with the table. Measured on the 20-feature table of ``make bench``
+# (docs/performance.md), 100 trees on 266,666 rows (the first round of the
+# default pipeline at 1M rows): all rows 90 s, 172 MiB pickled, out-of-bag
+# balanced accuracy 0.9507; 200,000 a tree 78 s, 146 MiB, 0.9494; 100,000 a
+# tree 42 s, 92 MiB, 0.9454 (gradient boosting scored 0.9579 there), and that
+# size however large the table. Tables of up to 100,000 rows (and rounds fitted
+# on as many) get the forests they always had, seed for seed.
+#
+# Args:
+#     settings: Hyperparameters from ``check_candidate``.
+#     rows: Rows the forest is fitted on.
+def forest_samples(settings: dict, rows: int):
+    bound = 100_000 if settings["max_samples"] == "auto" else settings["max_samples"]
+    return bound if bound and rows > bound else None
+
+
 # What a fit decided for itself, for the model's metadata: the boosting
 # iterations that ran (early stopping may end them before max_iter); nothing
 # for the other families.
@@ -210,6 +236,7 @@ def make_estimator(
         }
         if model == "random_forest":
             common["oob_score"] = out_of_bag
+            common["max_samples"] = forest_samples(settings, rows)
             kind = ensemble.RandomForestRegressor if regression else ensemble.RandomForestClassifier
         else:
             kind = ensemble.ExtraTreesRegressor if regression else ensemble.ExtraTreesClassifier
