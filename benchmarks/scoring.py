@@ -1,7 +1,7 @@
 """Benchmark: batch scoring at any size, one and two shards, and training at scale, per step.
 
 Usage: python -m benchmarks.scoring [--sizes 20000 100000] [--large] [--train-sizes 2000000 5000000]
-[--out runs/scoring.json]
+[--out runs/scoring.json] [--keep FOLDER]
 
 A model is trained once on 20,000 rows of the 20-feature, 3-class table of
 ``benchmarks/run.py`` (four decimals a number): by default a 50-iteration
@@ -166,7 +166,9 @@ def table_mib(data: pathlib.Path, rows: int) -> float:
 def main() -> None:
     """Parses the command line, runs every measurement, prints the figures and writes JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[20_000, 100_000], help="none: no scoring runs"
+    )
     parser.add_argument("--large", action="store_true", help="also 1M and 10M rows (slow)")
     parser.add_argument("--train-sizes", type=int, nargs="*", default=[])
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/scoring.json"))
@@ -184,9 +186,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kfp-tabular-scoring-") as work:
         work = pathlib.Path(args.keep or work)
         work.mkdir(parents=True, exist_ok=True)
-        write_rows(work / "train.csv", 20_000)
-        options = ["--search-space", args.search_space] if args.search_space else []
-        model = train(work / "train.csv", work / "model-runs", *options)["model"]
+        if sizes:
+            write_rows(work / "train.csv", 20_000)
+            options = ["--search-space", args.search_space] if args.search_space else []
+            model = train(work / "train.csv", work / "model-runs", *options)["model"]
         for rows in sizes:
             print(f"scoring {rows:,} rows …", file=sys.stderr, flush=True)
             data = work / f"rows_{rows}.csv"
