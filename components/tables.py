@@ -526,9 +526,11 @@ def csv_row_marks(part: str, names: list, options: dict, size: int = 4 << 20):
             marks.append((at, rows))
             at += len(block)
             plain = (
-                b'"' not in block and b"\n\n" not in block and b"\n\r\n" not in block
-                and block.endswith(b"\n") and block[:1] not in (b"\n", b"\r")
-                and block.count(b"\r") == block.count(b"\r\n")
+                b'"' not in block and b"\n\n" not in block and block.endswith(b"\n")
+                and block[:1] not in (b"\n", b"\r")
+                and (b"\r" not in block or (
+                    b"\n\r\n" not in block and block.count(b"\r") == block.count(b"\r\n")
+                ))
             )  # fmt: skip
             if plain:
                 rows += block.count(b"\n")
