@@ -200,6 +200,7 @@ def main() -> None:
                 entry[f"shards_{shards}"] = score(model, data, root, shards, rows)
             data.unlink()
             results["scoring"].append(entry)
+            save(results, args.out)  # each size as it ends: a long run stopped keeps the others
         for rows in args.train_sizes:
             print(f"training on {rows:,} rows …", file=sys.stderr, flush=True)
             data = work / f"train_{rows}.csv"
@@ -207,11 +208,17 @@ def main() -> None:
             entry = {"rows": rows, "table_mib": table_mib(data, rows)}
             entry.update(train(data, work / f"train-{rows}"))
             results["training"].append(entry)
+            save(results, args.out)
             data.unlink()
     print_figures(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    save(results, args.out)
     print(f"\nJSON: {args.out}")
+
+
+def save(results: dict, out: pathlib.Path) -> None:
+    """Writes the figures so far as JSON."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
 
 
 def print_figures(results: dict) -> None:
