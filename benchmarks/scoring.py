@@ -11,7 +11,8 @@ Then for each size a CSV of that many rows is scored by
 ``batch_prediction_pipeline`` on the KFP local runner, with one and with two
 shards. ``--large`` adds 1,000,000 and 10,000,000 rows (the 10M file is the 1M
 rows ten times over). ``--train-sizes`` runs the default training pipeline on
-tables that large (slow: about 40 minutes at 1M rows on 2 cores).
+tables that large (2M rows: 4 minutes, 5M: 13 minutes on 2 shared cores;
+``--sizes`` with no value skips the scoring runs).
 
 Each step's peak memory is the high-water mark (VmHWM) of its own process, read
 from /proc every 0.2 s while it runs; time a step from the runner's log. It
