@@ -1,7 +1,7 @@
 """Benchmark: batch scoring at any size, one and two shards, and training at scale, per step.
 
 Usage: python -m benchmarks.scoring [--sizes 20000 100000] [--large] [--train-sizes 2000000 5000000]
-[--out runs/scoring.json]
+[--out runs/scoring.json] [--keep FOLDER]
 
 A model is trained once on 20,000 rows of the 20-feature, 3-class table of
 ``benchmarks/run.py`` (four decimals a number): by default a 50-iteration
@@ -11,7 +11,8 @@ Then for each size a CSV of that many rows is scored by
 ``batch_prediction_pipeline`` on the KFP local runner, with one and with two
 shards. ``--large`` adds 1,000,000 and 10,000,000 rows (the 10M file is the 1M
 rows ten times over). ``--train-sizes`` runs the default training pipeline on
-tables that large (slow: about 40 minutes at 1M rows on 2 cores).
+tables that large (2M rows: 4 minutes, 5M: 13 minutes on 2 shared cores;
+``--sizes`` with no value skips the scoring runs).
 
 Each step's peak memory is the high-water mark (VmHWM) of its own process, read
 from /proc every 0.2 s while it runs; time a step from the runner's log. It
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -130,7 +132,11 @@ def train(data: pathlib.Path, runs: pathlib.Path, *options: str) -> dict:
     """The training pipeline on ``data`` (default parameters but ``options``), measured."""
     command = [PYTHON, "-m", "pipelines", "train", "--data", str(data), "--target", "label"]
     command += options
-    result = run_measured([*command, "--output-dir", str(runs)], str(runs), runs.parent / "t.log")
+    log = runs.parent / f"{runs.name}.log"
+    result = run_measured([*command, "--output-dir", str(runs)], str(runs), log)
+    # The command line prints "done  <task> in <seconds> s" for each task.
+    done = re.findall(r"done\s+(\S+) in ([\d.]+) s", log.read_text(errors="replace"))
+    result["steps_s"] = result["steps_s"] or {task: float(sec) for task, sec in done}
     (run,) = runs.glob("training-pipeline-*")
     result["model"] = str(run / "train-model" / "model")
     return result
@@ -161,7 +167,9 @@ def table_mib(data: pathlib.Path, rows: int) -> float:
 def main() -> None:
     """Parses the command line, runs every measurement, prints the figures and writes JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[20_000, 100_000], help="none: no scoring runs"
+    )
     parser.add_argument("--large", action="store_true", help="also 1M and 10M rows (slow)")
     parser.add_argument("--train-sizes", type=int, nargs="*", default=[])
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/scoring.json"))
@@ -179,9 +187,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kfp-tabular-scoring-") as work:
         work = pathlib.Path(args.keep or work)
         work.mkdir(parents=True, exist_ok=True)
-        write_rows(work / "train.csv", 20_000)
-        options = ["--search-space", args.search_space] if args.search_space else []
-        model = train(work / "train.csv", work / "model-runs", *options)["model"]
+        if sizes:
+            write_rows(work / "train.csv", 20_000)
+            options = ["--search-space", args.search_space] if args.search_space else []
+            model = train(work / "train.csv", work / "model-runs", *options)["model"]
         for rows in sizes:
             print(f"scoring {rows:,} rows …", file=sys.stderr, flush=True)
             data = work / f"rows_{rows}.csv"
@@ -192,6 +201,7 @@ def main() -> None:
                 entry[f"shards_{shards}"] = score(model, data, root, shards, rows)
             data.unlink()
             results["scoring"].append(entry)
+            save(results, args.out)  # each size as it ends: a long run stopped keeps the others
         for rows in args.train_sizes:
             print(f"training on {rows:,} rows …", file=sys.stderr, flush=True)
             data = work / f"train_{rows}.csv"
@@ -199,11 +209,17 @@ def main() -> None:
             entry = {"rows": rows, "table_mib": table_mib(data, rows)}
             entry.update(train(data, work / f"train-{rows}"))
             results["training"].append(entry)
+            save(results, args.out)
             data.unlink()
     print_figures(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    save(results, args.out)
     print(f"\nJSON: {args.out}")
+
+
+def save(results: dict, out: pathlib.Path) -> None:
+    """Writes the figures so far as JSON."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
 
 
 def print_figures(results: dict) -> None:

@@ -11,7 +11,7 @@ from components.scoring import (
     score_rows,
     scoring_counts,
 )
-from components.shared import bounded, exit_quickly, fail, load_model_dir
+from components.shared import bounded, exit_quickly, fail, idle_threads_sleep, load_model_dir
 from components.storage import local_path
 from components.tables import iter_table, part_schema, table_parts
 
@@ -72,6 +72,7 @@ def batch_predict(
             ``warnings``, ``reading_options``, ``format``; lists and maps cut to
             their first 20 entries.
     """
+    idle_threads_sleep()  # before scikit-learn loads OpenMP
     import json
     import os
 
@@ -101,7 +102,7 @@ def batch_predict(
     writer, schema, counts, reading, replaced = None, None, {}, {}, []
     chunks = iter_table(
         parts, data.uri, chunk_rows, plan.get("start", 0), plan.get("stop"), None, delimiter,
-        decimal, encoding, location,
+        decimal, encoding, location, plan.get("seek"),
     )  # fmt: skip
     try:
         for part, names, options, first_row, chunk in chunks:

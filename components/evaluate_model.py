@@ -11,7 +11,7 @@ from components.reports import (
     regression_charts,
 )
 from components.runtime import tabular_component
-from components.shared import exit_quickly, fail, load_model_dir
+from components.shared import exit_quickly, fail, idle_threads_sleep, load_model_dir
 from components.tasks import predict_and_score, trivial_scores
 from components.training_options import row_weights
 
@@ -61,6 +61,7 @@ def evaluate_model(
             per-class classification report and the confusion matrix. The
             Kubeflow UI renders it.
     """
+    idle_threads_sleep()  # before scikit-learn loads OpenMP
     import html
     import json
 

@@ -139,7 +139,9 @@ def select_features(frame, features: list, source: str, first_row: int = 1):
         name = feature["name"]
         values = frame[name]
         if feature["kind"] == "numeric":
-            numbers = pd.to_numeric(values, errors="coerce")
+            # A column already numeric is used as it is: pd.to_numeric would copy it.
+            plain = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+            numbers = values if plain else pd.to_numeric(values, errors="coerce")
             text = values.notna() & numbers.isna()
             if text.any():
                 row = text.to_numpy().nonzero()[0][0]
@@ -164,7 +166,9 @@ def select_features(frame, features: list, source: str, first_row: int = 1):
                     lambda v: str(int(v)) if v.is_integer() else str(v), na_action="ignore"
                 )
             columns[name] = values.map(str, na_action="ignore").astype(object)
-    return pd.DataFrame(columns, index=frame.index)
+    # Not copied again (copy-on-write keeps the frame's own columns safe): at 500,000
+    # training rows, TRAIN_SAVING less peak memory in train_model.
+    return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
 # Builds the unfitted model: preprocessing, then the candidate's estimator.

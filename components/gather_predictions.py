@@ -14,9 +14,11 @@ def gather_predictions(parts: Input[list[Dataset]], predictions: Output[Dataset]
 
     Each shard's ``part.csv`` (or ``part.parquet``) is appended to one file,
     copied in blocks (CSV, the header once) or row group by row group
-    (Parquet), so memory stays small whatever the size; the counts of every
-    shard (rows, gaps, unseen categories, unparseable dates, predictions) add
-    up to the figures of a one-shard run. The file appears only when complete.
+    (Parquet), so memory stays small whatever the size; a single shard's part
+    is hard-linked where the file system allows (no copy: 7.5 s at 10M rows).
+    The counts of every shard (rows, gaps, unseen categories, unparseable
+    dates, predictions) add up to the figures of a one-shard run. The file
+    appears only when complete.
 
     Args:
         parts: The ``predictions`` folders of the ``batch_predict`` shards.
@@ -48,8 +50,18 @@ def gather_predictions(parts: Input[list[Dataset]], predictions: Output[Dataset]
         fail("the table to score has no data rows. Provide a table with data rows.")
     output_format = files[0].rpartition(".")[2]
     partial = predictions.path + ".partial"
+
+    def linked(source, target):  # False on another file system, or one without links
+        try:
+            os.link(source, target)
+        except OSError:
+            return False
+        return True
+
     try:
-        if output_format == "csv":
+        if len(files) == 1 and linked(files[0], partial):
+            print("One shard: its part is the table, linked rather than copied.")
+        elif output_format == "csv":
             with open(partial, "wb") as out:
                 header = None
                 for name in files:

@@ -35,7 +35,11 @@ def plan_shards(
     Returns:
         One JSON text per shard, for ``batch_predict``'s ``shard``: its
         ``index``, ``parts`` (relative to the table's folder; ``""`` for a
-        single file), ``start`` and ``stop`` rows.
+        single file), ``start`` and ``stop`` rows, and for a row range of a
+        CSV file ``seek``: the byte position and row number of a block start
+        at or before ``start``, so the shard neither reads nor parses the rows
+        before it (the rows are counted by their line ends where no quote
+        mark or empty line makes that ambiguous, else by parsing).
     """
     import json
     import os
@@ -64,7 +68,7 @@ def plan_shards(
         groups.append(current)
         plans = [{"parts": group} for group in groups if group]
     else:
-        rows = count_rows(parts[0], data.uri, delimiter, decimal, encoding)
+        rows, marks = count_rows(parts[0], data.uri, delimiter, decimal, encoding)
         if not rows:
             fail(f"{data.uri}: a header but no data rows. Provide a table with data rows.")
         count = min(shards, rows)
@@ -72,6 +76,10 @@ def plan_shards(
         plans = [
             {"parts": relative, "start": bounds[k], "stop": bounds[k + 1]} for k in range(count)
         ]
+        for plan in plans[1:]:  # where a CSV shard starts reading: no row before it parsed
+            near = [mark for mark in marks if mark[1] <= plan["start"]]
+            if near and near[-1][1]:
+                plan["seek"] = list(near[-1])
     planned = [json.dumps({"index": k, **plan}) for k, plan in enumerate(plans)]
     print(f"Planned {len(planned)} shard(s) of {data.uri} ({len(parts)} part file(s)).")
     return planned

@@ -7,7 +7,7 @@ from components.features import infer_features, profile_column, select_features
 from components.reports import leaderboard_page
 from components.runtime import tabular_component
 from components.selection import choose_candidate, held_out_output
-from components.shared import bounded, exit_quickly, fail, file_sha256
+from components.shared import bounded, exit_quickly, fail, file_sha256, idle_threads_sleep
 from components.tasks import decide_task, resolve_metric, target_summary
 from components.training_options import (
     choose_threshold,
@@ -44,8 +44,11 @@ def train_model(
       (0: no limit), ``min_samples_leaf`` (1), ``max_features`` (``auto``:
       the square root of the columns for classification, all for regression;
       ``sqrt``, ``log2`` or a share), ``class_weight`` (``none``,
-      ``balanced``, ``balanced_subsample``);
-    * ``extra_trees``: the same;
+      ``balanced``, ``balanced_subsample``), ``max_samples`` (the rows each
+      tree draws: ``auto``, all of them up to 100,000 and 100,000 above, so
+      the fit and the model stop growing with the table; 0 for all rows, or
+      a number);
+    * ``extra_trees``: the same but ``max_samples`` (each tree sees every row);
     * ``hist_gradient_boosting``: ``max_iter`` (``auto``: 100 on up to
       10,000 rows; 1,000 above, where scikit-learn stops early once a tenth
       of the rows held out no longer improves), ``learning_rate``
@@ -144,6 +147,7 @@ def train_model(
         leaderboard_metrics: ``candidates``, ``best_score``, ``best_spread``,
             ``runner_up_score`` (with more than one candidate), ``fit_seconds``.
     """
+    idle_threads_sleep()  # before scikit-learn loads OpenMP
     import json
     import os
     import sys

@@ -150,10 +150,37 @@ def test_csv_blocks_cut_only_between_records(tmp_path, size):
     from components.tables import csv_blocks
 
     frame = pd.DataFrame(
-        {"note": ['two\nlines', 'say "hi"', "plain", 'a,b\n"c"', ""], "n": [1, 2, 3, 4, 5]}
+        {"note": ["two\nlines", 'say "hi"', "plain", 'a,b\n"c"', ""], "n": [1, 2, 3, 4, 5]}
     )
     text = frame.to_csv(index=False).encode()
     blocks = list(csv_blocks(io.BytesIO(text), size))
     assert b"".join(blocks) == text[text.index(b"\n") + 1 :]  # every record, the header off
     parsed = [pd.read_csv(io.BytesIO(block), names=["note", "n"]) for block in blocks]
     assert pd.concat(parsed, ignore_index=True)["n"].tolist() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_shard_that_seeks_to_a_block_reads_the_rows_of_one_that_reads_through(tmp_path, quoted):
+    """Row marks count rows by line ends (or parse, with quotes); a seek to one skips alike."""
+    from components.tables import csv_row_marks, iter_table, part_schema
+
+    frame = pd.DataFrame({"n": range(300), "x": [f"{i / 7:.4f}" for i in range(300)]})
+    if quoted:
+        frame["note"] = ['say "hi"\nthere' if i % 11 == 0 else "plain" for i in range(300)]
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path, index=False)
+    names, options = part_schema(str(path), "rows.csv")
+    rows, marks = csv_row_marks(str(path), names, options, size=512)
+    assert rows == 300 and len(marks) > 5 and marks[0][1] == 0
+    with open(path, "rb") as handle:  # each mark is where a row's record starts
+        for at, row in marks:
+            handle.seek(at)
+            assert handle.readline().startswith(f"{row},".encode())
+
+    def read(**seek):
+        chunks = iter_table([str(path)], "rows.csv", 40, 170, 260, **seek)
+        return [(first, chunk.column("n").to_pylist()) for *_, first, chunk in chunks]
+
+    near = [mark for mark in marks if mark[1] <= 170][-1]
+    assert near[1] > 0
+    assert read(seek=near) == read() and read()[0] == (170, [str(n) for n in range(170, 210)])

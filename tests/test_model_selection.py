@@ -83,6 +83,27 @@ def test_a_candidate_is_completed_with_its_family_defaults():
 
 
 @pytest.mark.parametrize(
+    ("given", "rows", "drawn"),
+    [
+        ({}, 100_000, None),  # up to 100,000 rows: every tree draws them all, as before
+        ({}, 100_001, 100_000),
+        ({"max_samples": 0}, 5_000_000, None),  # 0: all rows, however many
+        ({"max_samples": 5000.0}, 4000, None),
+        ({"max_samples": 5000.0}, 6000, 5000),
+    ],
+)
+def test_a_forest_draws_at_most_100000_rows_a_tree_unless_told(given, rows, drawn):
+    from components.families import forest_samples, make_estimator
+
+    settings = check_candidate(given, "classification")
+    assert forest_samples(settings, rows) == drawn
+    forest = make_estimator(settings, "classification", 0, rows=rows)
+    assert forest.max_samples == drawn
+    with pytest.raises(SystemExit, match="max_samples must be a whole number of at least 0"):
+        check_candidate({"max_samples": -1}, "classification")
+
+
+@pytest.mark.parametrize(
     ("candidate", "task", "message"),
     [
         ({"model": "xgboost"}, "classification", "model 'xgboost' is not one of"),

@@ -103,7 +103,8 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
     assert set(names) == {
         "fail", "file_sha256", "bounded", "close_column", "read_model_metadata",
         "load_model_dir", "select_features", "object_store", "fail_on_store", "local_path",
-        "exit_quickly", "csv_options", "header_names", "table_parts", "open_part",
+        "exit_quickly", "idle_threads_sleep", "csv_options", "header_names", "table_parts",
+        "open_part",
         "part_format", "part_schema", "csv_blocks", "skipped", "iter_table", "prepare_rows",
         "score_rows",
         "scoring_counts", "merge_counts", "describe_scoring", "open_writer",
