@@ -1,11 +1,14 @@
 """Fits one peer on a benchmark table's training rows and scores it on its test rows.
 
-Usage: <peer python> benchmarks/peer_fit.py {lightgbm,autogluon} TRAIN.csv TEST.csv TARGET TASK
+Usage: <peer python> benchmarks/peer_fit.py {lightgbm,autogluon} TRAIN.csv TEST.csv TARGET TASK \
+       [OUT.json]
 
 Run with the peer's own Python (``.venv-peers/<peer>``), never ours. TASK is
 ``classification`` or ``regression``, as our pipeline decided it. Prints one
 JSON line: ``{"score": ..., "metric": ..., "fit_seconds": ...}``. The metric:
-ROC AUC for two classes, accuracy for more, r2 for regression.
+ROC AUC for two classes, accuracy for more, r2 for regression. With OUT.json,
+also writes what was scored on each test row (the positive class's probability,
+the class, or the number), for the benchmark's paired bootstrap.
 
 * lightgbm: ``LGBMClassifier()`` / ``LGBMRegressor()`` with their defaults,
   text columns as pandas categories (the test rows use the training rows'
@@ -95,6 +98,10 @@ def main() -> None:
     if metric == "roc_auc":  # the positive class is the later label, as sorted
         truth = (truth == sorted(train[target].unique())[-1]).astype(int)
     value = score(metric, truth, predicted, positive_probability)
+    if len(sys.argv) > 6:
+        scored = positive_probability if metric == "roc_auc" else predicted
+        with open(sys.argv[6], "w") as out:
+            json.dump([item.item() if hasattr(item, "item") else item for item in scored], out)
     print(json.dumps({"score": float(value), "metric": metric, "fit_seconds": round(seconds, 2)}))
 
 

@@ -72,6 +72,8 @@ def build(name):
         return islp_table("Bikeshare").drop(columns=["casual", "registered"]), "bikers"
     if name == "hitters":
         return islp_table("Hitters").dropna(subset=["Salary"]), "Salary"
+    if name == "auto":  # the car's name (make and model: free text) is the index there
+        return islp_table("Auto").rename_axis("name").reset_index(), "mpg"
     raise SystemExit(f"unknown table {name!r}")
 
 
@@ -79,7 +81,7 @@ SOURCES = {
     "breast_cancer": "scikit-learn", "wine": "scikit-learn", "digits": "scikit-learn",
     "diabetes": "scikit-learn", "fair": "statsmodels", "anes96": "statsmodels",
     "oj": "ISLP", "default": "ISLP", "caravan": "ISLP", "wage": "ISLP", "carseats": "ISLP",
-    "bikeshare": "ISLP", "hitters": "ISLP",
+    "bikeshare": "ISLP", "hitters": "ISLP", "auto": "ISLP",
 }  # fmt: skip
 
 

@@ -56,8 +56,7 @@ def greedy_weights(outputs, truth, classes, metric: str, scorer, steps: int = 25
 
 
 # The ensemble of the last round's candidates, or None when one candidate
-# alone does as well (the weights leave one member, or gain less than the
-# best candidate's standard error).
+# alone does as well (greedy selection weights only one member).
 #
 # Args:
 #     board: The leaderboard entries by candidate index (``choose_candidate``).

@@ -110,10 +110,11 @@ def train_model(
             {"model": "hist_gradient_boosting", "learning_rate": 0.05}]``;
             duplicates are tried once.
         selection_metric: What the candidates are ranked by: for
-            classification ``balanced_accuracy`` (``auto``), ``accuracy``,
-            ``precision_macro``, ``recall_macro``, ``f1_macro``, ``roc_auc``,
-            ``log_loss``; for regression ``r2`` (``auto``), ``rmse``, ``mae``,
-            ``mape``, ``max_error`` (errors and losses: lower is better).
+            classification ``roc_auc`` (``auto`` for two classes),
+            ``balanced_accuracy`` (``auto`` for more), ``accuracy``,
+            ``precision_macro``, ``recall_macro``, ``f1_macro``, ``log_loss``;
+            for regression ``r2`` (``auto``), ``rmse``, ``mae``, ``mape``,
+            ``max_error`` (errors and losses: lower is better).
         random_state: Seed for the samples, the held-out rows and the models.
         task: ``auto`` (decided from the target, as ``load_data`` does),
             ``classification`` or ``regression``.
@@ -186,7 +187,6 @@ def train_model(
             + ". Add feature columns, or keep the excluded ones (keep_id_columns=True)."
         )
     task, _ = decide_task(frame[target_column], task, f"{train.uri}: target {target_column!r}")
-    metric = resolve_metric(selection_metric, task, "selection_metric")
     if task == "classification" and frame[target_column].nunique() < 2:
         only = frame[target_column].iloc[0]
         fail(
@@ -194,6 +194,7 @@ def train_model(
             f"{target_column!r}; a classifier needs at least two. Add rows of the other classes."
         )
     classes_seen = frame[target_column].nunique() if task == "classification" else 0
+    metric = resolve_metric(selection_metric, task, "selection_metric", classes_seen)
     objective = parse_objective(threshold_objective, task, classes_seen)
     if not search_space:
         search_space = [{}]

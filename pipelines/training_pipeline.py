@@ -94,9 +94,10 @@ def training_pipeline(
             train_model's description lists them. One candidate is simply fitted;
             more are compared by successive halving on the training rows.
         selection_metric: The metric the best candidate is chosen by, on out-of-bag
-            or held-out training rows; auto: balanced_accuracy for classification,
-            r2 for regression.
-        min_metric: The test metric the model is blessed by; auto as for selection_metric.
+            or held-out training rows; auto: roc_auc for two classes, balanced_accuracy
+            for more, r2 for regression.
+        min_metric: The test metric the model is blessed by; auto: balanced_accuracy
+            for classification, r2 for regression.
         min_value: The least min_metric a model needs to be blessed (a maximum for
             log_loss); 0 accepts any.
         min_lift: Share of the way from a trivial model's test score (predicting the

@@ -1,5 +1,7 @@
 """The benchmark runs and reports every figure (no timing assertions: benchmarks are not tests)."""
 
+import numpy as np
+
 from benchmarks.run import bench_size, step_seconds
 
 LOG = """\
@@ -37,3 +39,19 @@ def test_small_benchmark_reports_every_figure(tmp_path):
         "default_vs_plain_model_size",
         "default_vs_plain_load_time",
     }
+
+
+def test_the_quality_benchmark_bootstraps_the_ratio_on_the_same_rows():
+    from benchmarks.versus import bootstrap_ratio, metric_on
+
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=400)
+    close = truth + rng.normal(scale=0.5, size=400)
+    far = truth + rng.normal(scale=2.0, size=400)
+    assert metric_on("r2", truth, close) > metric_on("r2", truth, far)
+    assert bootstrap_ratio("r2", truth, close, [close]) == [1.0, 1.0]  # the same outputs: no noise
+    low, high = bootstrap_ratio("r2", truth, far, [close, far])
+    assert high < 0.99  # far worse than the best peer on every draw
+    labels = np.where(truth > 0, "yes", "no")
+    low, high = bootstrap_ratio("roc_auc", labels, close + rng.normal(size=400), [close], "yes")
+    assert low < high < 1.0

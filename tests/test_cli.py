@@ -39,7 +39,7 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert report.with_suffix("").read_text() == report.read_text()  # the artifact, as KFP wrote it
     assert "Data validation" in printed_path(out, "Validation:").read_text()
     board = printed_path(out, "Leaderboard:").read_text()
-    assert "3 candidate(s) for 307 training rows, ranked by balanced_accuracy" in board
+    assert "3 candidate(s) for 307 training rows, ranked by roc_auc" in board
     assert "\nBlessed\n" in out
     assert "warning: id_like: column 'customer_id' has a different value on every row" in out
     assert "Running pipeline" in (runs / "train.log").read_text()
@@ -56,7 +56,7 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert order[:2] == steps[:2] and order[4:] == steps[4:]
     assert sorted(order[2:4]) == sorted(steps[2:4])
     assert (
-        len(re.findall(r"^\[ *[\d.]+ s\]   candidate \w+ round 1: balanced_accuracy", out, re.M))
+        len(re.findall(r"^\[ *[\d.]+ s\]   candidate \w+ round 1: roc_auc", out, re.M))
         == 3  # the default search space: forest, boosting, linear
     )
     assert "\x1b" not in out and "\r" not in out

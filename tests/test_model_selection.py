@@ -182,7 +182,9 @@ def test_the_leaderboard_shows_the_iterations_each_boosting_candidate_ran(tmp_pa
 def test_the_forest_that_wins_is_the_fit_that_scored_it(tmp_path):
     train_set = xor_table(tmp_path / "train")
     space = [{"max_depth": 1}, {}, {"model": "logistic_regression"}, {}]  # a duplicate
-    meta, entries, metrics = train(train_set, tmp_path, space)
+    # Ranked by balanced accuracy: on ROC AUC (auto for two classes) the weak
+    # candidates' probabilities break the forest's ties and join it in an ensemble.
+    meta, entries, metrics = train(train_set, tmp_path, space, selection_metric="balanced_accuracy")
     assert meta["hyperparameters"]["model"] == "random_forest"
     assert meta["hyperparameters"]["max_depth"] == 0
     assert [e["rank"] for e in entries] == [1, 2, 3]  # the duplicate is tried once
@@ -224,6 +226,7 @@ def test_successive_halving_keeps_the_best_third_for_more_rows(tmp_path):
         {"model": "hist_gradient_boosting", "max_iter": 20},
     ]
     meta, entries, _ = train(train_set, tmp_path, space)
+    entries = [e for e in entries if e["model"] != "ensemble"]  # the last round's, combined
     rounds = [(e["round"], e["rows"]) for e in entries]
     assert rounds == [(2, 30_000), (2, 30_000), (1, 10_000), (1, 10_000), (1, 10_000)]
     assert {e["model"] for e in entries[:2]} == {"random_forest", "hist_gradient_boosting"}
@@ -276,3 +279,19 @@ def test_a_bad_search_space_stops_before_any_fit(tmp_path, space, message):
 def test_an_unknown_selection_metric_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="selection_metric 'auc' is not a classification metric"):
         train(xor_table(tmp_path / "train"), tmp_path, [{}, {}], selection_metric="auc")
+
+
+@pytest.mark.parametrize(
+    ("classes", "metric"), [(["no", "yes"], "roc_auc"), (["a", "b", "c"], "balanced_accuracy")]
+)
+def test_auto_ranks_two_classes_by_roc_auc_and_more_by_balanced_accuracy(tmp_path, classes, metric):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300)})
+    frame["y"] = np.array(classes)[np.digitize(frame["x"], [-0.5, 0.5][: len(classes) - 1])]
+    frame.to_parquet(tmp_path / "train")
+    _, _, numbers = train(
+        dataset(tmp_path / "train"), tmp_path, [{"n_estimators": 30}, {"model": "linear"}]
+    )
+    page = (tmp_path / "leaderboard.html").read_text()
+    assert f"for 300 training rows, ranked by {metric}" in page
+    assert 0.8 < numbers["best_score"] <= 1.0

@@ -45,7 +45,7 @@ def test_the_sweep_picks_the_candidate_that_can_learn_the_data(local_runner, xor
 
     folder = run_dir(local_runner, outputs)
     page = (folder / "train-model" / "leaderboard").read_text()
-    assert "3 candidate(s) for 320 training rows, ranked by balanced_accuracy" in page
+    assert "3 candidate(s) for 320 training rows, ranked by roc_auc" in page
     assert page.index('"max_depth": 0') < page.index('"max_depth": 1')  # the winner comes first
     assert not list(folder.glob("for-loop-*"))  # selection runs inside the one training step
 
