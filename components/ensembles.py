@@ -44,7 +44,7 @@ def greedy_weights(outputs, truth, classes, metric: str, scorer, steps: int = 25
     for step in range(1, steps + 1):
         chosen = None
         for index, output in enumerate(outputs):
-            value = scorer(truth, (total + output) / step, classes, metric)[0]
+            value = scorer(truth, (total + output) / step, classes, metric, spread=False)[0]
             key = math.inf if value is None else sign * value
             if chosen is None or key < chosen[0]:
                 chosen = (key, index, value)
