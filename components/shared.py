@@ -135,7 +135,12 @@ def load_model_dir(path: str, source: str):
 # sleeping at once (OMP_WAIT_POLICY=PASSIVE) costs a wake-up per parallel
 # region: on a quiet machine 300 iterations on 80,000 rows took 24.1 s passive
 # against 3.6 s by default; a short spin (GOMP_SPINCOUNT=10000, libgomp's
-# default is 300,000) took 3.7 s. Read by OpenMP when it loads, so called
+# default is 300,000) took 3.7 s. Two batch_predict shards side by side (1M
+# rows, local runner): 0.91x one shard's time at 10,000 spins, 1.36x by
+# default, 0.89x passive. A neighbour that never yields (a pure-Python loop)
+# is served best by sleeping: 300 iterations on 42,000 rows beside one took
+# 1.6 s passive, 4.0 s by default, 7.4-9.8 s at 10,000 spins (0.9 s quiet,
+# 7.9 s passive). Read by OpenMP when it loads, so called
 # first in the steps that import scikit-learn; only in a step's own process
 # (see ``exit_quickly``), and never over a value the user set.
 def idle_threads_sleep():
