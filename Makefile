@@ -36,17 +36,22 @@ $(STORAGE_INIT_VENV)/.installed: requirements-kserve-storage.txt
 	touch $@
 
 # The quality benchmark's peers, each in an environment of its own (their pins never mix with ours).
-# The public tables are read in the LightGBM one (statsmodels' and ISLP's bundled files; ISLP without
-# its dependencies: torch and the rest serve its labs, not its data) and written as CSV.
+# The public tables are read in the LightGBM one (statsmodels', ISLP's and plotly's bundled files; ISLP
+# without its dependencies: torch and the rest serve its labs, not its data) and written as CSV.
 PEERS_DIR := .venv-peers
 LIGHTGBM_PEER_PINS := lightgbm==4.7.0 pandas==3.1.1 scikit-learn==1.9.1 statsmodels==0.15.0
 AUTOGLUON_PEER_PINS := autogluon.tabular[lightgbm,catboost,xgboost]==1.6.3
-peers-env: $(PEERS_DIR)/lightgbm/.installed $(PEERS_DIR)/autogluon/.installed
+# plotly only for the gapminder file it ships (read without importing plotly, hence --no-deps too).
+TABLE_PINS := ISLP==0.6.0 plotly==7.1.0
+peers-env: $(PEERS_DIR)/lightgbm/.tables-installed $(PEERS_DIR)/autogluon/.installed
 
 $(PEERS_DIR)/lightgbm/.installed:
 	$(PYTHON) -m venv $(PEERS_DIR)/lightgbm
 	$(PEERS_DIR)/lightgbm/bin/python -m pip install --quiet --disable-pip-version-check $(LIGHTGBM_PEER_PINS)
-	$(PEERS_DIR)/lightgbm/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ISLP==0.6.0
+	touch $@
+
+$(PEERS_DIR)/lightgbm/.tables-installed: $(PEERS_DIR)/lightgbm/.installed
+	$(PEERS_DIR)/lightgbm/bin/python -m pip install --quiet --disable-pip-version-check --no-deps $(TABLE_PINS)
 	touch $@
 
 $(PEERS_DIR)/autogluon/.installed:

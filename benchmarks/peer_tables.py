@@ -3,7 +3,7 @@
 Usage: <peer python> benchmarks/peer_tables.py FOLDER [NAME ...]
 
 Run with the LightGBM peer's Python (``make peers-env`` installs scikit-learn,
-statsmodels and ISLP there; ours has neither of the last two). No downloads:
+statsmodels, ISLP and plotly there; ours has none of the last three). No downloads:
 every table is a file inside an installed package. Writes ``FOLDER/<name>.csv``
 per table and ``FOLDER/tables.json`` ({name: {"target", "source", "rows"}}).
 Standard library only at the top: this file is never imported by our code.
@@ -34,6 +34,16 @@ def islp_table(name):
     from ISLP import load_data
 
     return load_data(name)
+
+
+def plotly_table(name):
+    """A table plotly ships (``package_data/datasets``), read without importing plotly."""
+    import importlib.util
+
+    import pandas as pd
+
+    folder = pathlib.Path(importlib.util.find_spec("plotly").submodule_search_locations[0])
+    return pd.read_csv(folder / "package_data" / "datasets" / f"{name}.csv.gz")
 
 
 def build(name):
@@ -74,6 +84,9 @@ def build(name):
         return islp_table("Hitters").dropna(subset=["Salary"]), "Salary"
     if name == "auto":  # the car's name (make and model: free text) is the index there
         return islp_table("Auto").rename_axis("name").reset_index(), "mpg"
+    if name == "gapminder":  # life expectancy by country (142 categories) and year
+        repeats = ["iso_alpha", "iso_num", "centroid_lon", "centroid_lat"]  # the country again
+        return plotly_table("gapminder").drop(columns=repeats), "lifeExp"
     raise SystemExit(f"unknown table {name!r}")
 
 
@@ -81,7 +94,7 @@ SOURCES = {
     "breast_cancer": "scikit-learn", "wine": "scikit-learn", "digits": "scikit-learn",
     "diabetes": "scikit-learn", "fair": "statsmodels", "anes96": "statsmodels",
     "oj": "ISLP", "default": "ISLP", "caravan": "ISLP", "wage": "ISLP", "carseats": "ISLP",
-    "bikeshare": "ISLP", "hitters": "ISLP", "auto": "ISLP",
+    "bikeshare": "ISLP", "hitters": "ISLP", "auto": "ISLP", "gapminder": "plotly",
 }  # fmt: skip
 
 
