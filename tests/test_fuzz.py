@@ -252,6 +252,45 @@ def test_free_text_tables_train_or_stop_with_a_clear_error():
     assert any(outcome.endswith("(text)") for outcome in outcomes), outcomes
 
 
+@st.composite
+def many_category_tables(draw):
+    """Tables with a column of over 50 categories: gaps, '?', unicode, a few rows each."""
+    # Hypothesis draws the shape and a seed; the rows come from the seed (220 rows
+    # drawn cell by cell would be a base example too large for it to shrink).
+    rows, seed = draw(st.integers(220, 300)), draw(st.integers(0, 2**32 - 1))
+    stems = st.sampled_from(["Zoë", "Ångström", "o'Neil", "x", "?", "A-1", "münchen"])
+    pool = [f"{stem}{k}" for k, stem in enumerate(draw(st.lists(stems, min_size=70, max_size=90)))]
+    rng = np.random.default_rng(seed)
+    cities = rng.choice(np.array([*pool, None, "", "?"], dtype=object), rows)
+    if draw(st.booleans()):
+        labels = rng.choice(["a", "b", "c"], rows)
+    else:
+        labels = rng.uniform(-1e3, 1e3, rows).round(2)
+    return pd.DataFrame({"city": cities, "n": rng.normal(0, 5, rows).round(3), "y": labels})
+
+
+def test_many_category_tables_train_through_target_means_or_stop_with_a_clear_error():
+    import joblib
+
+    outcomes = []
+
+    @settings(max_examples=6, deadline=None, derandomize=True, database=None)
+    @given(many_category_tables())
+    def check(table):
+        with tempfile.TemporaryDirectory() as folder:
+            work = pathlib.Path(folder)
+            table.to_csv(work / "table.csv", index=False)
+            outcomes.append(run_everything(work / "table.csv", work))
+            if outcomes[-1] != "refused":
+                model = joblib.load(work / "model" / "model.joblib")
+                outcomes[-1] += " (target means)" if "TargetEncoder" in repr(model) else ""
+
+    check()
+    trained = [outcome for outcome in outcomes if outcome != "refused"]
+    assert trained and all(outcome.endswith("(target means)") for outcome in trained), outcomes
+    assert {outcome.split(" (")[0] for outcome in trained} == {"trained", "trained regression"}
+
+
 def model_features(folder: pathlib.Path) -> list:
     """The feature list a trained model directory records."""
     import json
