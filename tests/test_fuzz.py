@@ -234,21 +234,29 @@ def text_tables(draw):
     return pd.DataFrame({"name": names, "n": numbers, "y": labels})
 
 
-def test_free_text_tables_train_or_stop_with_a_clear_error():
+def outcomes_of(tables, examples: int, describe) -> list:
+    """Each drawn table through every step: its outcome, with ``describe(work)`` when trained."""
     outcomes = []
 
-    @settings(max_examples=8, deadline=None, derandomize=True, database=None)
-    @given(text_tables())
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None)
+    @given(tables)
     def check(table):
         with tempfile.TemporaryDirectory() as folder:
             work = pathlib.Path(folder)
             table.to_csv(work / "table.csv", index=False)
             outcomes.append(run_everything(work / "table.csv", work))
             if outcomes[-1] != "refused":
-                kinds = {f["name"]: f["kind"] for f in model_features(work / "model")}
-                outcomes[-1] += f" ({kinds.get('name')})"
+                outcomes[-1] += f" ({describe(work)})"
 
     check()
+    return outcomes
+
+
+def test_free_text_tables_train_or_stop_with_a_clear_error():
+    def name_kind(work):
+        return {f["name"]: f["kind"] for f in model_features(work / "model")}.get("name")
+
+    outcomes = outcomes_of(text_tables(), 8, name_kind)
     assert any(outcome.endswith("(text)") for outcome in outcomes), outcomes
 
 
@@ -272,20 +280,11 @@ def many_category_tables(draw):
 def test_many_category_tables_train_through_target_means_or_stop_with_a_clear_error():
     import joblib
 
-    outcomes = []
+    def encoding(work):
+        model = joblib.load(work / "model" / "model.joblib")
+        return "target means" if "TargetEncoder" in repr(model) else "no target means"
 
-    @settings(max_examples=6, deadline=None, derandomize=True, database=None)
-    @given(many_category_tables())
-    def check(table):
-        with tempfile.TemporaryDirectory() as folder:
-            work = pathlib.Path(folder)
-            table.to_csv(work / "table.csv", index=False)
-            outcomes.append(run_everything(work / "table.csv", work))
-            if outcomes[-1] != "refused":
-                model = joblib.load(work / "model" / "model.joblib")
-                outcomes[-1] += " (target means)" if "TargetEncoder" in repr(model) else ""
-
-    check()
+    outcomes = outcomes_of(many_category_tables(), 6, encoding)
     trained = [outcome for outcome in outcomes if outcome != "refused"]
     assert trained and all(outcome.endswith("(target means)") for outcome in trained), outcomes
     assert {outcome.split(" (")[0] for outcome in trained} == {"trained", "trained regression"}
