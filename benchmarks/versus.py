@@ -52,7 +52,7 @@ def run_peer(python: pathlib.Path, peer: str, train, test, target: str, task: st
     return {**result, "seconds": round(seconds, 1), "scored": json.loads(scored.read_text())}
 
 
-def our_outputs(model_dir: pathlib.Path, test, target: str, metric: str) -> list:
+def our_outputs(model_dir: pathlib.Path, test, metric: str) -> list:
     """What our saved model gives each test row, in the form ``metric_on`` scores."""
     import joblib
 
@@ -157,9 +157,7 @@ def main() -> None:
             test = pd.read_csv(split["test"])
             truth = test[table["target"]].to_numpy()
             positive = model["classes"][-1] if metric == "roc_auc" else None
-            ours_scored = our_outputs(
-                pathlib.Path(outputs["model"].path), test, table["target"], metric
-            )
+            ours_scored = our_outputs(pathlib.Path(outputs["model"].path), test, metric)
             again = metric_on(metric, truth, ours_scored, positive)
             if abs(again - float(ours)) > 1e-6:
                 raise SystemExit(f"{name}: the saved model scores {again}, evaluate_model {ours}.")
