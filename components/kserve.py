@@ -117,7 +117,9 @@ def kserve_manifests(
     runtime = f"{name}-mlserver"
     models = "/mnt/models"  # where the storage initializer puts the model (pkg/constants)
     environment = {
-        "MLSERVER_MODEL_IMPLEMENTATION": "mlserver_sklearn.SKLearnModel",
+        # Ours (serving/runtime.py, in the image): rows checked and typed as batch
+        # scoring types them, labelled answers, a caller's mistake a 400 in one line.
+        "MLSERVER_MODEL_IMPLEMENTATION": "serving.runtime.TabularModel",
         "MLSERVER_MODEL_NAME": "{{.Name}}",  # KServe fills it with the InferenceService name
         "MLSERVER_MODEL_URI": models,
         "MLSERVER_HTTP_PORT": "8080",
