@@ -22,12 +22,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 # MLServer for the serving check, in its own environment (its dependencies are not ours).
 serving-env: $(SERVING_VENV)/.installed
 
-# Our runtime (serving/) and the kfp-free helpers it shares with batch scoring are found
-# through a .pth file, as the image finds the copies Dockerfile.serving makes (PYTHONPATH).
 $(SERVING_VENV)/.installed: requirements-serving.txt
 	$(PYTHON) -m venv $(SERVING_VENV)
 	$(SERVING_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-serving.txt
-	echo "$(CURDIR)" > $$($(SERVING_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/kfp_tabular_serving.pth
 	touch $@
 
 # KServe's storage initializer for the object-storage tests, in its own environment too.

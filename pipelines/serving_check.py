@@ -1,8 +1,8 @@
 """Prove a model directory serves: start MLServer as a pod would, compare it with batch_predict.
 
 MLServer runs from its own environment (``.venv-serving``, built by ``make
-serving-env`` from ``requirements-serving.txt``, our runtime in ``serving/``
-beside it, as in the serving image). Every check starts it with exactly the
+serving-env`` from ``requirements-serving.txt``), with our runtime's files laid
+out as Dockerfile.serving copies them (``image_files``). Every check starts it with exactly the
 command and environment of the ServingRuntime that ``deploy_model`` renders
 (``components/kserve.py``), the model folder standing for ``/mnt/models``;
 only the addresses differ (loopback ports free on this machine, for the pod's
@@ -110,6 +110,31 @@ def _wait_until_ready(url: str, server: subprocess.Popen, log: pathlib.Path, sec
     )
 
 
+def image_files(root: pathlib.Path) -> dict:
+    """Lays out under ``root`` our files as Dockerfile.serving copies them; returns its ENV.
+
+    Every ``COPY`` of the serving image but the requirements file is done here
+    (``/opt/kfp-tabular/...`` becomes ``root/opt/kfp-tabular/...``), and its
+    ``ENV PYTHONPATH`` points there: the runtime finds exactly the modules the
+    image holds, so a helper missing from the image fails here too.
+    """
+    import re
+    import shutil
+
+    repo = pathlib.Path(__file__).resolve().parent.parent
+    text = (repo / "Dockerfile.serving").read_text()
+    for sources in re.findall(r"^COPY (.+)$", text, re.MULTILINE):
+        *files, target = sources.split()
+        if target.startswith("/tmp/"):
+            continue  # requirements-serving.txt: installed in .venv-serving already
+        folder = root / target.lstrip("/")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.copy(repo / name, folder / pathlib.Path(name).name)
+    env = dict(re.findall(r"^ENV ([A-Z_]+)=(\S+)$", text, re.MULTILINE))
+    return {key: str(root / value.lstrip("/")) for key, value in env.items() if key == "PYTHONPATH"}
+
+
 def rendered_runtime(name: str = "model") -> dict:
     """The ServingRuntime ``deploy_model`` renders (components/kserve.py), default settings."""
     from components.kserve import kserve_manifests
@@ -178,10 +203,13 @@ def serve(
     if implementation:
         env["MLSERVER_MODEL_IMPLEMENTATION"] = implementation
     log = pathlib.Path(tempfile.gettempdir()) / f"mlserver-{ports['http_port']}.log"
-    with open(log, "w") as log_file:
+    image = tempfile.TemporaryDirectory(prefix="kfp-tabular-image-")
+    environment = {**os.environ, **image_files(pathlib.Path(image.name)), **env}
+    with image, open(log, "w") as log_file:
         server = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **env}
-        )
+            command, stdout=log_file, stderr=subprocess.STDOUT, env=environment,
+            cwd=image.name,
+        )  # fmt: skip
         base = f"http://127.0.0.1:{ports['http_port']}/v2/models/{name}"
         try:
             _wait_until_ready(base + "/ready", server, log, startup_seconds)
@@ -195,7 +223,7 @@ def serve(
 
 
 def batch_scores(model_dir: pathlib.Path, rows_csv: pathlib.Path):
-    """batch_predict's own predictions of the rows (the component, as a plain function)."""
+    """batch_predict's predictions of the rows and its metadata (the component, as a function)."""
     import pandas as pd
     from kfp.dsl import Dataset, Model
 
@@ -208,7 +236,7 @@ def batch_scores(model_dir: pathlib.Path, rows_csv: pathlib.Path):
             data=Dataset(name="rows", uri=str(rows_csv), metadata={}),
             predictions=out,
         )
-        return pd.read_csv(out.path, keep_default_na=False, na_values=[""])
+        return pd.read_csv(out.path, keep_default_na=False, na_values=[""]), out.metadata
 
 
 def check_serving(
@@ -257,6 +285,8 @@ def check_serving(
     from components.shared import load_model_dir
     from components.tables import read_csv_table
 
+    if not pathlib.Path(mlserver).exists():
+        raise ServingCheckFailed(f"{mlserver} not found: run `make serving-env` first.")
     model_dir = pathlib.Path(model_dir).resolve()
     estimator, meta = load_model_dir(str(model_dir), str(model_dir))
     rows, options = read_csv_table(str(rows_csv), str(rows_csv))
@@ -284,7 +314,7 @@ def check_serving(
         if regression or labels:
             served = served.reshape(-1)
     else:
-        scored = batch_scores(model_dir, rows_csv)
+        scored, _ = batch_scores(model_dir, rows_csv)
         if regression:
             expected, served = scored["prediction"].to_numpy(), outputs["prediction"]
         else:

@@ -52,7 +52,7 @@ ACCEPTED = {
 STOCK_OUTPUTS = ("predict", "predict_proba")
 
 
-class RequestError(InferenceError):
+class BadRequest(InferenceError):
     """A caller's mistake: HTTP 400 with one line (never a traceback)."""
 
 
@@ -178,7 +178,8 @@ class TabularModel(MLModel):
             with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
                 return self._answer(payload)
         except SystemExit as stop:  # typed_rows stops a bad row with one line (fail)
-            raise RequestError(str(stop).removeprefix("kfp-tabular error: ")) from None
+            # MLServer's worker pool shows it as "serving.runtime.BadRequest: <line>".
+            raise BadRequest(str(stop).removeprefix("kfp-tabular error: request: ")) from None
         except MLServerError:
             raise
         except Exception as error:  # a fault of ours: a short answer, the detail to the log
@@ -195,21 +196,21 @@ class TabularModel(MLModel):
 
         kinds = {f["name"]: f["kind"] for f in self._features}
         if not payload.inputs:
-            raise RequestError(
+            raise BadRequest(
                 f"the request has no inputs. Send one input per feature: {self._feature_list()}."
             )
         columns, lengths = {}, {}
         for item in payload.inputs:
             name = item.name
             if name in columns:
-                raise RequestError(f"input {name!r} is sent twice. Send each feature once.")
+                raise BadRequest(f"input {name!r} is sent twice. Send each feature once.")
             data = item.data.root if hasattr(item.data, "root") else item.data
             values = list(np.asarray(data, dtype=object).reshape(-1)) if data is not None else []
             shape = list(item.shape)
             rows = shape[0] if shape else 0
             flat = len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
             if not flat or int(np.prod(shape)) != len(values):
-                raise RequestError(
+                raise BadRequest(
                     f"input {name!r} has shape {shape} and {len(values)} values. Send one value "
                     f"per row, shape [rows] (or [rows, 1]) with as many values."
                 )
@@ -217,7 +218,7 @@ class TabularModel(MLModel):
             kind = kinds.get(name)
             if kind is not None and datatype not in ACCEPTED[kind]:
                 wanted = "FP64 (or INT64)" if kind == "numeric" else "BYTES"
-                raise RequestError(
+                raise BadRequest(
                     f"input {name!r} is {datatype}, but the model reads it as {kind}. "
                     f"Send it as {wanted}."
                 )
@@ -227,12 +228,12 @@ class TabularModel(MLModel):
             columns[name] = values
         if len(set(lengths.values())) > 1:
             found = ", ".join(f"{n}: {r}" for n, r in sorted(lengths.items(), key=lambda i: i[1]))
-            raise RequestError(
+            raise BadRequest(
                 f"inputs have different numbers of rows ({found}). Send as many values for "
                 "every feature, one per row (null for a gap)."
             )
         if not next(iter(lengths.values())):
-            raise RequestError("the request has no rows. Send at least one value per feature.")
+            raise BadRequest("the request has no rows. Send at least one value per feature.")
         frame = pd.DataFrame(
             {name: pd.Series(values, dtype=object) for name, values in columns.items()}
         )
@@ -257,12 +258,12 @@ class TabularModel(MLModel):
         asked = [o.name for o in payload.outputs or []]
         for name in asked:
             if name not in available and name not in STOCK_OUTPUTS:
-                raise RequestError(
+                raise BadRequest(
                     f"unknown output {name!r}. Ask for any of {available + list(STOCK_OUTPUTS)}, "
                     "or for none to get them all."
                 )
             if name == "predict_proba" and self._task == "regression":
-                raise RequestError(
+                raise BadRequest(
                     "output 'predict_proba' needs a classifier; this model is a regressor. "
                     "Ask for 'prediction' or 'predict'."
                 )
