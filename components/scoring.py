@@ -65,6 +65,8 @@ def typed_rows(frame, features: list, source: str, options: dict, first_row: int
                 )
             elif feature["kind"] == "categorical":
                 known = values.isin(list(feature.get("categories") or ()))
+                if known.all():  # kept as written (the usual case for a single row)
+                    continue
                 numbers = pd.to_numeric(values.where(~known), errors="coerce")
                 recast = numbers.notna()
                 if recast.any():
