@@ -198,7 +198,9 @@ def test_mlserver_answers_like_batch_predict(local_runner, messy_csv, tmp_path):
     assert result["rows"] == 40
     assert np.allclose(result["served"], expected, atol=1e-9)
     assert list(result["outputs"]["prediction"]) == list(scored["prediction"])
-    assert result["parameters"]["unseen_categories"] == {"plan": 4}
+    counted = predictions["predictions"].metadata  # as batch scoring counts them
+    assert result["parameters"]["unseen_categories"] == counted["unseen_categories"]
+    assert result["parameters"]["unseen_categories"]["plan"] == 4
 
 
 @pytest.mark.parametrize(
