@@ -27,7 +27,9 @@ def prepare_rows(chunk, features: list, source: str, options: dict, first_row: i
     if any(f["name"] not in chunk.column_names for f in features):
         select_features(pd.DataFrame(columns=chunk.column_names), features, source)  # says which
     frame = chunk.select([f["name"] for f in features]).to_pandas()
-    return typed_rows(frame, features, source, options, first_row)
+    return typed_rows(
+        frame=frame, features=features, source=source, options=options, first_row=first_row
+    )
 
 
 # The model's inputs for rows as a pandas DataFrame, typed as in training: the

@@ -140,8 +140,9 @@ def rendered_runtime(name: str = "model") -> dict:
     from components.kserve import kserve_manifests
 
     objects = kserve_manifests(
-        name, "", "s3://models/model/", "", "kfp-tabular-serving:0.1.0", "", "1", "2Gi"
-    )
+        name=name, namespace="", storage_uri="s3://models/model/", s3_endpoint="",
+        image="kfp-tabular-serving:0.1.0", service_account="", cpu="1", memory="2Gi",
+    )  # fmt: skip
     return objects["servingruntime.yaml"]
 
 
@@ -198,7 +199,9 @@ def serve(
         raise ServingCheckFailed(f"{mlserver} not found: run `make serving-env` first.")
     model_dir = pathlib.Path(model_dir).resolve()
     ports = dict(zip(("http_port", "grpc_port", "metrics_port"), free_ports(3), strict=True))
-    command, env = runtime_launch(runtime or rendered_runtime(name), model_dir, name, ports)
+    command, env = runtime_launch(
+        runtime=runtime or rendered_runtime(name), model_dir=model_dir, name=name, ports=ports
+    )
     command = [str(mlserver) if command[0] == "mlserver" else command[0], *command[1:]]
     if implementation:
         env["MLSERVER_MODEL_IMPLEMENTATION"] = implementation
@@ -292,8 +295,13 @@ def check_serving(
     rows, options = read_csv_table(str(rows_csv), str(rows_csv))
     regression = meta.get("task") == "regression"
     classes = [str(label) for label in getattr(estimator, "classes_", [])]
-    typed = typed_rows(rows.copy(), meta["features"], str(rows_csv), {})
-    with serve(model_dir, runtime, name, mlserver, implementation, startup_seconds) as (url, log):
+    features = meta["features"]
+    typed = typed_rows(frame=rows.copy(), features=features, source=str(rows_csv), options={})
+    started = serve(
+        model_dir, runtime=runtime, name=name, mlserver=mlserver, implementation=implementation,
+        startup_seconds=startup_seconds,
+    )  # fmt: skip
+    with started as (url, log):
         try:
             answer = post(url + "/infer", v2_request(typed, meta["features"], method))
         except urllib.error.HTTPError as error:

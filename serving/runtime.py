@@ -268,16 +268,24 @@ class TabularModel(MLModel):
                     "Ask for 'prediction' or 'predict'."
                 )
         frame, ignored = self._rows(payload)
-        inputs = typed_rows(frame, self._features, "request", {"format": "csv", "decimal": "."})
+        inputs = typed_rows(
+            frame=frame, features=self._features, source="request",
+            options={"format": "csv", "decimal": "."},  # values as text, as a CSV's fields
+        )  # fmt: skip
         threshold = self._meta.get("threshold")
         outputs = []
         if not asked or any(name in available for name in asked):
-            scored = score_rows(self._model, self._task, inputs, threshold)
+            scored = score_rows(
+                estimator=self._model, task=self._task, inputs=inputs, threshold=threshold
+            )
             for name in [n for n in available if not asked or n in asked]:
                 outputs.append(self._encode(name, np.asarray(scored[name])))
-            counts = scoring_counts(inputs, self._features, scored["prediction"], self._task)
+            predictions = scored["prediction"]
         else:
-            counts = scoring_counts(inputs, self._features, [], self._task)
+            predictions = []
+        counts = scoring_counts(
+            inputs=inputs, features=self._features, predictions=predictions, task=self._task
+        )
         for name in [n for n in asked if n in STOCK_OUTPUTS]:
             outputs.append(self._encode(name, np.asarray(getattr(self._model, name)(inputs))))
         extra = {

@@ -161,8 +161,10 @@ def test_a_pod_started_from_the_image_answers(churn_model, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = eval(done.stdout)  # noqa: S307 (a list of module names printed above)
     assert "kfp" not in loaded and "serving.runtime" in loaded
-    command, launched = runtime_launch(rendered_runtime("churn"), models, "churn", {
-        "http_port": 1, "grpc_port": 2, "metrics_port": 3})  # fmt: skip
+    ports = {"http_port": 1, "grpc_port": 2, "metrics_port": 3}
+    command, launched = runtime_launch(
+        runtime=rendered_runtime("churn"), model_dir=models, name="churn", ports=ports
+    )
     assert command == ["mlserver", "start", str(models)]
     assert launched["MLSERVER_MODEL_IMPLEMENTATION"] == "serving.runtime.TabularModel"
     assert "MLSERVER_PARALLEL_WORKERS" in launched  # the measured setting, from the runtime
