@@ -281,3 +281,31 @@ def test_the_worker_pool_is_not_turned_off_in_any_check():
             text = path.read_text()
             if path.name != "test_serving.py":
                 assert not pattern.search(text), path
+
+
+def test_a_fault_of_the_server_is_a_500_in_a_short_line_with_the_detail_in_the_log(churn_model):
+    script = """
+import asyncio, sys
+from mlserver.errors import MLServerError
+from mlserver.settings import ModelParameters, ModelSettings
+from mlserver.types import InferenceRequest
+from serving.runtime import TabularModel
+model = TabularModel(ModelSettings(
+    name="m", implementation=TabularModel, parameters=ModelParameters(uri=sys.argv[1])))
+asyncio.run(model.load())
+model._model.steps[-1] = ("classifier", None)  # a broken model: scoring raises TypeError
+try:
+    asyncio.run(model.predict(InferenceRequest.model_validate_json(sys.argv[2])))
+except MLServerError as error:
+    print(error.status_code, error)
+"""
+    python = ROOT / ".venv-serving" / "bin" / "python"
+    done = subprocess.run(
+        [python, "-c", script, churn_model, json.dumps(one_row())],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    status, _, line = done.stdout.strip().partition(" ")
+    assert status, done.stderr[-2000:]
+    assert status == "500" and "\n" not in line and str(ROOT) not in line
+    assert line.startswith("the model failed to score the request") and "log" in line
+    assert "Traceback" in done.stderr  # the detail, for the operator
