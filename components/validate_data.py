@@ -259,6 +259,9 @@ def validate_data(
         if profile["kind"] == "datetime":
             span = f"{profile['min'][:19]} to {profile['max'][:19]}" if "min" in profile else ""
             return span + (f"; {profile['unparseable']} unparseable" * bool(profile["unparseable"]))
+        if profile["kind"] == "text":  # its values are never shown (names, free text)
+            length = profile.get("length")
+            return f"{length['min']} to {length['max']} characters" if length else ""
         top = list(profile["categories"].items())[:5]
         return ", ".join(f"{label} ({count})" for label, count in top)
 
