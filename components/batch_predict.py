@@ -14,6 +14,7 @@ from components.scoring import (
 from components.shared import bounded, exit_quickly, fail, idle_threads_sleep, load_model_dir
 from components.storage import local_path
 from components.tables import iter_table, part_schema, table_parts
+from components.versions import model_path
 
 
 @tabular_component
@@ -80,7 +81,7 @@ def batch_predict(
 
     if output_format not in ("csv", "parquet"):
         fail(f"output_format {output_format!r} is not csv or parquet. Set one of them.")
-    estimator, meta = load_model_dir(local_path(model), model.uri)
+    estimator, meta = load_model_dir(*model_path(model))
     features, task = meta["features"], meta.get("task", "classification")
     location = local_path(data)
     plan = json.loads(shard) if shard else {}
