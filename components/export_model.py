@@ -27,8 +27,8 @@ def export_model(
 
     Each export writes a new folder, ``<export_uri>/<version>/``, never
     touching an earlier one. The version is the UTC time and the first 8 hex
-    digits of ``model.joblib``'s sha256 (``20261207T020000Z-3f9a1c2e``), so
-    names sort by time. The folder holds the model directory,
+    digits of ``model.joblib``'s sha256 (``20261207T020000.123Z-3f9a1c2e``),
+    so names sort by time. The folder holds the model directory,
     ``model-registry.json`` (the arguments of Kubeflow Hub's
     ``register_model``) and, written last, ``VERSION.json`` (version, digest,
     created, run, data URI, test metrics, blessing reasons): a folder without

@@ -13,8 +13,8 @@ path) holds one immutable folder per exported model, and a pointer::
     <export_uri>/pointer/<n>.json          n = 00000001, 00000002, ...: the highest
                                            names the current version
 
-A version is ``YYYYMMDDTHHMMSSZ-<first 8 hex digits of model.joblib's sha256>``
-(UTC): names sort by time, and a new model is a new folder, so the
+A version is ``YYYYMMDDTHHMMSS.mmmZ-<first 8 hex digits of model.joblib's sha256>``
+(UTC, to the millisecond): names sort by time, and a new model is a new folder, so the
 InferenceService's storageUri changes and KServe rolls it out. A folder without
 VERSION.json is an upload that did not finish, and no reader takes it: a model
 location is a model directory as training writes it (loaded as it is), a
@@ -51,7 +51,7 @@ from components.storage import download, fail_on_store, object_store
 def is_version_name(name: str) -> bool:
     import re
 
-    return re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", name) is not None
+    return re.fullmatch(r"\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8}", name) is not None
 
 
 # The complete and incomplete versions (sorted) and pointer numbers in a list of
@@ -235,7 +235,7 @@ def prune_versions(filesystem, root: str, keep: int) -> list:
     current, _ = read_pointer(filesystem, root)
     kept = set(layout["complete"][-keep:] if keep else layout["complete"])
     kept |= protected_versions(layout, current)
-    day_ago = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 86400))
+    day_ago = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() - 86400))
     doomed = [name for name in layout["complete"] if name not in kept]
     for name in doomed:
         filesystem.rm_file(f"{root}/{name}/VERSION.json")
@@ -265,10 +265,12 @@ def publish_version(local_dir: str, export_uri: str, minio_endpoint: str, record
             sizes[relative.replace(os.sep, "/")] = os.path.getsize(os.path.join(folder, name))
     base = export_uri.rstrip("/")
     try:
-        version = time.strftime("%Y%m%dT%H%M%SZ-", time.gmtime()) + metadata["sha256"][:8]
+        now = time.time()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        version = f"{stamp}-{metadata['sha256'][:8]}"
         folder = f"{root}/{version}"
-        if filesystem.exists(folder):  # the same model exported twice in one second
-            time.sleep(1)
+        if filesystem.exists(folder):  # the same model exported twice in a millisecond
+            time.sleep(0.01)
             return publish_version(local_dir, export_uri, minio_endpoint, record, keep)
         if is_local(filesystem):
             filesystem.makedirs(folder, exist_ok=True)
