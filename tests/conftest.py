@@ -45,6 +45,31 @@ def make_messy_frame(rows: int = 400, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+@pytest.fixture(scope="module")
+def s3_server():
+    """A real S3 API server on loopback (moto, as s3fs tests itself), one per test module.
+
+    The AWS_* variables point at it for the module; tests make buckets of their own
+    (or reset it, ``POST /moto-api/reset``).
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+        }.items():
+            patch.setenv(name, value)
+        yield endpoint
+    server.stop()
+
+
 @pytest.fixture
 def messy_csv(tmp_path) -> pathlib.Path:
     path = tmp_path / "customers.csv"

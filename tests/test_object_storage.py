@@ -32,28 +32,14 @@ STORAGE_INITIALIZER = ROOT / ".venv-kserve-storage" / "bin" / "python"
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    """A real S3 API server on loopback, with the AWS_* variables pointing at it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def s3(s3_server):
+    """The module's S3 API server, emptied, with the buckets the tests use."""
     # moto keeps its buckets in the process: start each test from none.
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
+    urllib.request.urlopen(urllib.request.Request(f"{s3_server}/moto-api/reset", method="POST"))
     filesystem, _ = object_store("s3://any")
     for bucket in ("data", "models", "mlpipeline"):
         filesystem.mkdir(bucket)
-    yield filesystem, endpoint
-    server.stop()
+    return filesystem, s3_server
 
 
 def kserve_download(uri: str, folder: pathlib.Path, env: dict) -> list:

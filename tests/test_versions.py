@@ -11,7 +11,6 @@ import pathlib
 import subprocess
 import sys
 import threading
-import urllib.request
 import uuid
 
 import pytest
@@ -28,34 +27,12 @@ from tests.test_object_storage import kserve_download
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    """One real S3 API server on loopback for the module, with the AWS_* variables set."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": endpoint,
-        }.items():
-            patch.setenv(name, value)
-        yield endpoint
-    server.stop()
-
-
 @pytest.fixture(params=["s3", "local"])
 def store(request, tmp_path):
     """An empty export location: a fresh bucket on the S3 server, or a local folder."""
     if request.param == "local":
         return str(tmp_path / "serving" / "churn")
-    request.getfixturevalue("s3_endpoint")
+    request.getfixturevalue("s3_server")
     bucket = f"models-{uuid.uuid4().hex[:12]}"
     object_store("s3://any")[0].mkdir(bucket)
     return f"s3://{bucket}/churn"
@@ -152,7 +129,7 @@ def test_two_exports_make_two_versions_and_a_new_storage_uri(store, models, tmp_
     assert "canaryTrafficPercent" not in services[1]["spec"]["predictor"]
 
 
-def test_kserve_downloads_exactly_the_version_named(s3_endpoint, models, tmp_path):
+def test_kserve_downloads_exactly_the_version_named(s3_server, models, tmp_path):
     first, second, _ = models
     bucket = f"models-{uuid.uuid4().hex[:12]}"
     object_store("s3://any")[0].mkdir(bucket)
@@ -275,7 +252,7 @@ def test_retention_keeps_the_serving_version_and_the_one_before(tmp_path, models
     assert left == sorted([outputs[0].version, outputs[3].version, newest.version])
 
 
-def test_rollback_renders_and_applies_the_previous_version(s3_endpoint, models, tmp_path, capsys):
+def test_rollback_renders_and_applies_the_previous_version(s3_server, models, tmp_path, capsys):
     first, second, _ = models
     bucket = f"models-{uuid.uuid4().hex[:12]}"
     object_store("s3://any")[0].mkdir(bucket)
@@ -336,7 +313,7 @@ def test_canary_is_rendered_and_refused_in_raw_deployment(tmp_path, models):
         render(tmp_path, first, storage_uri="gs://m/churn/", canary_percent=100)
 
 
-def test_batch_scoring_and_the_baseline_take_an_export_location(s3_endpoint, models, tmp_path):
+def test_batch_scoring_and_the_baseline_take_an_export_location(s3_server, models, tmp_path):
     first, second, test = models
     bucket = f"models-{uuid.uuid4().hex[:12]}"
     filesystem = object_store("s3://any")[0]
