@@ -234,7 +234,7 @@ def training_pipeline(
         "min_lift": min_lift,
         "tolerance": tolerance,
     }
-    # Not cached: the production model is usually replaced at the same URI.
+    # Not cached: an export location's pointer moves to each new version at the same URI.
     # The gate sits in each branch: the local runner cannot condition on a OneOf.
     with dsl.If(baseline_model_uri != "", name="with-baseline"):
         baseline = dsl.importer(
