@@ -86,7 +86,10 @@ def fail_on_store(uri: str, action: str, error: Exception):
 # Args:
 #     artifact: An input artifact.
 def local_path(artifact) -> str:
+    import atexit
     import os
+    import shutil
+    import tempfile
 
     if os.path.exists(artifact.path):
         return artifact.path
@@ -94,22 +97,6 @@ def local_path(artifact) -> str:
     if store is None:
         return artifact.path
     filesystem, path = store
-    return download(filesystem, path, artifact.uri)
-
-
-# Downloads a file, or a folder such as a model, from an object store into a
-# temporary folder removed when the step ends; returns its local path.
-#
-# Args:
-#     filesystem: The fsspec filesystem, from ``object_store``.
-#     path: The path in it.
-#     uri: The URI, for messages.
-def download(filesystem, path: str, uri: str) -> str:
-    import atexit
-    import os
-    import shutil
-    import tempfile
-
     folder = tempfile.mkdtemp(prefix="kfp-tabular-")
     atexit.register(shutil.rmtree, folder, True)
     target = os.path.join(folder, os.path.basename(path) or "artifact")
@@ -122,7 +109,7 @@ def download(filesystem, path: str, uri: str) -> str:
         elif filesystem.isfile(path):
             filesystem.get_file(path, target)
         else:
-            fail(f"{uri}: nothing at this URI in the object store. Check the URI.")
+            fail(f"{artifact.uri}: nothing at this URI in the object store. Check the URI.")
     except Exception as error:
-        fail_on_store(uri, "cannot read", error)
+        fail_on_store(artifact.uri, "cannot read", error)
     return target

@@ -44,7 +44,7 @@ the newest 100.
 """
 
 from components.shared import fail
-from components.storage import download, fail_on_store, object_store
+from components.storage import fail_on_store, local_path, object_store
 
 
 # Whether ``name`` is a version folder's name.
@@ -100,35 +100,25 @@ def model_folder(files, read, uri: str) -> str:
 
 
 # The local folder of a model artifact (a model directory, a version folder, or an
-# export location), and its URI. Only the chosen folder is downloaded when the
-# path is empty (the local runner); on a cluster KFP's launcher fetched the URI.
+# export location: ``model_folder``), and its URI. Like KFP's launcher on a cluster,
+# local_path fetches the whole URI (every version kept) on the local runner.
 def model_path(artifact):
     import os
 
-    root = artifact.path
-    if os.path.exists(root) or object_store(artifact.uri) is None:
-        files = [
-            os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
-            for folder, _, names in os.walk(root)
-            for name in names
-        ]
+    root = local_path(artifact)
+    files = [
+        os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
+        for folder, _, names in os.walk(root)
+        for name in names
+    ]
 
-        def read(name):
-            with open(os.path.join(root, name), "rb") as handle:
-                return handle.read()
+    def read(name):
+        with open(os.path.join(root, name), "rb") as handle:
+            return handle.read()
 
-        folder = model_folder(set(files), read, artifact.uri)
-        local = os.path.join(root, folder)
-    else:
-        filesystem, root = object_store(artifact.uri)
-        try:
-            files = list_files(filesystem, root)
-        except Exception as error:  # the store's clients raise many kinds
-            fail_on_store(artifact.uri, "cannot read", error)
-        read = lambda name: filesystem.cat_file(f"{root}/{name}")  # noqa: E731
-        folder = model_folder(set(files), read, artifact.uri)
-        local = download(filesystem, f"{root}/{folder}".rstrip("/"), artifact.uri)
-    return local, f"{artifact.uri.rstrip('/')}/{folder}/" if folder else artifact.uri
+    folder = model_folder(set(files), read, artifact.uri)
+    uri = f"{artifact.uri.rstrip('/')}/{folder}/" if folder else artifact.uri
+    return os.path.join(root, folder), uri
 
 
 # The fsspec filesystem and root path of an export location (local disk included).

@@ -109,8 +109,8 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         "open_part",
         "part_format", "part_schema", "csv_blocks", "skipped", "iter_table", "prepare_rows",
         "score_rows",
-        "scoring_counts", "merge_counts", "describe_scoring", "open_writer", "download",
-        "model_path", "model_folder", "list_files", "is_version_name", "read_layout",
+        "scoring_counts", "merge_counts", "describe_scoring", "open_writer",
+        "model_path", "model_folder", "is_version_name", "read_layout",
     }  # fmt: skip
     # Ordered by module, each after those it calls, then by line: deterministic YAML.
     modules = (
