@@ -155,16 +155,16 @@ def list_versions(args) -> None:
         serving, note = serving_version(args.name, args.namespace)
     pointer = current.get("version", "")
     print(f"Versions of {args.export_uri}, newest first (> the pointer, * serving):")
-    print(f"    {'VERSION':<31}{'CREATED':<22}{'RUN':<24}METRICS")
+    print(f"    {'VERSION':<31}{'CREATED':<22}{'TEST METRICS':<58}RUN")
     for item in reversed(versions):
         marks = (">" if item["version"] == pointer else " ") + (
             "*" if item["version"] == serving else " "
         )
         run = item.get("run") or {}
-        run_text = (run.get("name") or run.get("id") or "-")[:22]
+        metrics = _metrics_text(item.get("metrics") or {})
         print(
-            f"{marks}  {item['version']:<31}{item.get('created', '-'):<22}{run_text:<24}"
-            f"{_metrics_text(item.get('metrics') or {})}"
+            f"{marks}  {item['version']:<31}{item.get('created', '-'):<22}{metrics:<58}"
+            f"{run.get('name') or run.get('id') or '-'}"
         )
     print(f"Pointer: {pointer or 'none (the newest complete version is read)'}")
     print(f"Serving: {serving or note}" + (f" ({note})" if serving else ""))
