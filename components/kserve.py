@@ -177,9 +177,9 @@ def kserve_manifests(
 
 # Annotates an InferenceService with its model version and digest, and renders a
 # canary's share of traffic (spec.predictor.canaryTrafficPercent). A new version is a
-# new storageUri, which KServe rolls out. KServe splits traffic through Knative
-# revisions, in Serverless mode only: refused where the manifests say RawDeployment
-# (Standard from KServe 0.15).
+# new storageUri, which KServe rolls out. Only the Knative reconciler splits traffic
+# (reconcilers/knative/ksvc_reconciler.go), so a canary is refused where the manifests
+# say RawDeployment, or Standard, its name from KServe 0.16 (pkg/constants/constants.go).
 def mark_rollout(service: dict, version: str, digest: str, canary_percent: int):
     if not 0 <= canary_percent <= 99:
         fail(
