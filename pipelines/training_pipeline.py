@@ -104,8 +104,8 @@ def training_pipeline(
             log_loss); 0 accepts any.
         min_lift: Share of the way from a trivial model's test score (predicting the
             training class shares) to a perfect one that a model must cover to be blessed.
-        baseline_model_uri: The model in production, scored on the same test rows;
-            empty for none.
+        baseline_model_uri: The model in production, scored on the same test rows: a model
+            directory, or an export_uri (its current version); empty for none.
         tolerance: How much worse than the baseline a blessed model may score.
         export_uri: Where a blessed model is published, as a new version folder
             <export_uri>/<version>/: s3://, gs://, minio://, abfs:// or a path; empty to
