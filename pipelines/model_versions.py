@@ -149,7 +149,7 @@ def _metrics_text(metrics: dict) -> str:
 
 def list_versions(args) -> None:
     """Prints the versions of an export location, newest first, and which one serves."""
-    _, _, versions, current = read_versions(args.export_uri, args.minio_endpoint)
+    filesystem, root, versions, current = read_versions(args.export_uri, args.minio_endpoint)
     serving, note = ("", "unknown (give --name to ask kubectl)")
     if args.name:
         serving, note = serving_version(args.name, args.namespace)
@@ -166,6 +166,11 @@ def list_versions(args) -> None:
             f"{marks}  {item['version']:<31}{item.get('created', '-'):<22}{metrics:<58}"
             f"{run.get('name') or run.get('id') or '-'}"
         )
+    from components.versions import list_files, read_layout
+
+    unfinished = read_layout(list_files(filesystem, root))["incomplete"]
+    if unfinished:  # no VERSION.json: uploads that did not finish, or are still going
+        print(f"Ignored, without VERSION.json: {', '.join(unfinished)}")
     print(f"Pointer: {pointer or 'none (the newest complete version is read)'}")
     print(f"Serving: {serving or note}" + (f" ({note})" if serving else ""))
 

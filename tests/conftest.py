@@ -1,6 +1,7 @@
 """Shared fixtures: generated and bundled datasets, artifacts on tmp_path, the local runner."""
 
 import pathlib
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,31 @@ def s3_server():
             patch.setenv(name, value)
         yield endpoint
     server.stop()
+
+
+STORAGE_INITIALIZER = (
+    pathlib.Path(__file__).resolve().parent.parent / ".venv-kserve-storage" / "bin" / "python"
+)
+
+
+def kserve_download(uri: str, folder: pathlib.Path, env: dict) -> list:
+    """Runs KServe's storage initializer code (kserve_storage.Storage.download) on ``uri``."""
+    assert STORAGE_INITIALIZER.exists(), "run `make storage-init-env` first"
+    done = subprocess.run(
+        [
+            str(STORAGE_INITIALIZER),
+            "-c",
+            "import sys; from kserve_storage import Storage; Storage.download(*sys.argv[1:])",
+            uri,
+            str(folder),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return sorted(p.name for p in folder.iterdir())
 
 
 @pytest.fixture

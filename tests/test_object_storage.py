@@ -12,7 +12,6 @@ import json
 import os
 import pathlib
 import re
-import subprocess
 import urllib.request
 
 import numpy as np
@@ -25,10 +24,7 @@ from components import export_model
 from components.storage import local_path, object_store
 from pipelines import batch_prediction_pipeline, training_pipeline
 from pipelines.serving_check import check_serving
-from tests.conftest import make_messy_frame
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-STORAGE_INITIALIZER = ROOT / ".venv-kserve-storage" / "bin" / "python"
+from tests.conftest import kserve_download, make_messy_frame
 
 
 @pytest.fixture
@@ -40,26 +36,6 @@ def s3(s3_server):
     for bucket in ("data", "models", "mlpipeline"):
         filesystem.mkdir(bucket)
     return filesystem, s3_server
-
-
-def kserve_download(uri: str, folder: pathlib.Path, env: dict) -> list:
-    """Runs KServe's storage initializer code (kserve_storage.Storage.download) on ``uri``."""
-    assert STORAGE_INITIALIZER.exists(), "run `make storage-init-env` first"
-    done = subprocess.run(
-        [
-            str(STORAGE_INITIALIZER),
-            "-c",
-            "import sys; from kserve_storage import Storage; Storage.download(*sys.argv[1:])",
-            uri,
-            str(folder),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return sorted(p.name for p in folder.iterdir())
 
 
 def rendered(pipeline_root: pathlib.Path) -> dict:

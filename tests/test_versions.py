@@ -21,8 +21,7 @@ from components import batch_predict, bless_model, deploy_model, export_model
 from components.storage import object_store
 from components.versions import create_exclusive, export_store, model_path, point_to
 from pipelines.cli import main
-from tests.conftest import make_messy_frame, train_on_csv, trivial_metrics
-from tests.test_object_storage import kserve_download
+from tests.conftest import kserve_download, make_messy_frame, train_on_csv, trivial_metrics
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -53,11 +52,7 @@ def files_of(export_uri: str) -> dict:
     """Every file under an export location: relative path -> bytes."""
     filesystem, root = export_store(export_uri)
     filesystem.invalidate_cache()
-    return {
-        path[len(root) + 1 :]: filesystem.cat_file(path)
-        for path in filesystem.find(root)
-        if not path.endswith(".partial")
-    }
+    return {path[len(root) + 1 :]: filesystem.cat_file(path) for path in filesystem.find(root)}
 
 
 def pointer(files: dict) -> dict:
@@ -214,7 +209,7 @@ export_model.python_func(model=model, export_uri=sys.argv[2])
 """
 
 
-def test_an_upload_killed_midway_leaves_no_version_a_reader_accepts(store, models):
+def test_an_upload_killed_midway_leaves_no_version_a_reader_accepts(store, models, capsys):
     first, second, _ = models
     done = subprocess.run(
         [sys.executable, "-c", KILLED_UPLOAD, second.path, store], cwd=ROOT, capture_output=True
@@ -233,6 +228,10 @@ def test_an_upload_killed_midway_leaves_no_version_a_reader_accepts(store, model
     local, uri = model_path(Model(name="m", uri=store, metadata={}))
     assert uri == one.uri
     assert (pathlib.Path(local) / "model.joblib").read_bytes() == model_bytes(first)
+    assert main(["versions", store]) == 0
+    listing = capsys.readouterr().out
+    assert one.version in listing and f"Ignored, without VERSION.json: {killed}" in listing
+    assert main(["deploy", "--export-uri", store, "--model-version", killed]) == 1
 
 
 def test_retention_keeps_the_serving_version_and_the_one_before(tmp_path, models):
