@@ -319,7 +319,7 @@ def test_batch_scoring_and_the_baseline_take_an_export_location(s3_server, model
     filesystem.mkdir(bucket)
     store = f"s3://{bucket}/churn"
     export_model.python_func(model=first, export_uri=store)
-    export_model.python_func(model=second, export_uri=store)
+    current = export_model.python_func(model=second, export_uri=store)
 
     rows = tmp_path / "rows.csv"
     make_messy_frame(rows=30, seed=3).drop(columns="churned").to_csv(rows, index=False)
@@ -330,6 +330,7 @@ def test_batch_scoring_and_the_baseline_take_an_export_location(s3_server, model
         predictions=predictions,
     )
     assert predictions.metadata["rows"] == 30
+    assert predictions.metadata["model"] == current.uri  # the version the pointer names
 
     def baseline_value(baseline):
         decision = Markdown(name="d", uri=str(tmp_path / "decision.md"), metadata={})
