@@ -22,11 +22,13 @@ version folder (only with its VERSION.json), or an export location (the version
 its pointer names; without a pointer, the newest complete version).
 
 The pointer is a log of small files, each written only if absent, not one file
-rewritten. Every store's fsspec client offers create-if-absent:
-S3's ``If-None-Match: *`` (s3fs/core.py ``_pipe_file(mode="create")``, which
-turns the 412 into FileExistsError; moto 5.2 honours it), GCS's
-``ifGenerationMatch=0`` (gcsfs/core.py ``simple_upload``), Azure's
-``overwrite=False`` (adlfs/spec.py ``_pipe_file``); on a local disk a file
+rewritten. Every store's fsspec client offers create-if-absent, and raises
+FileExistsError when the name is taken: S3's ``If-None-Match: *``
+(s3fs/core.py ``_pipe_file(mode="create")``, which turns the 412 into
+FileExistsError; moto 5.2 honours it), GCS's ``ifGenerationMatch=0``
+(gcsfs/core.py ``simple_upload``; gcsfs/retry.py turns the 412 into
+FileExistsError), Azure's ``overwrite=False`` (adlfs/spec.py ``_pipe_file``,
+from ResourceExistsError); on a local disk a file
 written beside and hard-linked into place (link() refuses an existing name, and
 no reader sees a half-written file). A conditional replace (S3 ``If-Match``)
 is S3's alone through fsspec (gcsfs passes no generation to match). Two runs
