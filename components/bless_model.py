@@ -7,9 +7,9 @@ from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 from components.features import select_features
 from components.runtime import tabular_component
 from components.shared import exit_quickly, fail, load_model_dir, read_model_metadata
-from components.storage import local_path
 from components.tasks import lower_is_better, predict_and_score, resolve_metric
 from components.training_options import row_weights
+from components.versions import model_path
 
 
 @tabular_component
@@ -70,7 +70,7 @@ def bless_model(
     import numpy as np
     import pyarrow.parquet as pq  # not pandas: 0.4 s less to start this small step (measured)
 
-    meta = read_model_metadata(local_path(model), model.uri)
+    meta = read_model_metadata(*model_path(model))
     task = meta.get("task", "classification")
     min_metric = resolve_metric(min_metric, task, "min_metric")
     scores = dict(metrics.metadata)
@@ -129,13 +129,14 @@ def bless_model(
         import pandas as pd
 
         frame = pd.read_parquet(test.path)
-        estimator, old = load_model_dir(local_path(baseline), baseline.uri)
+        baseline_dir, baseline_uri = model_path(baseline)
+        estimator, old = load_model_dir(baseline_dir, baseline_uri)
         target = old["target_column"]
         if target not in frame.columns:
-            fail(f"{baseline.uri}: the baseline predicts {target!r}, which the test rows lack.")
+            fail(f"{baseline_uri}: the baseline predicts {target!r}, which the test rows lack.")
         if old.get("task", "classification") != task:
             fail(
-                f"{baseline.uri}: the baseline is a {old.get('task', 'classification')} model; "
+                f"{baseline_uri}: the baseline is a {old.get('task', 'classification')} model; "
                 f"the new one is {task}. Compare models of the same task."
             )
         inputs = select_features(frame, old["features"], test.uri)

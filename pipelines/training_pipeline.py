@@ -60,12 +60,14 @@ def training_pipeline(
     baseline_model_uri: str = "",
     tolerance: float = 0.01,
     export_uri: str = "",
+    keep_versions: int = 10,
     minio_endpoint: str = "http://seaweedfs.kubeflow:9000",
     serving_name: str = "tabular-model",
     serving_namespace: str = "",
     serving_image: str = "kfp-tabular-serving:0.1.0",
     serving_account: str = "",
     deploy: bool = False,
+    canary_percent: int = 0,
     keep_id_columns: bool = False,
     fail_on: list = [],
     delimiter: str = "auto",
@@ -102,11 +104,14 @@ def training_pipeline(
             log_loss); 0 accepts any.
         min_lift: Share of the way from a trivial model's test score (predicting the
             training class shares) to a perfect one that a model must cover to be blessed.
-        baseline_model_uri: The model in production, scored on the same test rows;
-            empty for none.
+        baseline_model_uri: The model in production, scored on the same test rows: a model
+            directory, or an export_uri (its current version); empty for none.
         tolerance: How much worse than the baseline a blessed model may score.
-        export_uri: Where a blessed model is copied to: s3://, gs://, minio://, abfs://
-            or a path; empty to skip the export.
+        export_uri: Where a blessed model is published, as a new version folder
+            <export_uri>/<version>/: s3://, gs://, minio://, abfs:// or a path; empty to
+            skip the export.
+        keep_versions: How many versions export_uri keeps, besides the one served and the
+            one before it; 0 keeps all.
         minio_endpoint: S3 endpoint of KFP's own store, for minio:// URIs
             (http://minio-service.kubeflow:9000 before KFP 2.16).
         serving_name: Name of the KServe InferenceService rendered for a blessed model.
@@ -115,6 +120,8 @@ def training_pipeline(
         serving_account: A ServiceAccount with credentials for export_uri's store, for
             KServe; empty: none, or one rendered for KFP's own store.
         deploy: Apply the manifests and wait until the service is Ready (in a cluster only).
+        canary_percent: Share of traffic the new version gets while the last one keeps the
+            rest (KServe Serverless mode only); 0 rolls it out to all traffic.
         keep_id_columns: Keep ID-like columns as features (excluded by default).
         fail_on: Validation warning kinds that stop the run: constant, id_like,
             leak, imbalance, numeric_as_text, time_trend.
@@ -190,19 +197,29 @@ def training_pipeline(
     def gate(blessing):
         with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
             exported = export_model(
-                model=trained.outputs["model"], export_uri=export_uri, minio_endpoint=minio_endpoint
+                model=trained.outputs["model"],
+                metrics=evaluated.outputs["metrics"],
+                export_uri=export_uri,
+                minio_endpoint=minio_endpoint,
+                data_uri=data_uri,
+                blessing_reasons=blessing.outputs["reasons"],
+                keep_versions=keep_versions,
+                run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
             )
             light(writes_to_storage(uncached(with_store_keys(exported))))
             deployed = deploy_model(
                 model=trained.outputs["model"],
                 name=serving_name,
                 namespace=serving_namespace,
-                storage_uri=export_uri,
+                storage_uri=exported.outputs["uri"],
                 serving_image=serving_image,
                 service_account=serving_account,
                 minio_endpoint=minio_endpoint,
                 apply=deploy,
-            ).after(exported)
+                model_version=exported.outputs["version"],
+                canary_percent=canary_percent,
+            )
             light(uncached(with_store_keys(deployed)))
         with dsl.Else(name="rejected"):
             uncached(record_rejection(reasons=blessing.outputs["reasons"]))
@@ -217,7 +234,7 @@ def training_pipeline(
         "min_lift": min_lift,
         "tolerance": tolerance,
     }
-    # Not cached: the production model is usually replaced at the same URI.
+    # Not cached: an export location's pointer moves to each new version at the same URI.
     # The gate sits in each branch: the local runner cannot condition on a OneOf.
     with dsl.If(baseline_model_uri != "", name="with-baseline"):
         baseline = dsl.importer(

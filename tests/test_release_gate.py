@@ -144,15 +144,18 @@ def test_unknown_min_metric(trained, tmp_path):
         bless(tmp_path, test, {"accuracy": 0.9, "test_rows": 10}, model=model, min_metric="roc_auc")
 
 
-def test_export_replaces_the_served_model_whole(trained, tmp_path):
+def test_export_adds_a_version_and_leaves_the_earlier_one_whole(trained, tmp_path):
     model, _, weak = trained
     serving = tmp_path / "serving" / "churn"
-    export_model.python_func(model=weak, export_uri=str(serving))
-    export_model.python_func(model=model, export_uri=str(serving))
-    assert sorted(p.name for p in serving.iterdir()) == ["metadata.json", "model.joblib"]
-    assert (serving / "model.joblib").read_bytes() == (
-        pathlib.Path(model.path) / "model.joblib"
-    ).read_bytes()
+    first = export_model.python_func(model=weak, export_uri=str(serving))
+    second = export_model.python_func(model=model, export_uri=str(serving))
+    assert sorted(p.name for p in serving.iterdir()) == sorted(
+        [first.version, second.version, "pointer"]
+    )
+    for output, source in ((first, weak), (second, model)):
+        assert (serving / output.version / "model.joblib").read_bytes() == (
+            pathlib.Path(source.path) / "model.joblib"
+        ).read_bytes()
     assert sorted(p.name for p in serving.parent.iterdir()) == ["churn"]  # no leftovers
 
 
