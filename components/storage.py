@@ -80,23 +80,32 @@ def fail_on_store(uri: str, action: str, error: Exception):
 #
 # On a cluster, KFP's launcher has already downloaded the artifact to its
 # path. The local runner only records an imported URI, so an object-store URI
-# with nothing at its path is downloaded here (a file, or a directory such as a
-# model) into a temporary folder removed when the step ends.
+# with nothing at its path is downloaded here (``download``).
 #
 # Args:
 #     artifact: An input artifact.
 def local_path(artifact) -> str:
+    import os
+
+    if os.path.exists(artifact.path) or object_store(artifact.uri) is None:
+        return artifact.path
+    return download(artifact.uri)
+
+
+# Downloads an object-store URI (a file, or a folder such as a model) into a
+# temporary folder removed when the step ends, and returns its local path.
+#
+# Args:
+#     uri: The object-store URI.
+#     minio_endpoint: The endpoint for minio:// URIs; empty for the default.
+def download(uri: str, minio_endpoint: str = "") -> str:
     import atexit
     import os
     import shutil
     import tempfile
 
-    if os.path.exists(artifact.path):
-        return artifact.path
-    store = object_store(artifact.uri)
-    if store is None:
-        return artifact.path
-    filesystem, path = store
+    filesystem, path = object_store(uri, minio_endpoint)
+    path = path.rstrip("/")
     folder = tempfile.mkdtemp(prefix="kfp-tabular-")
     atexit.register(shutil.rmtree, folder, True)
     target = os.path.join(folder, os.path.basename(path) or "artifact")
@@ -109,7 +118,7 @@ def local_path(artifact) -> str:
         elif filesystem.isfile(path):
             filesystem.get_file(path, target)
         else:
-            fail(f"{artifact.uri}: nothing at this URI in the object store. Check the URI.")
+            fail(f"{uri}: nothing at this URI in the object store. Check the URI.")
     except Exception as error:
-        fail_on_store(artifact.uri, "cannot read", error)
+        fail_on_store(uri, "cannot read", error)
     return target

@@ -46,7 +46,7 @@ the newest 100.
 """
 
 from components.shared import fail
-from components.storage import fail_on_store, local_path, object_store
+from components.storage import download, fail_on_store, local_path, object_store
 
 
 # Whether ``name`` is a version folder's name.
@@ -105,9 +105,13 @@ def model_folder(files, read, uri: str) -> str:
 # export location: ``model_folder``), and its URI. Like KFP's launcher on a cluster,
 # local_path fetches the whole URI (every version kept) on the local runner.
 def model_path(artifact):
+    return local_model(local_path(artifact), artifact.uri)
+
+
+# The folder to load under a local model location ``root``, and its URI.
+def local_model(root: str, uri: str):
     import os
 
-    root = local_path(artifact)
     files = [
         os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
         for folder, _, names in os.walk(root)
@@ -118,9 +122,33 @@ def model_path(artifact):
         with open(os.path.join(root, name), "rb") as handle:
             return handle.read()
 
-    folder = model_folder(set(files), read, artifact.uri)
-    uri = f"{artifact.uri.rstrip('/')}/{folder}/" if folder else artifact.uri
-    return os.path.join(root, folder), uri
+    folder = model_folder(set(files), read, uri)
+    return os.path.join(root, folder), f"{uri.rstrip('/')}/{folder}/" if folder else uri
+
+
+# The local folder of the model at a URI or path (as ``model_path``), and its URI.
+# From an object store, the chosen folder alone is listed and downloaded: not
+# every version an export location keeps, as KFP's launcher would fetch them.
+def fetch_model(uri: str, minio_endpoint: str = ""):
+    import os
+
+    store = object_store(uri, minio_endpoint)
+    if store is None:
+        root = uri.removeprefix("file://")
+        if not os.path.isdir(root):
+            fail(f"{uri}: no such model directory or export location. Check the path.")
+        return local_model(root, uri)
+    filesystem, root = store
+    root = root.rstrip("/")
+    try:
+        files = list_files(filesystem, root)
+    except Exception as error:  # the store's clients raise many kinds
+        fail_on_store(uri, "cannot read", error)
+    if not files:
+        fail(f"{uri}: nothing at this URI in the object store. Check the URI.")
+    folder = model_folder(set(files), lambda name: filesystem.cat_file(f"{root}/{name}"), uri)
+    chosen = f"{uri.rstrip('/')}/{folder}/" if folder else uri
+    return download(chosen, minio_endpoint), chosen
 
 
 # The fsspec filesystem and root path of an export location (local disk included).

@@ -108,7 +108,7 @@ def run_locally(
         raise_on_error=True,
     )
     with open(log_path, "w", encoding="utf-8") as log, kfp_runner_state_restored():
-        expected = EXPECTED_STEPS.get(pipeline.name, 1) + bool(arguments.get("baseline_model_uri"))
+        expected = EXPECTED_STEPS.get(pipeline.name, 1)
         stream = log if quiet else Progress(log, sys.stdout, expected)
         if verbose:
             stream = _Tee(log, sys.stdout)

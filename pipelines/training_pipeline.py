@@ -194,55 +194,49 @@ def training_pipeline(
     evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])
     heavy(cached(evaluated))
 
-    def gate(blessing):
-        with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
-            exported = export_model(
-                model=trained.outputs["model"],
-                metrics=evaluated.outputs["metrics"],
-                export_uri=export_uri,
-                minio_endpoint=minio_endpoint,
-                data_uri=data_uri,
-                blessing_reasons=blessing.outputs["reasons"],
-                keep_versions=keep_versions,
-                run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-                run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-            )
-            light(writes_to_storage(uncached(with_store_keys(exported))))
-            deployed = deploy_model(
-                model=trained.outputs["model"],
-                name=serving_name,
-                namespace=serving_namespace,
-                storage_uri=exported.outputs["uri"],
-                serving_image=serving_image,
-                service_account=serving_account,
-                minio_endpoint=minio_endpoint,
-                apply=deploy,
-                model_version=exported.outputs["version"],
-                canary_percent=canary_percent,
-            )
-            light(uncached(with_store_keys(deployed)))
-        with dsl.Else(name="rejected"):
-            uncached(record_rejection(reasons=blessing.outputs["reasons"]))
-
-    judged = {
-        "model": trained.outputs["model"],
-        "metrics": evaluated.outputs["metrics"],
-        "trivial_metrics": evaluated.outputs["trivial_metrics"],
-        "test": split.outputs["test"],
-        "min_metric": min_metric,
-        "min_value": min_value,
-        "min_lift": min_lift,
-        "tolerance": tolerance,
-    }
     # Not cached: an export location's pointer moves to each new version at the same URI.
-    # The gate sits in each branch: the local runner cannot condition on a OneOf.
-    with dsl.If(baseline_model_uri != "", name="with-baseline"):
-        baseline = dsl.importer(
-            artifact_uri=baseline_model_uri, artifact_class=Model, reimport=False
+    # The step reads baseline_model_uri itself (no importer): one gate for both cases,
+    # and only the baseline's current version is downloaded, not every version kept.
+    blessing = bless_model(
+        model=trained.outputs["model"],
+        metrics=evaluated.outputs["metrics"],
+        trivial_metrics=evaluated.outputs["trivial_metrics"],
+        test=split.outputs["test"],
+        min_metric=min_metric,
+        min_value=min_value,
+        min_lift=min_lift,
+        tolerance=tolerance,
+        baseline_model_uri=baseline_model_uri,
+        minio_endpoint=minio_endpoint,
+    )
+    heavy(uncached(with_store_keys(blessing)))
+    with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
+        exported = export_model(
+            model=trained.outputs["model"],
+            metrics=evaluated.outputs["metrics"],
+            export_uri=export_uri,
+            minio_endpoint=minio_endpoint,
+            data_uri=data_uri,
+            blessing_reasons=blessing.outputs["reasons"],
+            keep_versions=keep_versions,
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
         )
-        baseline.set_display_name("import-baseline-model")
-        gate(heavy(uncached(bless_model(baseline=baseline.output, **judged))))
-    with dsl.Else(name="without-baseline"):
-        gate(light(uncached(bless_model(**judged))))
+        light(writes_to_storage(uncached(with_store_keys(exported))))
+        deployed = deploy_model(
+            model=trained.outputs["model"],
+            name=serving_name,
+            namespace=serving_namespace,
+            storage_uri=exported.outputs["uri"],
+            serving_image=serving_image,
+            service_account=serving_account,
+            minio_endpoint=minio_endpoint,
+            apply=deploy,
+            model_version=exported.outputs["version"],
+            canary_percent=canary_percent,
+        )
+        light(uncached(with_store_keys(deployed)))
+    with dsl.Else(name="rejected"):
+        uncached(record_rejection(reasons=blessing.outputs["reasons"]))
 
     return TrainingOutputs(model=trained.outputs["model"], metrics=evaluated.outputs["metrics"])

@@ -115,7 +115,7 @@ def test_rejected_below_the_threshold(trained, tmp_path):
 def test_the_baseline_is_scored_on_the_same_rows(trained, tmp_path):
     model, test, weak = trained
     better, numbers, _ = bless(
-        tmp_path, test, {"balanced_accuracy": 0.75}, model=model, baseline=weak
+        tmp_path, test, {"balanced_accuracy": 0.75}, model=model, baseline_model_uri=weak.path
     )
     assert better.blessed is True
     assert numbers["baseline_value"] < 0.75
@@ -124,7 +124,7 @@ def test_the_baseline_is_scored_on_the_same_rows(trained, tmp_path):
         test,
         {"balanced_accuracy": numbers["baseline_value"] - 0.05},
         model=model,
-        baseline=weak,
+        baseline_model_uri=weak.path,
     )
     assert worse.blessed is False and ": worse" in text
 

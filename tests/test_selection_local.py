@@ -68,7 +68,7 @@ def test_a_blessed_model_is_exported(local_runner, xor_csv, tmp_path):
     }
     assert any("beats it by enough" in reason for reason in described["blessing"])
     folder = run_dir(local_runner, outputs)
-    assert (folder / "bless-model-2" / "decision").read_text().startswith("# Blessed")
+    assert (folder / "bless-model" / "decision").read_text().startswith("# Blessed")
     assert not list(folder.glob("record-rejection*"))
     (manifest,) = folder.glob("deploy-model*/manifest/inferenceservice.yaml")
     service = json.loads(manifest.read_text())

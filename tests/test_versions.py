@@ -19,7 +19,14 @@ from kfp.dsl import Artifact, Dataset, Markdown, Metrics, Model
 
 from components import batch_predict, bless_model, deploy_model, export_model
 from components.storage import object_store
-from components.versions import create_exclusive, export_store, model_path, point_to
+from components.versions import (
+    create_exclusive,
+    export_store,
+    fetch_model,
+    is_version_name,
+    model_path,
+    point_to,
+)
 from pipelines.cli import main
 from tests.conftest import kserve_download, make_messy_frame, train_on_csv, trivial_metrics
 
@@ -338,10 +345,16 @@ def test_batch_scoring_and_the_baseline_take_an_export_location(s3_server, model
         bless_model.python_func(
             model=first, metrics=Metrics(name="m", uri="", metadata={"balanced_accuracy": 0.5}),
             trivial_metrics=trivial_metrics(first, test), test=test, decision=decision,
-            decision_metrics=scores, baseline=baseline,
+            decision_metrics=scores, baseline_model_uri=baseline,
         )  # fmt: skip
         return scores.metadata["baseline_value"]
 
     # The export location's baseline is its current version: the second model.
-    from_store = baseline_value(Model(name="b", uri=store, metadata={}))
-    assert from_store == baseline_value(second)
+    from_store = baseline_value(store)
+    assert from_store == baseline_value(second.path)
+    # Read by the step itself: the current version alone is downloaded, not the others.
+    local, chosen = fetch_model(store)
+    assert chosen == current.uri
+    names = set(os.listdir(local))
+    assert set(os.listdir(second.path)) | {"VERSION.json"} <= names
+    assert not any(is_version_name(name) or name == "pointer" for name in names)
