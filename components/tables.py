@@ -572,3 +572,29 @@ def count_rows(part: str, source: str, delimiter="auto", decimal="auto", encodin
         chunks = iter_table([part], source, 1 << 20, 0, None, first, delimiter, decimal, encoding)
         rows = sum(len(chunk) for *_, chunk in chunks)
     return rows, marks
+
+
+# The rows at ``positions`` (sorted, distinct) of a Parquet file, typed as
+# ``pd.read_parquet`` types them, read a batch at a time so that only the rows
+# kept are ever held whole (train_model's sample of a table larger than its memory).
+#
+# Args:
+#     path: Local path of the Parquet file.
+#     positions: Sorted row positions (numpy integers).
+#     columns: The columns to read; None for all.
+def parquet_rows(path: str, positions, columns=None):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    kept, start = [], 0
+    for batch in handle.iter_batches(batch_size=65_536, columns=columns):
+        low, high = np.searchsorted(positions, [start, start + batch.num_rows])
+        if high > low:
+            kept.append(batch.take(pa.array(positions[low:high] - start)))
+        start += batch.num_rows
+    if not kept:
+        empty = handle.schema_arrow.empty_table()
+        return (empty if columns is None else empty.select(columns)).to_pandas()
+    return pa.Table.from_batches(kept).to_pandas()
