@@ -572,3 +572,188 @@ def count_rows(part: str, source: str, delimiter="auto", decimal="auto", encodin
         chunks = iter_table([part], source, 1 << 20, 0, None, first, delimiter, decimal, encoding)
         rows = sum(len(chunk) for *_, chunk in chunks)
     return rows, marks
+
+
+# Rows a streaming step reads at a time (load, validate, split, evaluate,
+# bless): the memory of those steps is set by it, not by the table. The
+# environment variable KFP_TABULAR_CHUNK_ROWS overrides it: the tests set a
+# small one so that a small table spans many chunks, and a step whose rows are
+# very wide can be given fewer. 200,000 rows of the issue 32 table (10 numbers,
+# two text columns, a target) are about 40 MiB in pandas.
+def chunk_rows() -> int:
+    import os
+
+    value = os.environ.get("KFP_TABULAR_CHUNK_ROWS", "").strip()
+    if value and not value.isdigit():
+        fail(f"KFP_TABULAR_CHUNK_ROWS must be a whole number of rows, got {value!r}.")
+    return max(int(value or 200_000), 1)
+
+
+# The first encoding of ``encodings`` that decodes the whole file, read in
+# blocks (about 1 s a GB): what ``read_csv_table`` finds by reading the file
+# once per encoding, found before the chunks are parsed.
+#
+# Args:
+#     path: Local path of the file.
+#     source: How to name the file in messages.
+#     encodings: The candidates, from ``csv_options``.
+def whole_file_encoding(path: str, source: str, encodings: list) -> str:
+    import codecs
+
+    last = None
+    for candidate in encodings:
+        decoder = codecs.getincrementaldecoder(candidate)()
+        at = 0
+        try:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(16 << 20), b""):
+                    decoder.decode(block)
+                    at += len(block)
+                decoder.decode(b"", final=True)
+            return candidate
+        except UnicodeDecodeError as error:
+            last = (error.encoding, at + error.start)
+    fail(
+        f"{source}: not valid {last[0]} text (byte {last[1]}). "
+        "Set the encoding option to the file's encoding, e.g. latin-1 or cp1252."
+    )
+
+
+# Reads a table in chunks of ``rows`` rows as pandas DataFrames, each typed by
+# pandas' inference on its own rows, as ``read_whole_table`` types the whole
+# table: a CSV part through pandas' chunked reader with the options of
+# ``read_csv_table``, a Parquet part by batches with its own types. A column may
+# come out typed differently in two chunks (whole numbers here, a gap or a
+# fraction there): the caller merges the types (``merged_dtype``), reading
+# again with ``as_text`` the columns whose chunks disagree beyond numbers.
+#
+# Args:
+#     location: A local path (a file or a folder).
+#     source: How to name the table in messages.
+#     rows: Most rows in a chunk.
+#     delimiter: Field separator of CSV parts, or "auto".
+#     decimal: Decimal mark of CSV parts, or "auto".
+#     encoding: Text encoding of CSV parts, or "auto".
+#     as_text: Columns of CSV parts read as text, untyped.
+#
+# Yields:
+#     (frame, options): a chunk, and the reading options of its part
+#     ({"format": "parquet"} for Parquet).
+def iter_frames(location, source, rows, delimiter="auto", decimal="auto", encoding="auto",
+                as_text=()):  # fmt: skip
+    import csv
+    import os
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts, columns, seen = table_parts(location, source), None, 0
+    for part in parts:
+        named = source if part == location else f"{source}/{os.path.relpath(part, location)}"
+        if part_format(part) == "parquet":
+            options = {"format": "parquet"}
+            try:
+                reader = pq.ParquetFile(part)
+                chunks = (
+                    pa.Table.from_batches([batch]).to_pandas()
+                    for batch in reader.iter_batches(batch_size=rows)
+                )
+                names = reader.schema_arrow.names
+            except Exception as error:  # pyarrow raises many kinds for a damaged file
+                fail(f"{named}: not a readable Parquet file ({error}). Fix or remove it.")
+        else:
+            if os.path.isdir(part):
+                fail(f"{named}: is a directory, not a CSV file. Point the data URI at the file.")
+            with open(part, "rb") as handle:
+                head = handle.read(1 << 16)
+            options, encodings = csv_options(head, named, delimiter, decimal, encoding)
+            options["encoding"] = whole_file_encoding(part, named, encodings)
+            with open(part, encoding=options["encoding"], newline="") as handle:
+                header = next(csv.reader(handle, delimiter=options["delimiter"]), [])
+            names = [str(name).strip() for name in header]
+            try:
+                chunks = pd.read_csv(
+                    part,
+                    sep=options["delimiter"],
+                    decimal=options["decimal"],
+                    thousands=options["thousands"],
+                    encoding=options["encoding"],
+                    low_memory=False,
+                    chunksize=rows,
+                    dtype={name: "str" for name in header if name.strip() in as_text} or None,
+                )
+            except pd.errors.EmptyDataError:
+                fail(f"{named}: no columns found. Provide a CSV with a header row and data rows.")
+            if options["encoding"] == "utf-8-sig":
+                options["encoding"] = "utf-8"
+        try:
+            for frame in chunks:
+                if options.get("format") != "parquet":
+                    frame.columns = [str(name).strip() for name in frame.columns]
+                    if len(header) == len(frame.columns):
+                        header_names(header, named)
+                if columns is None:
+                    columns = list(frame.columns)
+                elif list(frame.columns) != columns:
+                    fail(
+                        f"{named}: columns differ from the first part's {columns[:20]}. "
+                        "Give every part file the same columns."
+                    )
+                seen += len(frame)
+                yield frame.reset_index(drop=True), options
+        except (pd.errors.ParserError, ValueError) as error:
+            reason = str(error).strip().splitlines()[-1]
+            fail(
+                f"{named}: not a readable CSV with delimiter {options.get('delimiter')!r} "
+                f"({reason}). Fix the file or set the delimiter option."
+            )
+        if columns is None and names:
+            columns = names
+    if not seen:
+        fail(f"{source}: a header but no data rows. Provide a table with data rows.")
+
+
+# How a chunk's column is typed, for ``merged_dtype``: "empty" (no value), "i"
+# (integers), "u" (unsigned), "f" (floats), "b" (booleans), "bool-object"
+# (booleans with gaps), or the dtype's name.
+#
+# Args:
+#     values: The chunk's column.
+def chunk_kind(values) -> str:
+    import pandas as pd
+
+    if not values.notna().any():
+        return "empty"
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "b"
+    if dtype.kind in "iuf":
+        return dtype.kind
+    if dtype.kind == "O" and pd.api.types.infer_dtype(values, skipna=True) == "boolean":
+        return "bool-object"
+    return str(dtype)
+
+
+# The type pandas gives a whole column, from the kinds (``chunk_kind``) its
+# chunks were read as: what reading the table whole would have given. None
+# when the chunks disagree beyond numbers and gaps (numbers in some, text in
+# others): the column is then read again as text, as pandas reads it whole.
+#
+# Args:
+#     kinds: The chunks' kinds.
+#     dtypes: A dtype each kind was read as (kind to dtype).
+#     gaps: Whether any chunk holds a missing value in the column.
+def merged_dtype(kinds, dtypes: dict, gaps: bool):
+    real = set(kinds) - {"empty"}
+    if not real:
+        return dtypes.get("empty")
+    if real in ({"i"}, {"u"}, {"b"}) and not gaps:
+        return dtypes[real.pop()]
+    if real <= {"i", "f"} or real <= {"u", "f"}:
+        return "float64"
+    if real <= {"b", "bool-object"}:
+        return "object"
+    if len(real) == 1 and not real <= {"i", "u", "b"}:
+        return dtypes[real.pop()]
+    return None
