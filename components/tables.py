@@ -757,3 +757,91 @@ def merged_dtype(kinds, dtypes: dict, gaps: bool):
     if len(real) == 1 and not real <= {"i", "u", "b"}:
         return dtypes[real.pop()]
     return None
+
+
+# Writes the rows of a Parquet table to two Parquet files, a chunk
+# (``chunk_rows``) at a time, each row to the side its flag says, in the
+# table's order; the rows are copied as Arrow data, never through pandas.
+#
+# Args:
+#     path: The table (a Parquet file or folder).
+#     second: Per row, whether it goes to ``second_path`` (else ``first_path``).
+#     first_path: Where the unflagged rows go.
+#     second_path: Where the flagged rows go.
+def split_rows(path: str, second, first_path: str, second_path: str):
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path)
+    writers = [pq.ParquetWriter(p, table.schema_arrow) for p in (first_path, second_path)]
+    at = 0
+    try:
+        for batch in table.iter_batches(batch_size=chunk_rows()):
+            flags = second[at : at + batch.num_rows]
+            at += batch.num_rows
+            writers[0].write_batch(batch.filter(~flags))
+            writers[1].write_batch(batch.filter(flags))
+    finally:
+        for writer in writers:
+            writer.close()
+
+
+# Writes the rows of a Parquet table to two Parquet files in the order of
+# ``rank``: the rows ranked below ``first_rows`` to ``first_path``, the others
+# to ``second_path``. An out-of-core sort: each chunk's rows go to the bucket of
+# ``chunk_rows`` ranks they fall in (Arrow IPC files in a temporary folder), then
+# each bucket, one at a time, is sorted and written; memory holds a chunk and a
+# bucket, and the ranks (8 bytes a row).
+#
+# Args:
+#     path: The table (a Parquet file).
+#     rank: Per row, its place in the output order (a permutation of 0..n-1).
+#     first_rows: How many of the first ranks go to ``first_path``.
+#     first_path: Where the first ``first_rows`` rows go.
+#     second_path: Where the others go.
+def split_in_order(path: str, rank, first_rows: int, first_path: str, second_path: str):
+    import os
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    table, size = pq.ParquetFile(path), chunk_rows()
+    schema = table.schema_arrow
+    folder = tempfile.mkdtemp(prefix="split-")
+    ranked = schema.append(pa.field("__rank__", pa.int64()))
+    buckets, at = {}, 0
+    try:
+        for batch in table.iter_batches(batch_size=size):
+            ranks = rank[at : at + batch.num_rows]
+            at += batch.num_rows
+            batch = pa.RecordBatch.from_arrays([*batch.columns, pa.array(ranks)], schema=ranked)
+            which = ranks // size
+            for bucket in np.unique(which):
+                if bucket not in buckets:
+                    sink = pa.OSFile(os.path.join(folder, f"{bucket}.arrow"), "wb")
+                    buckets[bucket] = (sink, ipc.new_stream(sink, ranked))
+                buckets[bucket][1].write_batch(batch.filter(pa.array(which == bucket)))
+        for sink, writer in buckets.values():
+            writer.close()
+            sink.close()
+        writers = [pq.ParquetWriter(p, schema) for p in (first_path, second_path)]
+        try:
+            for bucket in sorted(buckets):
+                name = os.path.join(folder, f"{bucket}.arrow")
+                with pa.OSFile(name, "rb") as source:
+                    rows = ipc.open_stream(source).read_all()
+                os.remove(name)
+                rows = rows.sort_by("__rank__")
+                first = int(np.searchsorted(rows.column("__rank__").to_numpy(), first_rows))
+                rows = rows.drop_columns(["__rank__"])
+                writers[0].write_table(rows.slice(0, first))
+                writers[1].write_table(rows.slice(first))
+                del rows
+        finally:
+            for writer in writers:
+                writer.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
