@@ -845,3 +845,82 @@ def split_in_order(path: str, rank, first_rows: int, first_path: str, second_pat
                 writer.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# A uniform sample of a Parquet table's rows, in table order, for the checks
+# that need rows whole (pairs of columns, order, samples of values): 100,000
+# rows (the environment variable KFP_TABULAR_SAMPLE_ROWS overrides it), fewer
+# for wide rows (at most 256 MiB of Arrow data); up to that many rows, the
+# whole table. Drawn as the chunks stream: each row gets a seeded random key
+# and the rows of the smallest keys are kept. Also hands each chunk to
+# ``visit`` as a pyarrow Table, with the number of its first row, so the caller
+# can gather statistics in the same pass.
+#
+# Args:
+#     path: The Parquet table.
+#     visit: Called with (first_row, chunk) for every chunk, or None.
+#     seed: Seed of the keys.
+#
+# Returns:
+#     ``(sample, positions, rows)``: the sampled rows as a pyarrow Table, their
+#     row numbers, and the table's number of rows.
+def sample_rows(path: str, visit=None, seed: int = 0):
+    import os
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path)
+    rng = np.random.default_rng(seed)
+    most = int(os.environ.get("KFP_TABULAR_SAMPLE_ROWS", "") or 100_000)
+    limit, held, keys, rows = None, None, np.empty(0), 0
+    positions = np.empty(0, dtype=np.int64)
+    for batch in table.iter_batches(batch_size=chunk_rows()):
+        chunk = pa.Table.from_batches([batch])
+        if limit is None:  # from the width of the first rows
+            width = max(chunk.nbytes / max(len(chunk), 1), 1)
+            limit = int(min(most, max(1_000, (256 << 20) // width)))
+        if visit is not None:
+            visit(rows, chunk)
+        held = chunk if held is None else pa.concat_tables([held, chunk])
+        keys = np.concatenate([keys, rng.random(len(chunk))])
+        positions = np.concatenate([positions, np.arange(rows, rows + len(chunk))])
+        rows += len(chunk)
+        if len(keys) > limit:  # the smallest keys, in row order
+            best = np.sort(np.argpartition(keys, limit)[:limit])
+            held, keys, positions = held.take(pa.array(best)), keys[best], positions[best]
+    sample = held if held is not None else table.schema_arrow.empty_table()
+    return sample, positions, rows
+
+
+# The sorted 64-bit hashes of a column's distinct values, at most ``size`` of
+# them, merged with ``values``: a k-minimum-values sketch. While it holds fewer
+# than ``size`` hashes it holds every distinct value's (an exact count); past
+# that, ``distinct_count`` estimates the count (about 0.4% off at 65,536).
+#
+# Args:
+#     sketch: The sketch so far (a sorted uint64 array), or None.
+#     values: More values (pandas, no gaps).
+#     size: Most hashes kept.
+def merge_distinct(sketch, values, size: int = 65_536):
+    import numpy as np
+    import pandas as pd
+
+    hashes = np.unique(pd.util.hash_array(np.asarray(values)))
+    merged = hashes if sketch is None else np.union1d(sketch, hashes)
+    return merged[: size + 1]
+
+
+# The number of distinct values a ``merge_distinct`` sketch counts, and
+# whether it is exact.
+#
+# Args:
+#     sketch: The sketch, or None (no values).
+#     size: The size it was merged with.
+def distinct_count(sketch, size: int = 65_536):
+    if sketch is None:
+        return 0, True
+    if len(sketch) <= size:
+        return len(sketch), True
+    return int((size - 1) / ((int(sketch[size - 1]) + 1) / 2.0**64)), False
