@@ -275,7 +275,7 @@ def shared_helpers(func: Callable) -> list[Callable]:
     import importlib
 
     # Each module after those it calls from: the helpers come out in that order.
-    names = ("shared", "tasks", "families", "features", "ensembles", "selection")
+    names = ("shared", "memory", "tasks", "families", "features", "ensembles", "selection")
     names += ("training_options", "storage", "tables", "scoring", "kserve", "reports")
     modules = [importlib.import_module(f"components.{name}") for name in names]
     found, pending = {}, [func.__code__]

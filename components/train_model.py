@@ -35,6 +35,8 @@ def train_model(
     split_column: str = "",
     weight_column: str = "",
     threshold_objective: str = "",
+    max_train_rows: str = "auto",
+    declared_memory_limit: str = "8G",
 ):
     """Chooses the best of the candidate models on the training rows and fits it.
 
@@ -124,6 +126,12 @@ def train_model(
             never a feature.
         threshold_objective: ``precision_at_recall:R``, ``recall_at_precision:P``,
             ``f1`` or ``cost:FP:FN`` (binary only); empty: the likeliest class.
+        max_train_rows: The most rows to fit on: ``auto`` (as many as the
+            memory limit holds) or a number. Fewer rows than the table has are
+            a sample: stratified by class, or with ``time_column`` the latest.
+        declared_memory_limit: The step's declared memory limit, a Kubernetes quantity
+            (the pipeline's ``heavy_memory_limit``); on a pod the container's
+            own limit counts when lower. Empty: no limit but the pod's.
 
     Returns:
         model: Directory holding ``model.joblib`` (the fitted Pipeline,

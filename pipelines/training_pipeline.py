@@ -75,6 +75,11 @@ def training_pipeline(
     split_column: str = "",
     weight_column: str = "",
     threshold_objective: str = "",
+    max_train_rows: str = "auto",
+    light_memory_request: str = "2G",
+    light_memory_limit: str = "4G",
+    heavy_memory_request: str = "4G",
+    heavy_memory_limit: str = "8G",
 ) -> TrainingOutputs:
     """Trains, selects, evaluates and gates a tabular classifier or regressor.
 
@@ -132,11 +137,27 @@ def training_pipeline(
             or cost:FP:FN; the decision threshold chosen on held-out training rows and saved
             in the model (optimization_objective maximize-precision-at-recall and
             maximize-recall-at-precision). Empty: the likeliest class.
+        max_train_rows: The most training rows the model is fitted on: auto, as many as
+            heavy_memory_limit holds (a sample, stratified by class, or the latest rows with
+            time_column; every row of a table that fits), or a number.
+        light_memory_request: Memory requested for the table steps (load, validate, split,
+            bless without a baseline, export, deploy), a Kubernetes quantity.
+        light_memory_limit: Their memory limit; the steps keep within it.
+        heavy_memory_request: Memory requested for the model steps (train, evaluate, bless
+            with a baseline).
+        heavy_memory_limit: Their memory limit: train_model fits on as many rows as it holds.
 
     Returns:
         model: The model directory (model.joblib + metadata.json).
         metrics: Test-set metrics.
     """
+
+    def table_step(task):
+        return light(task, memory_request=light_memory_request, memory_limit=light_memory_limit)
+
+    def model_step(task):
+        return heavy(task, memory_request=heavy_memory_request, memory_limit=heavy_memory_limit)
+
     raw = dsl.importer(artifact_uri=data_uri, artifact_class=Dataset, reimport=False)
     raw.set_display_name("import-data")
     loaded = load_data(
@@ -148,7 +169,7 @@ def training_pipeline(
         task=task,
     )
     decided = loaded.outputs["task"]
-    light(uncached(loaded))
+    table_step(uncached(loaded))
     validated = validate_data(
         data=loaded.outputs["cleaned"],
         target_column=target_column,
@@ -157,7 +178,7 @@ def training_pipeline(
         task=decided,
         time_column=time_column,
     )
-    light(cached(validated))
+    table_step(cached(validated))
     split = split_data(
         data=loaded.outputs["cleaned"],
         target_column=target_column,
@@ -167,7 +188,7 @@ def training_pipeline(
         time_column=time_column,
         split_column=split_column,
     )
-    light(cached(split))
+    table_step(cached(split))
     excluded = validated.outputs["excluded_columns"]
 
     trained = train_model(
@@ -182,17 +203,19 @@ def training_pipeline(
         split_column=split_column,
         weight_column=weight_column,
         threshold_objective=threshold_objective,
+        max_train_rows=max_train_rows,
+        declared_memory_limit=heavy_memory_limit,
     )
-    heavy(cached(trained))
+    model_step(cached(trained))
     evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])
-    heavy(cached(evaluated))
+    model_step(cached(evaluated))
 
     def gate(blessing):
         with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
             exported = export_model(
                 model=trained.outputs["model"], export_uri=export_uri, minio_endpoint=minio_endpoint
             )
-            light(writes_to_storage(uncached(with_store_keys(exported))))
+            table_step(writes_to_storage(uncached(with_store_keys(exported))))
             deployed = deploy_model(
                 model=trained.outputs["model"],
                 name=serving_name,
@@ -203,7 +226,7 @@ def training_pipeline(
                 minio_endpoint=minio_endpoint,
                 apply=deploy,
             ).after(exported)
-            light(uncached(with_store_keys(deployed)))
+            table_step(uncached(with_store_keys(deployed)))
         with dsl.Else(name="rejected"):
             uncached(record_rejection(reasons=blessing.outputs["reasons"]))
 
@@ -224,8 +247,8 @@ def training_pipeline(
             artifact_uri=baseline_model_uri, artifact_class=Model, reimport=False
         )
         baseline.set_display_name("import-baseline-model")
-        gate(heavy(uncached(bless_model(baseline=baseline.output, **judged))))
+        gate(model_step(uncached(bless_model(baseline=baseline.output, **judged))))
     with dsl.Else(name="without-baseline"):
-        gate(light(uncached(bless_model(**judged))))
+        gate(table_step(uncached(bless_model(**judged))))
 
     return TrainingOutputs(model=trained.outputs["model"], metrics=evaluated.outputs["metrics"])
