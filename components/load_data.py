@@ -7,7 +7,7 @@ from kfp.dsl import Dataset, Input, Output
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, close_column, exit_quickly, fail
 from components.storage import local_path
-from components.tables import chunk_kind, chunk_rows, iter_frames, merged_dtype
+from components.tables import check_chunk, chunk_kind, chunk_rows, iter_frames, merged_dtype
 from components.tasks import decide_task, target_summary
 
 
@@ -82,6 +82,8 @@ def load_data(
         ):
             if columns is None:
                 columns = list(chunk.columns)
+                size = int(chunk.memory_usage(deep=True).sum())
+                check_chunk("load_data", size, len(chunk), "light_memory_limit", 3)
                 if target_column not in columns:
                     shutil.rmtree(stage, ignore_errors=True)
                     hint = ""

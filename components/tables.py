@@ -11,6 +11,7 @@ Embedded into the components that call them, as ``shared.py``'s helpers are
 (read its docstring: the same rules hold, comments rather than docstrings).
 """
 
+from components.memory import mebibytes, memory_limit, resident_bytes, stop_unless_fits
 from components.shared import fail
 from components.storage import object_store
 
@@ -589,6 +590,29 @@ def chunk_rows() -> int:
     return max(int(value or 200_000), 1)
 
 
+# Stops a streaming step with one line when one chunk of its rows cannot fit in
+# its memory limit (the container's cgroup limit on a pod, see memory.py), where
+# Kubernetes would kill it with no word: what the step holds already, and about
+# ``copies`` times the chunk's bytes (reading, typing and writing a chunk hold
+# several copies of it at once). Called on the first chunk.
+#
+# Args:
+#     step: The step's name.
+#     chunk_bytes: The first chunk's size in memory.
+#     rows: Its rows.
+#     parameter: The pipeline parameter that sets the step's memory limit.
+#     copies: Copies of a chunk the step holds at once.
+def check_chunk(step: str, chunk_bytes: int, rows: int, parameter: str, copies: int = 4):
+    stop_unless_fits(
+        step,
+        f"one chunk of {rows:,} rows ({mebibytes(chunk_bytes)} in memory)",
+        resident_bytes() + copies * chunk_bytes,
+        memory_limit("", parameter),
+        parameter,
+        f"set the environment variable KFP_TABULAR_CHUNK_ROWS below {rows:,}",
+    )
+
+
 # The first encoding of ``encodings`` that decodes the whole file, read in
 # blocks (about 1 s a GB): what ``read_csv_table`` finds by reading the file
 # once per encoding, found before the chunks are parsed.
@@ -776,6 +800,8 @@ def split_rows(path: str, second, first_path: str, second_path: str):
     at = 0
     try:
         for batch in table.iter_batches(batch_size=chunk_rows()):
+            if not at:
+                check_chunk("split_data", batch.nbytes, batch.num_rows, "light_memory_limit", 3)
             flags = second[at : at + batch.num_rows]
             at += batch.num_rows
             writers[0].write_batch(batch.filter(~flags))
@@ -815,6 +841,8 @@ def split_in_order(path: str, rank, first_rows: int, first_path: str, second_pat
     buckets, at = {}, 0
     try:
         for batch in table.iter_batches(batch_size=size):
+            if not at:  # a chunk, and a bucket of as many rows being sorted
+                check_chunk("split_data", batch.nbytes, batch.num_rows, "light_memory_limit", 5)
             ranks = rank[at : at + batch.num_rows]
             at += batch.num_rows
             batch = pa.RecordBatch.from_arrays([*batch.columns, pa.array(ranks)], schema=ranked)
@@ -879,6 +907,8 @@ def sample_rows(path: str, visit=None, seed: int = 0):
     for batch in table.iter_batches(batch_size=chunk_rows()):
         chunk = pa.Table.from_batches([batch])
         if limit is None:  # from the width of the first rows
+            # Typed as training will, text becomes Python strings: several times Arrow's bytes.
+            check_chunk("validate_data", chunk.nbytes, len(chunk), "light_memory_limit", 8)
             width = max(chunk.nbytes / max(len(chunk), 1), 1)
             limit = int(min(most, max(1_000, (256 << 20) // width)))
         if visit is not None:

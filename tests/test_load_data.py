@@ -320,3 +320,18 @@ def test_chunks_read_as_the_whole_table(tmp_path, monkeypatch):
     assert "sparse" not in chunked.columns and whole_meta["dropped_columns"] == {
         "sparse": "no values"
     }
+
+
+def test_a_chunk_the_memory_limit_cannot_hold_stops_in_one_line(messy_csv, tmp_path, monkeypatch):
+    """On a pod whose cgroup limit cannot hold one chunk, one line names the step, the limit,
+    what the chunk needs and the parameter to raise, instead of an OOMKilled step."""
+    import components.memory
+    from components.memory import resident_bytes
+
+    monkeypatch.setattr(components.memory, "cgroup_memory_limit", lambda root: resident_bytes())
+    with pytest.raises(SystemExit) as stop:
+        run_load(messy_csv, tmp_path)
+    message = str(stop.value)
+    assert "\n" not in message and message.startswith("kfp-tabular error: load_data: one chunk")
+    for part in ("container's cgroup limit", "light_memory_limit", "KFP_TABULAR_CHUNK_ROWS"):
+        assert part in message
