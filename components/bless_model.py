@@ -147,7 +147,7 @@ def bless_model(
         weights = row_weights(pd.read_parquet(test.path, columns=columns), weight_column, test.uri)
         # The test rows in chunks: their targets and the baseline's outputs kept.
         truth, output, _, _ = predict_labelled(
-            estimator, test.path, old["features"], target, task, test.uri, step="bless_model"
+            estimator, test.path, old["features"], target, task, test.uri
         )
         if task == "regression":
             baseline_scores = score_regression(truth, output, weights=weights)

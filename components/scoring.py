@@ -11,7 +11,7 @@ Embedded into the components that call them, as ``shared.py``'s helpers are
 
 from components.features import select_features
 from components.shared import bounded, fail
-from components.tables import check_chunk, chunk_rows
+from components.tables import chunk_rows
 
 
 # The model's inputs for a chunk of rows, typed as in training.
@@ -319,22 +319,19 @@ def open_writer(path: str, output_format: str, schema):
 #     source: How to name the table in messages.
 #     decide: Also keep ``estimator.predict`` (a model with a decision threshold).
 #     keep: Sorted row numbers whose typed feature columns to keep, or None.
-#     step: The step's name, for the stop when a chunk cannot fit.
 #
 # Returns:
 #     ``(truth, output, decisions, kept)``: the true targets, the class
 #     probabilities (classification) or predicted values, the decisions (or
 #     None), and the kept rows' feature columns (or None).
 def predict_labelled(estimator, path, features, target_column, task, source, decide=False,
-                     keep=None, step="evaluate_model"):  # fmt: skip
+                     keep=None):  # fmt: skip
     import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
 
     truths, outputs, decisions, kept, at = [], [], [], [], 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows()):
-        if not at:  # typed, one-hot encoded and predicted: several copies of the chunk
-            check_chunk(step, batch.nbytes, batch.num_rows, "heavy_memory_limit", 8)
         chunk = batch.to_pandas()
         inputs = select_features(chunk, features, source, at + 1)
         truths.append(chunk[target_column].to_numpy())

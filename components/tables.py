@@ -11,7 +11,7 @@ Embedded into the components that call them, as ``shared.py``'s helpers are
 (read its docstring: the same rules hold, comments rather than docstrings).
 """
 
-from components.memory import mebibytes, memory_limit, resident_bytes, stop_unless_fits
+from components.memory import cgroup_memory_limit, mebibytes, resident_bytes, stop_unless_fits
 from components.shared import fail
 from components.storage import object_store
 
@@ -590,11 +590,11 @@ def chunk_rows() -> int:
     return max(int(value or 200_000), 1)
 
 
-# Stops a streaming step with one line when one chunk of its rows cannot fit in
-# its memory limit (the container's cgroup limit on a pod, see memory.py), where
-# Kubernetes would kill it with no word: what the step holds already, and about
-# ``copies`` times the chunk's bytes (reading, typing and writing a chunk hold
-# several copies of it at once). Called on the first chunk.
+# Stops a step in one line when one chunk cannot fit in the pod's memory limit
+# (where Kubernetes would kill it with no word): what the step holds, and
+# ``copies`` times the chunk's bytes. Called on the first chunk of the steps
+# that type their chunks into Python objects (load, validate); the others
+# hold Arrow chunks a few times smaller.
 #
 # Args:
 #     step: The step's name.
@@ -607,7 +607,7 @@ def check_chunk(step: str, chunk_bytes: int, rows: int, parameter: str, copies: 
         step,
         f"one chunk of {rows:,} rows ({mebibytes(chunk_bytes)} in memory)",
         resident_bytes() + copies * chunk_bytes,
-        memory_limit("", parameter),
+        (cgroup_memory_limit(), "the container's cgroup limit"),
         parameter,
         f"set the environment variable KFP_TABULAR_CHUNK_ROWS below {rows:,}",
     )
@@ -800,8 +800,6 @@ def split_rows(path: str, second, first_path: str, second_path: str):
     at = 0
     try:
         for batch in table.iter_batches(batch_size=chunk_rows()):
-            if not at:
-                check_chunk("split_data", batch.nbytes, batch.num_rows, "light_memory_limit", 3)
             flags = second[at : at + batch.num_rows]
             at += batch.num_rows
             writers[0].write_batch(batch.filter(~flags))
@@ -841,8 +839,6 @@ def split_in_order(path: str, rank, first_rows: int, first_path: str, second_pat
     buckets, at = {}, 0
     try:
         for batch in table.iter_batches(batch_size=size):
-            if not at:  # a chunk, and a bucket of as many rows being sorted
-                check_chunk("split_data", batch.nbytes, batch.num_rows, "light_memory_limit", 5)
             ranks = rank[at : at + batch.num_rows]
             at += batch.num_rows
             batch = pa.RecordBatch.from_arrays([*batch.columns, pa.array(ranks)], schema=ranked)
