@@ -110,23 +110,12 @@ def training_sample(
     sample["bound"] = f"max_train_rows={max_train_rows}" if forced else limit[1]
     if rows is None or rows >= available:
         return pd.read_parquet(path), {**sample, "rows": available}
-    if rows < fewest_rows:
-        needed = held + fewest_rows * row_bytes
-        stop_unless_fits(
-            "train_model",
-            f"fitting on {fewest_rows:,} of the {available:,} training rows",
-            needed / 0.9,
-            limit,
-            "heavy_memory_limit",
-        )
-        rows = min(fewest_rows, available)
+    if rows < fewest_rows and not forced:
+        what = f"fitting on {fewest_rows:,} of the {available:,} training rows"
+        needed = (held + fewest_rows * row_bytes) / 0.9
+        stop_unless_fits("train_model", what, needed, limit, "heavy_memory_limit")
     if spare is not None and rows * row_bytes > spare:
-        print(
-            f"warning: max_train_rows={max_train_rows} is more than the "
-            f"{int(spare // row_bytes):,} "
-            f"rows the memory limit ({limit[1]}) holds at about {row_bytes:,.0f} bytes a row: the "
-            "step may be stopped for memory (OOMKilled)."
-        )
+        print(f"warning: {limit[1]} holds about {int(spare // row_bytes):,} rows, not {rows:,}")
     chosen = pd.read_parquet(path, columns=chooser)
     if time_column:
         keys = time_keys(chosen, time_column, source)
@@ -203,9 +192,8 @@ def learning_curve(model, settings, features, inputs, truth, task, metric, rando
     for share in (4, 2):
         rows = stratified_sample(groups, len(truth) // share, random_state)[0]
         fitted = build_model(features, settings, random_state, task, rows=len(rows))[0]
-        fit_weighted(
-            fitted, inputs.iloc[rows], truth[rows], None if weights is None else weights[rows]
-        )
+        w = None if weights is None else weights[rows]
+        fit_weighted(fitted, inputs.iloc[rows], truth[rows], w)
         points.append({"rows": int(len(rows)), "score": score(fitted)[0]})
     last, spread = score(model)
     points.append({"rows": int(len(truth)), "score": last})
@@ -238,17 +226,12 @@ def curve_line(curve, metric):
     line = f"Learning curve ({curve['model']}, {metric} on rows left out of the sample): {shown}"
     if "gain" not in curve:
         return line + "."
-    if curve["more_rows_help"]:
-        verdict = (
-            f"the last doubling gained {curve['gain']:+.4f}, over twice the noise "
-            f"({curve['noise']:.4f}): more rows would likely help (raise heavy_memory_limit, "
-            "or max_train_rows)."
-        )
-    else:
-        verdict = (
-            f"the last doubling gained {curve['gain']:+.4f}, within twice the noise "
-            f"({curve['noise']:.4f}): more rows would add little."
-        )
+    helps = curve["more_rows_help"]
+    verdict = (
+        f"the last doubling gained {curve['gain']:+.4f}, {'over' if helps else 'within'} twice "
+        f"the noise ({curve['noise']:.4f}): more rows would "
+        + ("likely help (raise heavy_memory_limit or max_train_rows)." if helps else "add little.")
+    )
     return f"{line}; {verdict}"
 
 
@@ -262,8 +245,5 @@ def sampled_rows(sample):
         return line
     if sample["bound"].startswith("max_train_rows"):
         return f"{line}, {sample['how']} ({sample['bound']})"
-    return (
-        f"{line}, {sample['how']}: as many as the memory limit ({sample['bound']}) holds at "
-        f"about {sample['row_bytes']:,} bytes a row; raise heavy_memory_limit or set "
-        "max_train_rows for more"
-    )
+    bound = f"{sample['bound']} holds at about {sample['row_bytes']:,} bytes a row"
+    return f"{line}, {sample['how']}: as many as {bound}; raise it or max_train_rows for more"

@@ -134,11 +134,10 @@ def train_model(
         threshold_objective: ``precision_at_recall:R``, ``recall_at_precision:P``,
             ``f1`` or ``cost:FP:FN`` (binary only); empty: the likeliest class.
         max_train_rows: The most rows to fit on: ``auto`` (as many as the
-            memory limit holds) or a number. Fewer rows than the table has are
-            a sample: stratified by class, or with ``time_column`` the latest.
-        declared_memory_limit: The step's declared memory limit, a Kubernetes quantity
-            (the pipeline's ``heavy_memory_limit``); on a pod the container's
-            own limit counts when lower. Empty: no limit but the pod's.
+            memory limit holds) or a number; a sample is stratified by class,
+            or the latest rows with ``time_column``.
+        declared_memory_limit: The step's memory limit (the pipeline's
+            ``heavy_memory_limit``); a lower cgroup limit wins. Empty: none.
 
     Returns:
         model: Directory holding ``model.joblib`` (the fitted Pipeline,

@@ -84,7 +84,7 @@ def test_the_declared_memory_limit_bounds_the_rows(table, tmp_path, monkeypatch)
     # 90% of the limit, less 64 bytes a row of the target held whole, at 1,000 bytes a row.
     assert metadata["training_rows"] == int((0.9 * 2 * 2**20 - 64 * ROWS) // 1000) == 1695
     assert metadata["training_bound"] == "heavy_memory_limit=2Mi"
-    assert "as many as the memory limit (heavy_memory_limit=2Mi) holds at about 1,000 bytes" in page
+    assert "as many as heavy_memory_limit=2Mi holds at about 1,000 bytes a row; raise it" in page
     metadata, _ = fit(path, tmp_path / "all", declared_memory_limit="")  # no limit: every row
     assert metadata["training_rows"] == ROWS and metadata["training_sample"] == "all rows"
 
