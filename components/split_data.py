@@ -72,6 +72,8 @@ def split_data(
     # themselves stream from the input to the outputs, a chunk at a time.
     wanted = [target_column] + [c for c in (time_column, split_column) if c in names]
     frame = pd.read_parquet(data.path, columns=list(dict.fromkeys(wanted)))
+    if pd.api.types.is_integer_dtype(frame[target_column]):  # held whole: its least type
+        frame[target_column] = pd.to_numeric(frame[target_column], downcast="integer")
 
     where = f"{source}: target column {target_column!r}"
     task, _ = decide_task(frame[target_column], task, where)
@@ -140,6 +142,8 @@ def split_data(
         quota = quota.clip(lower=1, upper=class_counts - 1)
         rng = np.random.default_rng(random_state)
         rows_of = labels.groupby(labels.to_numpy(), sort=False).indices
+        if len(frame) < 2**31:  # the same draws on half the bytes (shuffles move rows, any type)
+            rows_of = {label: rows.astype(np.int32) for label, rows in rows_of.items()}
         in_test = np.zeros(len(frame), dtype=bool)
         for label, count in quota.items():
             in_test[rng.permutation(rows_of[label])[:count]] = True

@@ -132,10 +132,9 @@ def validate_data(
         class_counts = target.value_counts()
         class_shares = class_counts / class_counts.sum()
         majority = float(class_shares.iloc[0])
-        target_codes, class_labels = pd.factorize(target)
+        class_labels = pd.unique(target)  # in order of appearance, as pd.factorize numbers them
         n_classes = len(class_labels)
-        sample_codes = target_codes[sampled]
-        del target_codes
+        sample_codes = pd.Index(class_labels).get_indexer(target.iloc[sampled])
         if rows > len(sample):
             target = None  # only its counts are needed from here
 
