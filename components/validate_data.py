@@ -8,7 +8,13 @@ from components.features import infer_features, select_features
 from components.reports import bar_panels, html_page, value_panel
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, exit_quickly, fail
-from components.tables import chunk_rows, distinct_count, merge_distinct, sample_rows
+from components.tables import (
+    chunk_rows,
+    distinct_count,
+    merge_distinct,
+    read_column,
+    sample_rows,
+)
 from components.tasks import decide_task
 
 
@@ -121,7 +127,7 @@ def validate_data(
     sample_table, sampled, rows = sample_rows(data.path, numbers_range)
     sample = sample_table.to_pandas()
     del sample_table
-    target = pq.read_table(data.path, columns=[target_column]).column(0).to_pandas()
+    target = read_column(data.path, target_column)  # integers in their least type
     task, reason = decide_task(target, task, f"{data.uri}: target column {target_column!r}")
     regression = task == "regression"
     if regression:
@@ -132,7 +138,11 @@ def validate_data(
         class_counts = target.value_counts()
         class_shares = class_counts / class_counts.sum()
         majority = float(class_shares.iloc[0])
-        class_labels = pd.unique(target)  # in order of appearance, as pd.factorize numbers them
+        # In order of appearance, as pd.factorize numbers them; in the column's own type.
+        class_labels = pd.unique(target)
+        if pd.api.types.is_integer_dtype(target):
+            read_as = pq.ParquetFile(data.path).schema_arrow.field(target_column).type
+            class_labels = class_labels.astype(read_as.to_pandas_dtype())
         n_classes = len(class_labels)
         sample_codes = pd.Index(class_labels).get_indexer(target.iloc[sampled])
         if rows > len(sample):
