@@ -158,7 +158,8 @@ def validate_data(
         feature["name"]: {
             "present": 0, "sketch": None, "counts": {}, "whole": True, "increasing": True,
             "last": None, "numbers": 0, "not_numbers": [], "dates": 0, "first": None,
-            "latest": None, "bins": None, "dtype": None,
+            "latest": None, "bins": None, "dtype": None, "shortest": None, "longest": 0,
+            "characters": 0,
         }
         for feature in features
     }  # fmt: skip
@@ -203,6 +204,12 @@ def validate_data(
                 top = sorted(stat["counts"].items(), key=lambda item: -item[1])[:200_000]
                 stat["counts"] = dict(top)
             uniques = pd.Series(uniques, dtype=object)
+            if feature["kind"] == "text":  # lengths, never values, in its profile
+                lengths = uniques.str.len().to_numpy()
+                stat["characters"] += int((lengths * counts).sum())
+                shortest, longest = int(lengths.min()), int(lengths.max())
+                stat["shortest"] = min(stat["shortest"] or shortest, shortest)
+                stat["longest"] = max(stat["longest"], longest)
             if feature["kind"] == "datetime":
                 parsed = pd.to_datetime(
                     uniques, format=feature["format"], errors="coerce", utc=True
@@ -250,6 +257,14 @@ def validate_data(
             profile["missing_rate"] = round(1 - stat["dates"] / rows, 6) if rows else 0.0
             if stat["dates"]:
                 profile.update(min=stat["first"].isoformat(), max=stat["latest"].isoformat())
+        elif feature["kind"] == "text":
+            profile["rows"] = rows
+            if present_count:
+                profile["length"] = {
+                    "min": stat["shortest"],
+                    "mean": round(stat["characters"] / present_count, 2),
+                    "max": stat["longest"],
+                }
         elif not numeric:
             profile["categories"] = {str(label): count for label, count in counts[:1000]}
         profiles[name] = profile
@@ -400,6 +415,9 @@ def validate_data(
         if profile["kind"] == "datetime":
             span = f"{profile['min'][:19]} to {profile['max'][:19]}" if "min" in profile else ""
             return span + (f"; {profile['unparseable']} unparseable" * bool(profile["unparseable"]))
+        if profile["kind"] == "text":  # its values are never shown (names, free text)
+            length = profile.get("length")
+            return f"{length['min']} to {length['max']} characters" if length else ""
         top = list(profile["categories"].items())[:5]
         return ", ".join(f"{label} ({count})" for label, count in top)
 
