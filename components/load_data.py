@@ -83,7 +83,7 @@ def load_data(
             if columns is None:
                 columns = list(chunk.columns)
                 size = int(chunk.memory_usage(deep=True).sum())
-                check_chunk("load_data", size, len(chunk), "light_memory_limit", 3)
+                check_chunk("load_data", size, len(chunk), "light_memory_limit", 8)
                 if target_column not in columns:
                     shutil.rmtree(stage, ignore_errors=True)
                     hint = ""

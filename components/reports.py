@@ -7,6 +7,7 @@ often with no network), drawn by the small functions below: no drawing
 library to install or import.
 """
 
+from components.sampling import curve_line, sampled_rows
 from components.tasks import lower_is_better
 
 
@@ -397,7 +398,7 @@ def html_page(title: str, body: str) -> str:
 #     board: Entries from ``choose_candidate``.
 #     metric: The selection metric.
 #     rows: Training rows.
-def leaderboard_page(board: list, metric: str, rows: int) -> str:
+def leaderboard_page(board: list, metric: str, rows: int, sample=None) -> str:
     import html
     import json
 
@@ -444,6 +445,10 @@ def leaderboard_page(board: list, metric: str, rows: int) -> str:
     )
     if len(board) == 1:
         intro = "<p>A single candidate, fitted on every training row: no selection.</p>"
+    if sample:  # how many rows of the table the model was fitted on, and whether more would pay
+        intro = f"<p>Trained on {html.escape(sampled_rows(sample))}.</p>" + intro
+        if "learning_curve" in sample:
+            intro += f"<p>{html.escape(curve_line(sample['learning_curve'], metric))}</p>"
     table = (
         "<table><tr><th>rank</th><th class='text'>model</th>"
         f"<th>{html.escape(metric)} ± spread</th><th class='text'>scored by</th><th>rows</th>"

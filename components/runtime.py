@@ -276,7 +276,7 @@ def shared_helpers(func: Callable) -> list[Callable]:
 
     # Each module after those it calls from: the helpers come out in that order.
     names = ("shared", "memory", "tasks", "families", "features", "ensembles", "selection")
-    names += ("training_options", "storage", "tables", "scoring", "kserve", "reports")
+    names += ("training_options", "storage", "tables", "sampling", "scoring", "kserve", "reports")
     modules = [importlib.import_module(f"components.{name}") for name in names]
     found, pending = {}, [func.__code__]
     while pending:
@@ -345,10 +345,10 @@ def without_docstrings(source: str) -> str:
     executor of a pipeline's spec, and the backend turns the spec into one Argo
     Workflow that must fit etcd's request limit (kubeflow/pipelines#13738,
     #13422). The docstrings were about a tenth of it, and the descriptions in
-    the YAML are taken from them at compile time, not from the code. Lines
-    holding only a comment (9 KB of the training spec's 400 KB budget once the
-    steps streamed, issue 32) say why to a reader of the source, not to the
-    pod; comments after code stay.
+    the YAML are taken from them at compile time, not from the code. Comments
+    (9 KB of the training spec's 400 KB budget once the steps streamed, issue
+    32, and 4.6 KB more after code) say why to a reader of the source, not to
+    the pod; so do blank lines outside strings.
 
     Args:
         source: The Python program KFP writes for a lightweight component.
@@ -358,11 +358,15 @@ def without_docstrings(source: str) -> str:
     import tokenize
 
     lines = source.split("\n")
-    cut = {
-        token.start[0] - 1
-        for token in tokenize.generate_tokens(io.StringIO(source).readline)
-        if token.type == tokenize.COMMENT and not token.line[: token.start[1]].strip()
-    }
+    cut = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        row, column = token.start[0] - 1, token.start[1]
+        if token.type == tokenize.NL and not token.line.strip():  # blank, outside strings
+            cut.add(row)
+        elif token.type == tokenize.COMMENT and not token.line[:column].strip():
+            cut.add(row)
+        elif token.type == tokenize.COMMENT:  # after code: the code stays
+            lines[row] = lines[row][:column].rstrip()
     for node in ast.walk(ast.parse(source)):
         body = getattr(node, "body", None)
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and len(body) > 1:

@@ -592,9 +592,11 @@ def chunk_rows() -> int:
 
 # Stops a step in one line when one chunk cannot fit in the pod's memory limit
 # (where Kubernetes would kill it with no word): what the step holds, and
-# ``copies`` times the chunk's bytes. Called on the first chunk of the steps
-# that type their chunks into Python objects (load, validate); the others
-# hold Arrow chunks a few times smaller.
+# ``copies`` times the chunk's bytes. Called by load_data on its first chunk,
+# with the copies validate_data holds typing a chunk as training will (text as
+# Python strings), the most of the table steps: a table whose chunk fits there
+# fits in the steps after it, which read the same rows (the spec's size budget
+# leaves no room to embed the check in each).
 #
 # Args:
 #     step: The step's name.
@@ -903,8 +905,6 @@ def sample_rows(path: str, visit=None, seed: int = 0):
     for batch in table.iter_batches(batch_size=chunk_rows()):
         chunk = pa.Table.from_batches([batch])
         if limit is None:  # from the width of the first rows
-            # Typed as training will, text becomes Python strings: several times Arrow's bytes.
-            check_chunk("validate_data", chunk.nbytes, len(chunk), "light_memory_limit", 8)
             width = max(chunk.nbytes / max(len(chunk), 1), 1)
             limit = int(min(most, max(1_000, (256 << 20) // width)))
         if visit is not None:
@@ -972,3 +972,29 @@ def read_column(path: str, name: str):
     if not parts:
         return pq.read_table(path, columns=[name]).column(0).to_pandas()
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+# The rows at ``positions`` (sorted, distinct) of a Parquet file, typed as
+# ``pd.read_parquet`` types them, read a batch at a time so that only the rows
+# kept are ever held whole (train_model's sample of a table larger than its memory).
+#
+# Args:
+#     path: Local path of the Parquet file.
+#     positions: Sorted row positions (numpy integers).
+#     columns: The columns to read; None for all.
+def parquet_rows(path: str, positions, columns=None):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    kept, start = [], 0
+    for batch in handle.iter_batches(batch_size=65_536, columns=columns):
+        low, high = np.searchsorted(positions, [start, start + batch.num_rows])
+        if high > low:
+            kept.append(batch.take(pa.array(positions[low:high] - start)))
+        start += batch.num_rows
+    if not kept:
+        empty = handle.schema_arrow.empty_table()
+        return (empty if columns is None else empty.select(columns)).to_pandas()
+    return pa.Table.from_batches(kept).to_pandas()

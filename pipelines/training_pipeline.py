@@ -137,15 +137,12 @@ def training_pipeline(
             or cost:FP:FN; the decision threshold chosen on held-out training rows and saved
             in the model (optimization_objective maximize-precision-at-recall and
             maximize-recall-at-precision). Empty: the likeliest class.
-        max_train_rows: The most training rows the model is fitted on: auto, as many as
-            heavy_memory_limit holds (a sample, stratified by class, or the latest rows with
-            time_column; every row of a table that fits), or a number.
-        light_memory_request: Memory requested for the table steps (load, validate, split,
-            bless without a baseline, export, deploy), a Kubernetes quantity.
-        light_memory_limit: Their memory limit; the steps keep within it.
-        heavy_memory_request: Memory requested for the model steps (train, evaluate, bless
-            with a baseline).
-        heavy_memory_limit: Their memory limit: train_model fits on as many rows as it holds.
+        max_train_rows: The most rows train_model fits on: auto (as many as
+            heavy_memory_limit holds) or a number.
+        light_memory_request: Memory request of load, validate, split, bless, export, deploy.
+        light_memory_limit: Their memory limit.
+        heavy_memory_request: Memory request of train, evaluate, bless with a baseline.
+        heavy_memory_limit: Their memory limit.
 
     Returns:
         model: The model directory (model.joblib + metadata.json).
