@@ -8,7 +8,7 @@ SERVING_VENV := .venv-serving
 STORAGE_INIT_VENV := .venv-kserve-storage
 RUN_DIR ?= runs/demo
 
-.PHONY: setup serving-env storage-init-env peers-env run test compile docs lint bench bench-cold bench-quality lock clean
+.PHONY: setup serving-env storage-init-env peers-env run test compile docs lint bench bench-cold bench-quality bench-serving lock clean
 
 setup: $(VENV)/.installed
 
@@ -85,6 +85,10 @@ bench-cold: setup
 # Held-out quality against LightGBM defaults and AutoGluon medium_quality on bundled public tables.
 bench-quality: setup peers-env
 	$(PY) -m benchmarks.versus --peers-dir $(PEERS_DIR) $(QUALITY_ARGS)
+
+# Online serving: our runtime against MLServer's stock sklearn one, started as the ServingRuntime says.
+bench-serving: setup serving-env
+	$(PY) -m benchmarks.serving $(SERVING_BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -332,7 +332,7 @@ def build_model(
 #
 # Args:
 #     values: The column, typed as ``select_features`` types it.
-#     kind: "numeric" or "categorical".
+#     kind: "numeric", "categorical", "datetime" or "text".
 #     bin_edges: Inner edges of the numeric bins; default: the column's deciles.
 #     date_format: The format of a datetime column.
 #
@@ -342,7 +342,10 @@ def build_model(
 #     for categorical ones the categories seen with their counts (the 1000 most
 #     frequent) and other_count (how many values fell outside those); for
 #     datetime ones the first and last dates and unparseable (values present
-#     that do not parse, counted as missing in missing_rate).
+#     that do not parse, counted as missing in missing_rate); for text ones
+#     rows and the length of their values in characters (min, mean, max),
+#     never the values: a text column holds names and free text, personal
+#     data that must not travel with the model to storage and serving pods.
 def profile_column(values, kind: str, bin_edges=None, date_format=""):
     import numpy as np
     import pandas as pd
@@ -374,6 +377,15 @@ def profile_column(values, kind: str, bin_edges=None, date_format=""):
         profile["missing_rate"] = round(1 - len(parsed) / len(values), 6) if len(values) else 0.0
         if len(parsed):
             profile.update(min=parsed.min().isoformat(), max=parsed.max().isoformat())
+    elif kind == "text":
+        lengths = present.map(str).str.len()
+        profile["rows"] = len(values)
+        if len(lengths):
+            profile["length"] = {
+                "min": int(lengths.min()),
+                "mean": round(float(lengths.mean()), 2),
+                "max": int(lengths.max()),
+            }
     else:
         counts = present.map(str).value_counts()
         profile["categories"] = {str(label): int(n) for label, n in counts.head(1000).items()}

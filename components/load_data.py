@@ -83,7 +83,7 @@ def load_data(
             if columns is None:
                 columns = list(chunk.columns)
                 size = int(chunk.memory_usage(deep=True).sum())
-                check_chunk("load_data", size, len(chunk), "light_memory_limit", 3)
+                check_chunk("load_data", size, len(chunk), "light_memory_limit", 8)
                 if target_column not in columns:
                     shutil.rmtree(stage, ignore_errors=True)
                     hint = ""
@@ -104,6 +104,8 @@ def load_data(
                 target = target.astype("str").str.strip().replace("", None)
             kept = target.notna().to_numpy()
             rows_read += len(chunk)
+            if pd.api.types.is_integer_dtype(target):  # held whole: its least integer type
+                target = pd.to_numeric(target, downcast="integer")
             targets.append(target[kept])
             kept_masks.append(kept)
             for name in columns:
@@ -147,9 +149,13 @@ def load_data(
         target = target.astype("float64")  # as the whole column would have been read
     where = f"{source}: target column {target_column!r}"
     task, reason = decide_task(target, task, where)
+    written = target.dtype  # of the table's target column
+    if pd.api.types.is_integer_dtype(target):
+        written = final[target_column]  # integers were held in their least type
     if task == "classification":
         if pd.api.types.is_float_dtype(target):
             target = target.astype("int64")  # whole numbers: decide_task checked
+            written = target.dtype
         classes = target.value_counts()
         if len(classes) < 2:
             shutil.rmtree(stage, ignore_errors=True)
@@ -159,6 +165,7 @@ def load_data(
             )
     else:
         target = target.astype("float64")
+        written = target.dtype
         if target.nunique() < 2:
             shutil.rmtree(stage, ignore_errors=True)
             fail(f"{where} has a single value ({target.iloc[0]:g}): there is nothing to predict.")
@@ -179,7 +186,8 @@ def load_data(
             if not kept.all():
                 chunk = chunk[kept].reset_index(drop=True)
             count = int(kept.sum())
-            chunk[target_column] = target.iloc[done : done + count].set_axis(chunk.index)
+            values = target.iloc[done : done + count].set_axis(chunk.index)
+            chunk[target_column] = values.astype(written) if values.dtype != written else values
             done += count
             if writer is None:
                 types = {name: str(dtype) for name, dtype in chunk.dtypes.items()}

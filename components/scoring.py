@@ -14,14 +14,7 @@ from components.shared import bounded, fail
 from components.tables import chunk_rows
 
 
-# The model's inputs for a chunk of rows, typed as in training.
-#
-# CSV chunks come as text (see ``iter_table``); pandas' one-pass reading typed a
-# column by all its values, so text is brought to the form training saw: with a
-# decimal comma, numbers lose their "." thousands separators; a categorical
-# value unknown to the model but written as a number ("3.0", "007") or a
-# boolean ("true") takes the form pandas would have given it ("3", "7",
-# "True"); a known value is kept as written.
+# The model's inputs for a chunk of rows, typed as in training (see ``typed_rows``).
 #
 # Args:
 #     chunk: A pyarrow Table of rows.
@@ -35,18 +28,48 @@ def prepare_rows(chunk, features: list, source: str, options: dict, first_row: i
     if any(f["name"] not in chunk.column_names for f in features):
         select_features(pd.DataFrame(columns=chunk.column_names), features, source)  # says which
     frame = chunk.select([f["name"] for f in features]).to_pandas()
+    return typed_rows(
+        frame=frame, features=features, source=source, options=options, first_row=first_row
+    )
+
+
+# The model's inputs for rows as a pandas DataFrame, typed as in training: the
+# one rule of batch scoring and of online serving (serving/runtime.py).
+#
+# Rows read as text (CSV chunks, see ``iter_table``; values a client sends)
+# are brought to the form training saw, as pandas' one-pass reading typed a
+# column by all its values: with a decimal comma, numbers lose their "."
+# thousands separators; a categorical value unknown to the model but written
+# as a number ("3.0", "007") or a boolean ("true") takes the form pandas would
+# have given it ("3", "7", "True"); a known value is kept as written. Then
+# ``select_features`` checks and types every feature, stopping (``fail``) on a
+# missing feature, text in a numeric one, or a number beyond float32.
+#
+# Args:
+#     frame: The rows, holding at least the feature columns.
+#     features: The model's features, from its metadata.
+#     source: How to name the rows in messages.
+#     options: Reading options: ``format`` ("csv": values as text) and ``decimal``.
+#     first_row: The frame's first row (from 0), for messages.
+def typed_rows(frame, features: list, source: str, options: dict, first_row: int = 0):
+    import pandas as pd
+
     if options.get("format") == "csv":
         for feature in features:
             name = feature["name"]
             if name not in frame.columns or not frame[name].notna().any():
                 continue
             values = frame[name]
+            if not pd.api.types.is_string_dtype(values):
+                continue  # numbers or booleans, already typed
             if feature["kind"] == "numeric" and options.get("decimal") == ",":
                 frame[name] = values.str.replace(".", "", regex=False).str.replace(
                     ",", ".", regex=False
                 )
             elif feature["kind"] == "categorical":
                 known = values.isin(list(feature.get("categories") or ()))
+                if known.all():  # kept as written (the usual case for a single row)
+                    continue
                 numbers = pd.to_numeric(values.where(~known), errors="coerce")
                 recast = numbers.notna()
                 if recast.any():

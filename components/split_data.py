@@ -4,7 +4,7 @@ from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, exit_quickly, fail
-from components.tables import split_in_order, split_rows
+from components.tables import read_column, split_in_order, split_rows
 from components.tasks import decide_task, strata, target_summary
 from components.training_options import split_labels, time_keys
 
@@ -70,8 +70,12 @@ def split_data(
         fail(f"{source}: target column {target_column!r} not found; columns are {names}.")
     # Only the columns that decide the split are held whole (a few bytes a row); the rows
     # themselves stream from the input to the outputs, a chunk at a time.
-    wanted = [target_column] + [c for c in (time_column, split_column) if c in names]
-    frame = pd.read_parquet(data.path, columns=list(dict.fromkeys(wanted)))
+    wanted = [c for c in (time_column, split_column) if c in names and c != target_column]
+    frame = read_column(data.path, target_column).to_frame()
+    if wanted:
+        frame = pd.read_parquet(data.path, columns=list(dict.fromkeys(wanted))).assign(
+            **{target_column: frame[target_column]}
+        )
 
     where = f"{source}: target column {target_column!r}"
     task, _ = decide_task(frame[target_column], task, where)
@@ -139,10 +143,14 @@ def split_data(
         quota[(ideal - quota).sort_values(ascending=False, kind="stable").index[:leftover]] += 1
         quota = quota.clip(lower=1, upper=class_counts - 1)
         rng = np.random.default_rng(random_state)
-        rows_of = labels.groupby(labels.to_numpy(), sort=False).indices
+        values = labels.to_numpy()
         in_test = np.zeros(len(frame), dtype=bool)
         for label, count in quota.items():
-            in_test[rng.permutation(rows_of[label])[:count]] = True
+            rows = np.flatnonzero(values == label)  # the class's rows in order, as groupby's
+            if len(rows) < 2**31:  # the same draws on half the bytes (a shuffle moves values)
+                rows = rows.astype(np.int32)
+            in_test[rng.permutation(rows)[:count]] = True
+            del rows
     targets = frame[target_column]
     for side, artifact in ((~in_test, train), (in_test, test)):
         artifact.metadata.update(

@@ -592,9 +592,11 @@ def chunk_rows() -> int:
 
 # Stops a step in one line when one chunk cannot fit in the pod's memory limit
 # (where Kubernetes would kill it with no word): what the step holds, and
-# ``copies`` times the chunk's bytes. Called on the first chunk of the steps
-# that type their chunks into Python objects (load, validate); the others
-# hold Arrow chunks a few times smaller.
+# ``copies`` times the chunk's bytes. Called by load_data on its first chunk,
+# with the copies validate_data holds typing a chunk as training will (text as
+# Python strings), the most of the table steps: a table whose chunk fits there
+# fits in the steps after it, which read the same rows (the spec's size budget
+# leaves no room to embed the check in each).
 #
 # Args:
 #     step: The step's name.
@@ -903,8 +905,6 @@ def sample_rows(path: str, visit=None, seed: int = 0):
     for batch in table.iter_batches(batch_size=chunk_rows()):
         chunk = pa.Table.from_batches([batch])
         if limit is None:  # from the width of the first rows
-            # Typed as training will, text becomes Python strings: several times Arrow's bytes.
-            check_chunk("validate_data", chunk.nbytes, len(chunk), "light_memory_limit", 8)
             width = max(chunk.nbytes / max(len(chunk), 1), 1)
             limit = int(min(most, max(1_000, (256 << 20) // width)))
         if visit is not None:
@@ -950,6 +950,28 @@ def distinct_count(sketch, size: int = 65_536):
     if len(sketch) <= size:
         return len(sketch), True
     return int((size - 1) / ((int(sketch[size - 1]) + 1) / 2.0**64)), False
+
+
+# One column of a Parquet table as a pandas Series, read a chunk at a time,
+# integers kept in their least type (a 10M-row class column: 10 MB, not 80 MB
+# and an Arrow copy beside it).
+#
+# Args:
+#     path: The Parquet table.
+#     name: The column.
+def read_column(path: str, name: str):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    parts = []
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows(), columns=[name]):
+        part = batch.column(0).to_pandas()
+        if pd.api.types.is_integer_dtype(part):
+            part = pd.to_numeric(part, downcast="integer")
+        parts.append(part)
+    if not parts:
+        return pq.read_table(path, columns=[name]).column(0).to_pandas()
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 # The rows at ``positions`` (sorted, distinct) of a Parquet file, typed as

@@ -145,7 +145,8 @@ def train_model(
             ``metadata.json``: ``framework``, ``framework_version``,
             ``target_column``, ``features`` (the schema: per feature its name,
             kind, dtype, missing rate and unique count, with min, max, mean and
-            decile bins for numeric ones, categories seen with their counts for
+            decile bins for numeric ones, rows and value lengths for free-text
+            ones (never their values), categories seen with their counts for
             the others), ``excluded_columns``, ``classes``, ``hyperparameters``
             (``model`` included), ``iterations_run`` (gradient boosting: the
             iterations its fit ran), ``training_rows``, ``fit_seconds``,

@@ -8,7 +8,13 @@ from components.features import infer_features, select_features
 from components.reports import bar_panels, html_page, value_panel
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, exit_quickly, fail
-from components.tables import chunk_rows, distinct_count, merge_distinct, sample_rows
+from components.tables import (
+    chunk_rows,
+    distinct_count,
+    merge_distinct,
+    read_column,
+    sample_rows,
+)
 from components.tasks import decide_task
 
 
@@ -121,7 +127,7 @@ def validate_data(
     sample_table, sampled, rows = sample_rows(data.path, numbers_range)
     sample = sample_table.to_pandas()
     del sample_table
-    target = pq.read_table(data.path, columns=[target_column]).column(0).to_pandas()
+    target = read_column(data.path, target_column)  # integers in their least type
     task, reason = decide_task(target, task, f"{data.uri}: target column {target_column!r}")
     regression = task == "regression"
     if regression:
@@ -132,10 +138,13 @@ def validate_data(
         class_counts = target.value_counts()
         class_shares = class_counts / class_counts.sum()
         majority = float(class_shares.iloc[0])
-        target_codes, class_labels = pd.factorize(target)
+        # In order of appearance, as pd.factorize numbers them; in the column's own type.
+        class_labels = pd.unique(target)
+        if pd.api.types.is_integer_dtype(target):
+            read_as = pq.ParquetFile(data.path).schema_arrow.field(target_column).type
+            class_labels = class_labels.astype(read_as.to_pandas_dtype())
         n_classes = len(class_labels)
-        sample_codes = target_codes[sampled]
-        del target_codes
+        sample_codes = pd.Index(class_labels).get_indexer(target.iloc[sampled])
         if rows > len(sample):
             target = None  # only its counts are needed from here
 
@@ -149,7 +158,8 @@ def validate_data(
         feature["name"]: {
             "present": 0, "sketch": None, "counts": {}, "whole": True, "increasing": True,
             "last": None, "numbers": 0, "not_numbers": [], "dates": 0, "first": None,
-            "latest": None, "bins": None, "dtype": None,
+            "latest": None, "bins": None, "dtype": None, "shortest": None, "longest": 0,
+            "characters": 0,
         }
         for feature in features
     }  # fmt: skip
@@ -166,8 +176,8 @@ def validate_data(
             stat["present"] += len(present)
             if present.empty:
                 continue
-            stat["sketch"] = merge_distinct(stat["sketch"], present)
             if feature["kind"] == "numeric":
+                stat["sketch"] = merge_distinct(stat["sketch"], present)
                 numbers = present.to_numpy(dtype=float)
                 stat["whole"] = stat["whole"] and bool((numbers % 1 == 0).all())
                 stat["increasing"] = stat["increasing"] and bool(
@@ -183,25 +193,37 @@ def validate_data(
                 stat["bins"] = counts if stat["bins"] is None else stat["bins"] + counts
                 stat["edges"] = edges
                 continue
+            # Text: each distinct value once, with its count (a 300-value column's 200,000 rows
+            # are 300 values to hash, parse and count).
             codes, uniques = pd.factorize(present.astype(str))
-            for label, count in zip(uniques, np.bincount(codes), strict=True):
+            counts = np.bincount(codes)
+            stat["sketch"] = merge_distinct(stat["sketch"], uniques)
+            for label, count in zip(uniques, counts, strict=True):
                 stat["counts"][label] = stat["counts"].get(label, 0) + int(count)
             if len(stat["counts"]) > 400_000:  # a bound: the 200,000 most frequent so far
                 top = sorted(stat["counts"].items(), key=lambda item: -item[1])[:200_000]
                 stat["counts"] = dict(top)
+            uniques = pd.Series(uniques, dtype=object)
+            if feature["kind"] == "text":  # lengths, never values, in its profile
+                lengths = uniques.str.len().to_numpy()
+                stat["characters"] += int((lengths * counts).sum())
+                shortest, longest = int(lengths.min()), int(lengths.max())
+                stat["shortest"] = min(stat["shortest"] or shortest, shortest)
+                stat["longest"] = max(stat["longest"], longest)
             if feature["kind"] == "datetime":
                 parsed = pd.to_datetime(
-                    present, format=feature["format"], errors="coerce", utc=True
-                ).dropna()
-                stat["dates"] += len(parsed)
+                    uniques, format=feature["format"], errors="coerce", utc=True
+                )
+                stat["dates"] += int(counts[parsed.notna().to_numpy()].sum())
+                parsed = parsed.dropna()
                 if len(parsed):
                     first, latest = parsed.min(), parsed.max()
                     stat["first"] = min(stat["first"] or first, first)
                     stat["latest"] = max(stat["latest"] or latest, latest)
             else:
-                as_numbers = pd.to_numeric(present.astype(str), errors="coerce")
-                stat["numbers"] += int(as_numbers.notna().sum())
-                others = set(present[as_numbers.isna()].astype(str))
+                as_numbers = pd.to_numeric(uniques, errors="coerce").notna().to_numpy()
+                stat["numbers"] += int(counts[as_numbers].sum())
+                others = set(uniques[~as_numbers])
                 stat["not_numbers"] = sorted(set(stat["not_numbers"]) | others)[:3]
         del chunk, typed
 
@@ -235,6 +257,14 @@ def validate_data(
             profile["missing_rate"] = round(1 - stat["dates"] / rows, 6) if rows else 0.0
             if stat["dates"]:
                 profile.update(min=stat["first"].isoformat(), max=stat["latest"].isoformat())
+        elif feature["kind"] == "text":
+            profile["rows"] = rows
+            if present_count:
+                profile["length"] = {
+                    "min": stat["shortest"],
+                    "mean": round(stat["characters"] / present_count, 2),
+                    "max": stat["longest"],
+                }
         elif not numeric:
             profile["categories"] = {str(label): count for label, count in counts[:1000]}
         profiles[name] = profile
@@ -385,6 +415,9 @@ def validate_data(
         if profile["kind"] == "datetime":
             span = f"{profile['min'][:19]} to {profile['max'][:19]}" if "min" in profile else ""
             return span + (f"; {profile['unparseable']} unparseable" * bool(profile["unparseable"]))
+        if profile["kind"] == "text":  # its values are never shown (names, free text)
+            length = profile.get("length")
+            return f"{length['min']} to {length['max']} characters" if length else ""
         top = list(profile["categories"].items())[:5]
         return ", ".join(f"{label} ({count})" for label, count in top)
 

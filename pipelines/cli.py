@@ -346,8 +346,9 @@ def check_serving_command(args: argparse.Namespace) -> None:
     except ServingCheckFailed as error:
         raise RunFailed(str(error)) from None
     print(
-        f"MLServer served {args.model} and answered {result['rows']} rows of {args.data} like the "
-        f"model itself (largest probability difference {result['max_abs_difference']:.2g})."
+        f"MLServer, started as the ServingRuntime says, served {args.model} and answered "
+        f"{result['rows']} rows of {args.data} as batch_predict does (largest difference "
+        f"{result['max_abs_difference']:.2g})."
     )
 
 

@@ -52,7 +52,8 @@ def test_renders_a_serving_runtime_and_an_inference_service_that_names_it(tmp_pa
     (container,) = spec["containers"]
     assert container["image"] == runtime.SERVING_IMAGE == "kfp-tabular-serving:0.1.0"
     env = {item["name"]: item["value"] for item in container["env"]}
-    assert env["MLSERVER_MODEL_IMPLEMENTATION"] == "mlserver_sklearn.SKLearnModel"
+    assert env["MLSERVER_MODEL_IMPLEMENTATION"] == "serving.runtime.TabularModel"  # ours
+    assert env["MLSERVER_PARALLEL_WORKERS"] == "1"  # measured (components/kserve.py)
     assert env["MLSERVER_MODEL_URI"] == "/mnt/models" and env["MLSERVER_HTTP_PORT"] == "8080"
     assert meta == {
         "name": "churn",

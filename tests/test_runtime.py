@@ -106,6 +106,7 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         "exit_quickly", "idle_threads_sleep", "csv_options", "header_names", "table_parts",
         "open_part",
         "part_format", "part_schema", "csv_blocks", "skipped", "iter_table", "prepare_rows",
+        "typed_rows",  # shared with the serving runtime (serving/runtime.py)
         "score_rows",
         "scoring_counts", "merge_counts", "describe_scoring", "open_writer",
     }  # fmt: skip

@@ -72,6 +72,29 @@ def test_a_word_inside_a_name_decides_the_target(local_runner, tmp_path):
         "Read as free text (words and character n-grams, not categories nor IDs): ['name']" in page
     )
 
+    # No training value of the free-text column is in any file of the model directory.
+    # A value is a whole name as written ("Braund, Mr. Owen Harris"; each holds four
+    # words here). The TF-IDF steps keep their 100 most frequent words and character
+    # 2- to 4-grams (parts of values, lowercased: what the model reads); model.joblib
+    # is zlib-compressed, so its pickle is searched uncompressed, as are the raw bytes.
+    import pickle
+
+    import joblib
+
+    trained_names = set(passengers()["name"])
+    folder = pathlib.Path(model.path)
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    assert [path.name for path in files] == ["metadata.json", "model.joblib"]
+    contents = [path.read_bytes() for path in files]
+    contents.append(pickle.dumps(joblib.load(folder / "model.joblib"), protocol=5))
+    for content in contents:
+        found = [name for name in trained_names if name.encode() in content]
+        assert not found, found[:3]
+    schema = json.loads((folder / "metadata.json").read_text())
+    (text,) = [f for f in schema["features"] if f["name"] == "name"]
+    assert "categories" not in text and text["unique"] == text["rows"] > 300
+    assert 0 < text["length"]["min"] <= text["length"]["mean"] <= text["length"]["max"]
+
     # The pickled Pipeline holds the text terms and loads where none of our code is.
     rows_csv = tmp_path / "rows.csv"
     passengers(20, seed=3).drop(columns="survived").to_csv(rows_csv, index=False)
