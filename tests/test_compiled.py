@@ -212,7 +212,7 @@ def test_memory_settings_are_pipeline_parameters_every_step_receives():
                 source = task["inputs"]["parameters"][channel]["componentInputParameter"]
                 assert source in (declared if dag is doc["root"] else dag_inputs), (name, source)
             seen.add(name)
-    assert {"load-data", "train-model", "export-model-2", "deploy-model", "bless-model"} <= seen
+    assert {"load-data", "train-model", "export-model", "deploy-model", "bless-model"} <= seen
     train = doc["root"]["dag"]["tasks"]["train-model"]["inputs"]["parameters"]
     assert train["declared_memory_limit"] == {"componentInputParameter": "heavy_memory_limit"}
     assert train["max_train_rows"] == {"componentInputParameter": "max_train_rows"}
