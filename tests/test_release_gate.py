@@ -192,7 +192,7 @@ def test_the_baseline_scored_in_chunks_scores_as_in_one(trained, tmp_path, monke
     forest: its probabilities do not depend on threads)."""
     model, test, weak = trained
     scores = {"balanced_accuracy": 0.75}
-    _, whole, _ = bless(tmp_path, test, scores, model=model, baseline=weak)
+    _, whole, _ = bless(tmp_path, test, scores, model=model, baseline_model_uri=weak.path)
     monkeypatch.setenv("KFP_TABULAR_CHUNK_ROWS", "7")
-    _, chunked, _ = bless(tmp_path, test, scores, model=model, baseline=weak)
+    _, chunked, _ = bless(tmp_path, test, scores, model=model, baseline_model_uri=weak.path)
     assert chunked == whole and "baseline_value" in whole
