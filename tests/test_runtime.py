@@ -100,7 +100,8 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
     names = [helper.__name__ for helper in helpers]
     # read_model_metadata and file_sha256 are reached through load_model_dir,
     # object_store and fail_on_store through local_path, the reading of parts
-    # through iter_table, the choice of a version through model_path; the
+    # through iter_table, the choice of a version through model_path (and
+    # local_model), the download of an imported URI through local_path; the
     # whole-table reader (pandas) is not embedded.
     assert set(names) == {
         "fail", "file_sha256", "bounded", "close_column", "read_model_metadata",
@@ -111,7 +112,8 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         "typed_rows",  # shared with the serving runtime (serving/runtime.py)
         "score_rows",
         "scoring_counts", "merge_counts", "describe_scoring", "open_writer",
-        "model_path", "model_folder", "is_version_name", "read_layout",
+        "model_path", "local_model", "model_folder", "is_version_name", "read_layout",
+        "download",
     }  # fmt: skip
     # Ordered by module, each after those it calls, then by line: deterministic YAML.
     modules = (
