@@ -14,6 +14,7 @@ from components.scoring import (
 from components.shared import bounded, exit_quickly, fail, idle_threads_sleep, load_model_dir
 from components.storage import local_path
 from components.tables import iter_table, part_schema, table_parts
+from components.versions import model_path
 
 
 @tabular_component
@@ -69,8 +70,9 @@ def batch_predict(
             ``classes`` and ``prediction_counts`` (or ``prediction_summary``),
             ``ignored_columns``, ``missing_values``, ``unseen_categories`` and
             ``unparseable_dates`` (counts per column), ``replaced_columns``,
-            ``warnings``, ``reading_options``, ``format``; lists and maps cut to
-            their first 20 entries.
+            ``warnings``, ``reading_options``, ``format``, ``model`` (the model
+            folder scored with: the version, for an export location); lists and
+            maps cut to their first 20 entries.
     """
     idle_threads_sleep()  # before scikit-learn loads OpenMP
     import json
@@ -80,7 +82,8 @@ def batch_predict(
 
     if output_format not in ("csv", "parquet"):
         fail(f"output_format {output_format!r} is not csv or parquet. Set one of them.")
-    estimator, meta = load_model_dir(local_path(model), model.uri)
+    model_dir, model_uri = model_path(model)
+    estimator, meta = load_model_dir(model_dir, model_uri)
     features, task = meta["features"], meta.get("task", "classification")
     location = local_path(data)
     plan = json.loads(shard) if shard else {}
@@ -150,6 +153,7 @@ def batch_predict(
     if plan:
         # The detail for gather_predictions; the metadata stays small as many shards meet there.
         shard_counts = {"shard": plan.get("index", 0), "counts": counts, "features": used}
+        shard_counts.update({"model": model_uri, "model_sha256": meta.get("sha256")})
         with open(os.path.join(predictions.path, "counts.json"), "w", encoding="utf-8") as handle:
             json.dump({**shard_counts, **summary}, handle)
         predictions.metadata.update({"format": output_format, "rows": counts.get("rows", 0)})
@@ -157,7 +161,7 @@ def batch_predict(
         exit_quickly()
         return
     metadata, warnings = describe_scoring(counts, used, summary, output_format)
-    predictions.metadata.update(metadata)
+    predictions.metadata.update({**metadata, "model": model_uri})
     print(
         f"Scored {counts['rows']} rows from {data.uri}; predictions written to {predictions.uri}."
     )

@@ -7,9 +7,9 @@ from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 from components.runtime import tabular_component
 from components.scoring import predict_labelled
 from components.shared import exit_quickly, fail, load_model_dir, read_model_metadata
-from components.storage import local_path
 from components.tasks import lower_is_better, resolve_metric, score_predictions, score_regression
 from components.training_options import row_weights
+from components.versions import fetch_model, model_path
 
 
 @tabular_component
@@ -24,7 +24,8 @@ def bless_model(
     min_value: float = 0.0,
     min_lift: float = 0.05,
     tolerance: float = 0.01,
-    baseline: Input[Model] = None,
+    baseline_model_uri: str = "",
+    minio_endpoint: str = "http://seaweedfs.kubeflow:9000",
 ) -> NamedTuple("Outputs", blessed=bool, reasons=list):
     """Blesses a model that beats a trivial one, clears the threshold and matches the baseline.
 
@@ -56,7 +57,11 @@ def bless_model(
         min_lift: Share of the way from the trivial model's score to a perfect
             one that the new model must cover; 0 only asks it to do no worse.
         tolerance: How much worse than the baseline the new model may score.
-        baseline: The model in production (a model directory), if any.
+        baseline_model_uri: The model in production, if any: a model directory, a
+            version folder, or an export location (its current version), as a local
+            path or an object-store URI. Read by the step itself, so only the chosen
+            version is downloaded.
+        minio_endpoint: S3 endpoint of KFP's object store for ``minio://`` URIs.
 
     Returns:
         decision: Markdown: blessed or not, and why, with the scores.
@@ -71,7 +76,7 @@ def bless_model(
     import numpy as np
     import pyarrow.parquet as pq  # not pandas: 0.4 s less to start this small step (measured)
 
-    meta = read_model_metadata(local_path(model), model.uri)
+    meta = read_model_metadata(*model_path(model))
     task = meta.get("task", "classification")
     min_metric = resolve_metric(min_metric, task, "min_metric")
     scores = dict(metrics.metadata)
@@ -126,17 +131,18 @@ def bless_model(
         blessed &= ok
 
     baseline_value = None
-    if baseline is not None and baseline.uri:
+    if baseline_model_uri:
         import pandas as pd
 
         names = pq.ParquetFile(test.path).schema_arrow.names
-        estimator, old = load_model_dir(local_path(baseline), baseline.uri)
+        baseline_dir, baseline_uri = fetch_model(baseline_model_uri, minio_endpoint)
+        estimator, old = load_model_dir(baseline_dir, baseline_uri)
         target = old["target_column"]
         if target not in names:
-            fail(f"{baseline.uri}: the baseline predicts {target!r}, which the test rows lack.")
+            fail(f"{baseline_uri}: the baseline predicts {target!r}, which the test rows lack.")
         if old.get("task", "classification") != task:
             fail(
-                f"{baseline.uri}: the baseline is a {old.get('task', 'classification')} model; "
+                f"{baseline_uri}: the baseline is a {old.get('task', 'classification')} model; "
                 f"the new one is {task}. Compare models of the same task."
             )
         # Weighted as the new model's test metrics are; at the baseline's own threshold.

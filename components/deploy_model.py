@@ -2,9 +2,10 @@
 
 from kfp.dsl import Artifact, Input, Model, Output
 
-from components.kserve import apply_objects, kserve_manifests, kserve_storage_uri
+from components.kserve import apply_objects, kserve_manifests, kserve_storage_uri, mark_rollout
 from components.runtime import NO_PINS, tabular_component
 from components.shared import fail
+from components.versions import is_version_name
 
 
 @tabular_component(packages=NO_PINS)
@@ -21,6 +22,8 @@ def deploy_model(
     memory: str = "2Gi",
     apply: bool = False,
     timeout_seconds: int = 600,
+    model_version: str = "",
+    canary_percent: int = 0,
 ):
     """Writes a KServe ServingRuntime and InferenceService for the model; applies them if asked.
 
@@ -35,6 +38,14 @@ def deploy_model(
     before anything is sent. ``apply`` works only inside a cluster: with the
     pod's service account it creates or replaces each object through the
     Kubernetes API, then waits until the InferenceService is Ready.
+
+    Every exported version is its own folder, so a new model is a new
+    ``storageUri``: a spec change KServe rolls out. The InferenceService is
+    annotated ``kfp-tabular/model-version`` and ``kfp-tabular/model-sha256``.
+    ``canary_percent`` renders ``canaryTrafficPercent``: the new version gets
+    that share of traffic and the last ready one the rest, until the same
+    version is deployed again with 0. KServe honours it in Serverless mode only;
+    it is refused where the InferenceService says RawDeployment.
 
     Args:
         model: The model directory to serve.
@@ -54,13 +65,17 @@ def deploy_model(
         memory: Memory request and limit of the predictor.
         apply: Create or replace the objects and wait until the service is Ready.
         timeout_seconds: How long to wait for Ready.
+        model_version: The version ``storage_uri`` holds, from ``export_model``;
+            empty: read from ``storage_uri`` when it ends in a version.
+        canary_percent: 0 rolls the new version out to all traffic; 1 to 99
+            sends it that share (KServe's Serverless mode only).
 
     Returns:
         manifest: Folder of manifests to ``kubectl apply -f``: ``servingruntime.yaml``,
             ``inferenceservice.yaml``, and for KFP's store ``secret.yaml`` (its keys
             left as placeholders) and ``serviceaccount.yaml``. Metadata: ``name``,
             ``namespace``, ``storage_uri``, ``runtime``, ``image``, ``files``,
-            ``applied``, ``ready``.
+            ``applied``, ``ready``, ``model_version``, ``canary_percent``.
     """
     import json
     import os
@@ -86,6 +101,10 @@ def deploy_model(
     objects = kserve_manifests(
         name, namespace, kserve_uri, s3_endpoint, serving_image, service_account, cpu, memory
     )
+    last_part = uri.rstrip("/").rsplit("/", 1)[-1]
+    version = model_version or (last_part if is_version_name(last_part) else "")
+    digest = str(model.metadata.get("sha256", ""))
+    mark_rollout(objects["inferenceservice.yaml"], version, digest, canary_percent)
     # JSON is YAML: kubectl apply -f <folder> reads these files as they are.
     os.makedirs(manifest.path, exist_ok=True)
     for file_name, item in objects.items():
@@ -101,6 +120,8 @@ def deploy_model(
             "files": list(objects),
             "applied": False,
             "ready": False,
+            "model_version": version,
+            "canary_percent": canary_percent,
         }
     )
     if not apply:

@@ -8,6 +8,7 @@ from components.scoring import drift_counts, drift_profiles, merge_counts, prepa
 from components.shared import exit_quickly, fail, read_model_metadata
 from components.storage import local_path
 from components.tables import iter_table, table_parts
+from components.versions import model_path
 
 
 @tabular_component(packages=TABLE_PINS)
@@ -79,7 +80,7 @@ def detect_drift(
     import numpy as np
     import pandas as pd
 
-    meta = read_model_metadata(local_path(model), model.uri)
+    meta = read_model_metadata(*model_path(model))
     features = meta["features"]
     location = local_path(data)
     wanted = {feature["name"] for feature in features}

@@ -25,7 +25,10 @@ def gather_predictions(parts: Input[list[Dataset]], predictions: Output[Dataset]
 
     Returns:
         predictions: One table of every row with its predictions, in the
-            shards' format, and the metadata of ``batch_predict`` for all of them.
+            shards' format, and the metadata of ``batch_predict`` for all of them,
+            with ``model``: the model folder they were scored with (the version,
+            for an export location). Shards that scored with different models
+            (a version exported during the run) stop the step.
     """
     import json
     import os
@@ -40,6 +43,14 @@ def gather_predictions(parts: Input[list[Dataset]], predictions: Output[Dataset]
         with open(os.path.join(folder, "counts.json"), encoding="utf-8") as handle:
             shards.append((json.load(handle), folder))
     shards.sort(key=lambda shard: shard[0]["shard"])
+    # An export location is resolved by each shard: a new version exported meanwhile
+    # would make one table of two models' predictions.
+    models = sorted({(found.get("model_sha256"), found.get("model")) for found, _ in shards})
+    if len(models) > 1:
+        fail(
+            f"the shards scored with different models ({', '.join(str(m[1]) for m in models)}): "
+            "one was exported during the run. Give model_uri as one version's folder."
+        )
     files = [
         os.path.join(folder, name)
         for _, folder in shards
@@ -89,7 +100,8 @@ def gather_predictions(parts: Input[list[Dataset]], predictions: Output[Dataset]
     for found, _ in shards:
         counts = merge_counts(counts, found["counts"])
     metadata, warnings = describe_scoring(counts, first["features"], first, output_format)
-    predictions.metadata.update({**metadata, "shards": len(shards)})
+    metadata.update({"shards": len(shards), "model": str(first.get("model"))})
+    predictions.metadata.update(metadata)
     print(f"Gathered {counts['rows']} rows from {len(shards)} shard(s) into {predictions.uri}.")
     for warning in warnings:
         print(f"warning: {warning}")

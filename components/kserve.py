@@ -185,6 +185,34 @@ def kserve_manifests(
     return objects
 
 
+# Annotates an InferenceService with its model version and digest, and renders a
+# canary's share of traffic (spec.predictor.canaryTrafficPercent). A new version is a
+# new storageUri, which KServe rolls out. Only the Knative reconciler splits traffic
+# (reconcilers/knative/ksvc_reconciler.go), so a canary is refused where the manifests
+# say RawDeployment, or Standard, its name from KServe 0.16 (pkg/constants/constants.go).
+def mark_rollout(service: dict, version: str, digest: str, canary_percent: int):
+    if not 0 <= canary_percent <= 99:
+        fail(
+            f"canary_percent {canary_percent} is outside 0-99: give 0 for a full rollout, or "
+            "the share of traffic the new version gets."
+        )
+    annotations = service["metadata"].setdefault("annotations", {})
+    mode = annotations.get("serving.kserve.io/deploymentMode", "")
+    if canary_percent and mode in ("RawDeployment", "Standard"):
+        fail(
+            f"canary_percent {canary_percent}: KServe splits traffic in Serverless mode only, "
+            f"and the InferenceService says deploymentMode {mode}. Give canary_percent 0."
+        )
+    if version:
+        annotations["kfp-tabular/model-version"] = version
+    if digest:
+        annotations["kfp-tabular/model-sha256"] = digest
+    if not annotations:
+        del service["metadata"]["annotations"]
+    if canary_percent:
+        service["spec"]["predictor"]["canaryTrafficPercent"] = canary_percent
+
+
 # Creates or replaces Kubernetes objects through the API, from inside a pod.
 #
 # Uses the pod's service account (token, namespace and CA under

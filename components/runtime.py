@@ -276,7 +276,8 @@ def shared_helpers(func: Callable) -> list[Callable]:
 
     # Each module after those it calls from: the helpers come out in that order.
     names = ("shared", "memory", "tasks", "families", "features", "ensembles", "selection")
-    names += ("training_options", "storage", "tables", "sampling", "scoring", "kserve", "reports")
+    names += ("training_options", "storage", "versions", "tables", "sampling", "scoring")
+    names += ("kserve", "reports")
     modules = [importlib.import_module(f"components.{name}") for name in names]
     found, pending = {}, [func.__code__]
     while pending:

@@ -76,75 +76,36 @@ def fail_on_store(uri: str, action: str, error: Exception):
     )
 
 
-# Uploads a local model directory to an object-store URI, staged, then made visible.
-#
-# Every file is first uploaded under ``<uri>.incoming/`` and its size checked,
-# so a failed or partial upload never touches what is served at ``uri``. Then
-# each file is copied inside the store (object stores write an object whole),
-# data first and ``metadata.json`` last (it records model.joblib's sha256, which
-# batch_predict checks), files of an earlier model that the new one lacks are
-# removed, and the staging prefix is deleted.
-#
-# Args:
-#     local_dir: The directory to upload.
-#     uri: Destination, e.g. s3://bucket/models/churn.
-#     minio_endpoint: The endpoint for minio:// URIs; empty for the default.
-#
-# Returns:
-#     The names of the files now at ``uri``.
-def upload_directory(local_dir: str, uri: str, minio_endpoint: str = "") -> list:
-    import os
-
-    filesystem, path = object_store(uri, minio_endpoint)
-    names = sorted(
-        os.path.relpath(os.path.join(folder, name), local_dir).replace(os.sep, "/")
-        for folder, _, files in os.walk(local_dir)
-        for name in files
-    )
-    names.sort(key=lambda name: name == "metadata.json")
-    staging = path + ".incoming"
-    try:
-        if filesystem.exists(staging):
-            filesystem.rm(staging, recursive=True)
-        for name in names:
-            filesystem.put_file(os.path.join(local_dir, name), f"{staging}/{name}")
-        filesystem.invalidate_cache()
-        for name in names:
-            expected = os.path.getsize(os.path.join(local_dir, name))
-            if filesystem.size(f"{staging}/{name}") != expected:
-                raise OSError(f"{name} arrived with another size than its {expected} bytes")
-        earlier = set(filesystem.find(path)) if filesystem.exists(path) else set()
-        for name in names:
-            filesystem.copy(f"{staging}/{name}", f"{path}/{name}")
-        for stale in sorted(earlier - {f"{path}/{name}" for name in names}):
-            filesystem.rm(stale)
-        filesystem.rm(staging, recursive=True)
-    except Exception as error:  # the store's clients raise many kinds
-        fail_on_store(uri, "cannot write the model to", error)
-    return names
-
-
 # The local path of an input artifact, downloading it when it is only a URI.
 #
 # On a cluster, KFP's launcher has already downloaded the artifact to its
 # path. The local runner only records an imported URI, so an object-store URI
-# with nothing at its path is downloaded here (a file, or a directory such as a
-# model) into a temporary folder removed when the step ends.
+# with nothing at its path is downloaded here (``download``).
 #
 # Args:
 #     artifact: An input artifact.
 def local_path(artifact) -> str:
+    import os
+
+    if os.path.exists(artifact.path) or object_store(artifact.uri) is None:
+        return artifact.path
+    return download(artifact.uri)
+
+
+# Downloads an object-store URI (a file, or a folder such as a model) into a
+# temporary folder removed when the step ends, and returns its local path.
+#
+# Args:
+#     uri: The object-store URI.
+#     minio_endpoint: The endpoint for minio:// URIs; empty for the default.
+def download(uri: str, minio_endpoint: str = "") -> str:
     import atexit
     import os
     import shutil
     import tempfile
 
-    if os.path.exists(artifact.path):
-        return artifact.path
-    store = object_store(artifact.uri)
-    if store is None:
-        return artifact.path
-    filesystem, path = store
+    filesystem, path = object_store(uri, minio_endpoint)
+    path = path.rstrip("/")
     folder = tempfile.mkdtemp(prefix="kfp-tabular-")
     atexit.register(shutil.rmtree, folder, True)
     target = os.path.join(folder, os.path.basename(path) or "artifact")
@@ -157,7 +118,7 @@ def local_path(artifact) -> str:
         elif filesystem.isfile(path):
             filesystem.get_file(path, target)
         else:
-            fail(f"{artifact.uri}: nothing at this URI in the object store. Check the URI.")
+            fail(f"{uri}: nothing at this URI in the object store. Check the URI.")
     except Exception as error:
-        fail_on_store(artifact.uri, "cannot read", error)
+        fail_on_store(uri, "cannot read", error)
     return target

@@ -38,7 +38,8 @@ def batch_prediction_pipeline(
     """Predicts a class and class probabilities, or a number, for every row of a table.
 
     Args:
-        model_uri: URI or path of a model directory, the 'model' output of training-pipeline.
+        model_uri: URI or path of a model directory (the 'model' output of training-pipeline),
+            of an export_uri (its current version) or of one version's folder.
         data_uri: Rows to score, CSV or Parquet: a file, or a folder or prefix of part files
             (s3://bucket/day=2026-12-01/); gs://, s3://, minio:// on a cluster, a path locally.
         max_psi: Stop before scoring when a numeric column's PSI against the training

@@ -4,6 +4,8 @@
     kfp-tabular predict --model runs/.../train-model/model --data new.csv [--max-psi …]
     kfp-tabular check-serving --model runs/.../train-model/model --data rows.csv
     kfp-tabular submit --host URL --param data_uri=gs://… --param target_column=label
+    kfp-tabular versions s3://bucket/models/churn [--name churn]
+    kfp-tabular deploy --export-uri s3://bucket/models/churn --model-version previous [--apply]
     kfp-tabular demo
 
 The options of ``train`` and ``predict`` are the pipelines' own parameters,
@@ -106,7 +108,7 @@ def run_locally(
         raise_on_error=True,
     )
     with open(log_path, "w", encoding="utf-8") as log, kfp_runner_state_restored():
-        expected = EXPECTED_STEPS.get(pipeline.name, 1) + bool(arguments.get("baseline_model_uri"))
+        expected = EXPECTED_STEPS.get(pipeline.name, 1)
         stream = log if quiet else Progress(log, sys.stdout, expected)
         if verbose:
             stream = _Tee(log, sys.stdout)
@@ -278,7 +280,11 @@ def train(args: argparse.Namespace) -> pathlib.Path:
     print(decision.read_text(encoding="utf-8").replace("# ", "", 1).strip())
     print(f"Model:       {model_dir}")
     if options.get("export_uri") and decision.read_text().startswith("# Blessed"):
-        print(f"Exported to: {options['export_uri']}")
+        from pipelines.model_versions import current_version_uri
+
+        endpoint = options.get("minio_endpoint", "")
+        exported = current_version_uri(options["export_uri"], endpoint) or options["export_uri"]
+        print(f"Exported to: {exported}")
     print(f"Report:      {openable(run_dir / 'evaluate-model' / 'report')}")
     print(f"Validation:  {openable(run_dir / 'validate-data' / 'report')}")
     print(f"Leaderboard: {openable(run_dir / 'train-model' / 'leaderboard')}")
@@ -350,6 +356,26 @@ def check_serving_command(args: argparse.Namespace) -> None:
         f"{result['rows']} rows of {args.data} as batch_predict does (largest difference "
         f"{result['max_abs_difference']:.2g})."
     )
+
+
+def versions_command(args: argparse.Namespace) -> None:
+    """Lists the model versions of an export location (pipelines/model_versions.py)."""
+    from pipelines.model_versions import VersionsFailed, list_versions
+
+    try:
+        list_versions(args)
+    except VersionsFailed as error:
+        raise RunFailed(str(error)) from None
+
+
+def deploy_command(args: argparse.Namespace) -> None:
+    """Renders (and applies) the InferenceService of one version (pipelines/model_versions.py)."""
+    from pipelines.model_versions import VersionsFailed, deploy_version
+
+    try:
+        deploy_version(args)
+    except VersionsFailed as error:
+        raise RunFailed(str(error)) from None
 
 
 def submit_command(args: argparse.Namespace) -> None:
@@ -500,6 +526,39 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     submit_parser.set_defaults(handler=submit_command)
 
+    versions_parser = commands.add_parser(
+        "versions", help="list the model versions of an export location, and which one serves"
+    )
+    versions_parser.add_argument("export_uri", help="the training pipeline's export_uri")
+    versions_parser.add_argument(
+        "--name", default="", help="InferenceService to ask (with kubectl) which version it serves"
+    )
+    versions_parser.add_argument("--namespace", default="", help="its namespace")
+    versions_parser.add_argument("--minio-endpoint", default="", help="for minio:// URIs")
+    versions_parser.set_defaults(handler=versions_command)
+
+    deploy_parser = commands.add_parser(
+        "deploy", help="render (or apply) the InferenceService of one version: rollout, rollback"
+    )
+    deploy_parser.add_argument("--export-uri", required=True, help="the training's export_uri")
+    deploy_parser.add_argument(
+        "--model-version", default="latest", help="a version, latest (the pointer's) or previous"
+    )
+    deploy_parser.add_argument("--name", default="tabular-model", help="InferenceService name")
+    deploy_parser.add_argument("--namespace", default="")
+    deploy_parser.add_argument("--serving-image", default="kfp-tabular-serving:0.1.0")
+    deploy_parser.add_argument("--service-account", default="", help="with the store's keys")
+    deploy_parser.add_argument(
+        "--canary-percent", type=int, default=0, help="traffic share (KServe Serverless only)"
+    )
+    deploy_parser.add_argument("--minio-endpoint", default="", help="for minio:// URIs")
+    deploy_parser.add_argument("--output-dir", type=pathlib.Path, default=pathlib.Path("runs"))
+    deploy_parser.add_argument(
+        "--apply", action="store_true",
+        help="kubectl apply the InferenceService, then point the export location at the version",
+    )  # fmt: skip
+    deploy_parser.set_defaults(handler=deploy_command)
+
     demo_parser = commands.add_parser(
         "demo", parents=[common], help="train and score a bundled dataset"
     )
@@ -508,7 +567,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 # The commands that run on the local runner and never call a Kubeflow cluster.
-LOCAL_COMMANDS = ("train", "predict", "check-serving", "demo")
+LOCAL_COMMANDS = ("train", "predict", "check-serving", "demo", "versions", "deploy")
 
 
 def import_kfp_without_client() -> None:

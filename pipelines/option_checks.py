@@ -83,7 +83,8 @@ def shortened(text: str, limit: int = 60) -> str:
 def training_option_problems(options: dict, pipeline) -> list[str]:
     """Checks the training options that the pipeline would only refuse mid-run.
 
-    ``--test-size``, ``--task`` and the metrics are checked here; every
+    ``--test-size``, ``--task``, the metrics, ``--canary-percent`` and
+    ``--keep-versions`` are checked here; every
     search-space candidate goes through the model families' own validation,
     ``components.families.check_candidate`` (without importing scikit-learn).
 
@@ -122,6 +123,16 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
 
     problems += memory_option_problems(given)
     problems += column_option_problems(given, task if task in ("regression",) else "auto")
+    if not 0 <= given["canary_percent"] <= 99:
+        problems.append(
+            f"--canary-percent: must be 0 (a full rollout) to 99, the share of traffic the new "
+            f"version gets, got {given['canary_percent']}. Use e.g. --canary-percent 10"
+        )
+    if given["keep_versions"] < 0:
+        problems.append(
+            f"--keep-versions: must be 0 (keep all) or more, got {given['keep_versions']}. "
+            "Use e.g. --keep-versions 10"
+        )
     space = given["search_space"]
     if not isinstance(space, list):
         return problems  # bad JSON is reported already

@@ -60,12 +60,14 @@ def training_pipeline(
     baseline_model_uri: str = "",
     tolerance: float = 0.01,
     export_uri: str = "",
+    keep_versions: int = 10,
     minio_endpoint: str = "http://seaweedfs.kubeflow:9000",
     serving_name: str = "tabular-model",
     serving_namespace: str = "",
     serving_image: str = "kfp-tabular-serving:0.1.0",
     serving_account: str = "",
     deploy: bool = False,
+    canary_percent: int = 0,
     keep_id_columns: bool = False,
     fail_on: list = [],
     delimiter: str = "auto",
@@ -107,11 +109,14 @@ def training_pipeline(
             log_loss); 0 accepts any.
         min_lift: Share of the way from a trivial model's test score (predicting the
             training class shares) to a perfect one that a model must cover to be blessed.
-        baseline_model_uri: The model in production, scored on the same test rows;
-            empty for none.
+        baseline_model_uri: The model in production, scored on the same test rows: a model
+            directory, or an export_uri (its current version); empty for none.
         tolerance: How much worse than the baseline a blessed model may score.
-        export_uri: Where a blessed model is copied to: s3://, gs://, minio://, abfs://
-            or a path; empty to skip the export.
+        export_uri: Where a blessed model is published, as a new version folder
+            <export_uri>/<version>/: s3://, gs://, minio://, abfs:// or a path; empty to
+            skip the export.
+        keep_versions: How many versions export_uri keeps, besides the one served and the
+            one before it; 0 keeps all.
         minio_endpoint: S3 endpoint of KFP's own store, for minio:// URIs
             (http://minio-service.kubeflow:9000 before KFP 2.16).
         serving_name: Name of the KServe InferenceService rendered for a blessed model.
@@ -120,6 +125,8 @@ def training_pipeline(
         serving_account: A ServiceAccount with credentials for export_uri's store, for
             KServe; empty: none, or one rendered for KFP's own store.
         deploy: Apply the manifests and wait until the service is Ready (in a cluster only).
+        canary_percent: Share of traffic the new version gets while the last one keeps the
+            rest (KServe Serverless mode only); 0 rolls it out to all traffic.
         keep_id_columns: Keep ID-like columns as features (excluded by default).
         fail_on: Validation warning kinds that stop the run: constant, id_like,
             leak, imbalance, numeric_as_text, time_trend.
@@ -139,9 +146,9 @@ def training_pipeline(
             maximize-recall-at-precision). Empty: the likeliest class.
         max_train_rows: The most rows train_model fits on: auto (as many as
             heavy_memory_limit holds) or a number.
-        light_memory_request: Memory request of load, validate, split, bless, export, deploy.
+        light_memory_request: Memory request of load, validate, split, export, deploy.
         light_memory_limit: Their memory limit.
-        heavy_memory_request: Memory request of train, evaluate, bless with a baseline.
+        heavy_memory_request: Memory request of train, evaluate, bless.
         heavy_memory_limit: Their memory limit.
 
     Returns:
@@ -207,45 +214,49 @@ def training_pipeline(
     evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])
     model_step(cached(evaluated))
 
-    def gate(blessing):
-        with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
-            exported = export_model(
-                model=trained.outputs["model"], export_uri=export_uri, minio_endpoint=minio_endpoint
-            )
-            table_step(writes_to_storage(uncached(with_store_keys(exported))))
-            deployed = deploy_model(
-                model=trained.outputs["model"],
-                name=serving_name,
-                namespace=serving_namespace,
-                storage_uri=export_uri,
-                serving_image=serving_image,
-                service_account=serving_account,
-                minio_endpoint=minio_endpoint,
-                apply=deploy,
-            ).after(exported)
-            table_step(uncached(with_store_keys(deployed)))
-        with dsl.Else(name="rejected"):
-            uncached(record_rejection(reasons=blessing.outputs["reasons"]))
-
-    judged = {
-        "model": trained.outputs["model"],
-        "metrics": evaluated.outputs["metrics"],
-        "trivial_metrics": evaluated.outputs["trivial_metrics"],
-        "test": split.outputs["test"],
-        "min_metric": min_metric,
-        "min_value": min_value,
-        "min_lift": min_lift,
-        "tolerance": tolerance,
-    }
-    # Not cached: the production model is usually replaced at the same URI.
-    # The gate sits in each branch: the local runner cannot condition on a OneOf.
-    with dsl.If(baseline_model_uri != "", name="with-baseline"):
-        baseline = dsl.importer(
-            artifact_uri=baseline_model_uri, artifact_class=Model, reimport=False
+    # Not cached: an export location's pointer moves to each new version at the same URI.
+    # The step reads baseline_model_uri itself (no importer): one gate for both cases,
+    # and only the baseline's current version is downloaded, not every version kept.
+    blessing = bless_model(
+        model=trained.outputs["model"],
+        metrics=evaluated.outputs["metrics"],
+        trivial_metrics=evaluated.outputs["trivial_metrics"],
+        test=split.outputs["test"],
+        min_metric=min_metric,
+        min_value=min_value,
+        min_lift=min_lift,
+        tolerance=tolerance,
+        baseline_model_uri=baseline_model_uri,
+        minio_endpoint=minio_endpoint,
+    )
+    model_step(uncached(with_store_keys(blessing)))
+    with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
+        exported = export_model(
+            model=trained.outputs["model"],
+            metrics=evaluated.outputs["metrics"],
+            export_uri=export_uri,
+            minio_endpoint=minio_endpoint,
+            data_uri=data_uri,
+            blessing_reasons=blessing.outputs["reasons"],
+            keep_versions=keep_versions,
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
         )
-        baseline.set_display_name("import-baseline-model")
-        gate(model_step(uncached(bless_model(baseline=baseline.output, **judged))))
-    with dsl.Else(name="without-baseline"):
-        gate(table_step(uncached(bless_model(**judged))))
+        table_step(writes_to_storage(uncached(with_store_keys(exported))))
+        deployed = deploy_model(
+            model=trained.outputs["model"],
+            name=serving_name,
+            namespace=serving_namespace,
+            storage_uri=exported.outputs["uri"],
+            serving_image=serving_image,
+            service_account=serving_account,
+            minio_endpoint=minio_endpoint,
+            apply=deploy,
+            model_version=exported.outputs["version"],
+            canary_percent=canary_percent,
+        )
+        table_step(uncached(with_store_keys(deployed)))
+    with dsl.Else(name="rejected"):
+        uncached(record_rejection(reasons=blessing.outputs["reasons"]))
 
     return TrainingOutputs(model=trained.outputs["model"], metrics=evaluated.outputs["metrics"])

@@ -1,6 +1,7 @@
 """Shared fixtures: generated and bundled datasets, artifacts on tmp_path, the local runner."""
 
 import pathlib
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,56 @@ def make_messy_frame(rows: int = 400, seed: int = 0) -> pd.DataFrame:
         lambda v: f" {v} " if isinstance(v, str) else v
     )
     return frame
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """A real S3 API server on loopback (moto, as s3fs tests itself), one per test module.
+
+    The AWS_* variables point at it for the module; tests make buckets of their own
+    (or reset it, ``POST /moto-api/reset``).
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+        }.items():
+            patch.setenv(name, value)
+        yield endpoint
+    server.stop()
+
+
+STORAGE_INITIALIZER = (
+    pathlib.Path(__file__).resolve().parent.parent / ".venv-kserve-storage" / "bin" / "python"
+)
+
+
+def kserve_download(uri: str, folder: pathlib.Path, env: dict) -> list:
+    """Runs KServe's storage initializer code (kserve_storage.Storage.download) on ``uri``."""
+    assert STORAGE_INITIALIZER.exists(), "run `make storage-init-env` first"
+    done = subprocess.run(
+        [
+            str(STORAGE_INITIALIZER),
+            "-c",
+            "import sys; from kserve_storage import Storage; Storage.download(*sys.argv[1:])",
+            uri,
+            str(folder),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return sorted(p.name for p in folder.iterdir())
 
 
 @pytest.fixture

@@ -103,6 +103,23 @@ def test_shards_give_the_one_pass_predictions_and_figures(model, tmp_path, shard
     assert {**gathered.metadata, "shards": 0} == {**whole.metadata, "shards": 0}
 
 
+def test_shards_scored_with_different_models_are_refused(model, tmp_path):
+    """A version exported while the shards ran: each would resolve the export location alone."""
+    data = rows_to_score(tmp_path)
+    planned = plan_shards.python_func(data=dataset(data), shards=2)
+    parts = [
+        score(model, data, tmp_path / f"shard-{k}", chunk_rows=CHUNK, shard=shard)
+        for k, shard in enumerate(planned)
+    ]
+    counts = pathlib.Path(parts[1].path) / "counts.json"
+    found = json.loads(counts.read_text())
+    counts.write_text(json.dumps({**found, "model_sha256": "another", "model": "s3://m/v2/"}))
+    gathered = dataset(tmp_path / "gathered.csv")
+    with pytest.raises(SystemExit, match="the shards scored with different models .*s3://m/v2/"):
+        gather_predictions.python_func(parts=parts, predictions=gathered)
+    assert not pathlib.Path(gathered.path).exists()
+
+
 def test_a_folder_plans_groups_of_part_files(tmp_path):
     folder = tmp_path / "parts"
     folder.mkdir()

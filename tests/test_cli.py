@@ -47,7 +47,7 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     # Live progress: a plain line per step as it starts and ends, and each candidate scored.
     # validate-data and split-data both follow load-data; the runner may take either first.
     steps = ["importer", "load-data", "split-data", "validate-data", "train-model"]
-    steps += ["evaluate-model", "bless-model-2", "export-model-2", "deploy-model-2"]
+    steps += ["evaluate-model", "bless-model", "export-model", "deploy-model"]
     starts = re.findall(r"^\[ *[\d.]+ s\] start (\S+) \((\d)/9 done\)$", out, re.M)
     ends = re.findall(r"^\[ *[\d.]+ s\] done  (\S+) in [\d.]+ s \((\d)/9 done\)$", out, re.M)
     assert [done for _, done in starts] == [str(n) for n in range(9)]

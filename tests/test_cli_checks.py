@@ -96,6 +96,16 @@ def test_test_size_outside_0_1_is_refused(iris_csv, tmp_path, capsys, no_run, si
     )
 
 
+def test_rollout_options_out_of_range_are_refused(iris_csv, tmp_path, capsys, no_run):
+    options = ["--canary-percent", "100", "--keep-versions", "-1"]
+    assert train(iris_csv, *options, output_dir=tmp_path) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --canary-percent: must be 0 (a full rollout) to 99, the share of traffic the new "
+        "version gets, got 100. Use e.g. --canary-percent 10",
+        "error: --keep-versions: must be 0 (keep all) or more, got -1. Use e.g. --keep-versions 10",
+    ]
+
+
 def test_each_problem_gets_its_own_line(iris_csv, tmp_path, capsys, no_run):
     options = ["--task", "guess", "--test-size", "2"]
     assert train(iris_csv, *options, output_dir=tmp_path) == 1

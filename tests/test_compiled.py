@@ -157,19 +157,18 @@ def test_task_settings_for_a_cluster():
         "evaluate-model",
     } <= cached
     # Steps reading a URI whose content may change, or writing outside, always run.
-    for name in ("load-data", "bless-model", "bless-model-2", "export-model", "record-rejection"):
+    for name in ("load-data", "bless-model", "export-model", "record-rejection"):
         assert name not in cached, name
     retried = {name for name, task in tasks.items() if "retryPolicy" in task}
-    assert retried == {"export-model", "export-model-2"}  # bad input elsewhere must fail fast
+    assert retried == {"export-model"}  # bad input elsewhere must fail fast
     executors = doc["deploymentSpec"]["executors"]
     for name in ("exec-train-model", "exec-evaluate-model"):
         resources = executors[name]["container"]["resources"]
         assert resources["resourceCpuRequest"] == "2"
     # Export and deploy get the keys of KFP's store, optional where the secret is absent.
     keyed = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert set(keyed) == {
-        "exec-export-model", "exec-export-model-2", "exec-deploy-model", "exec-deploy-model-2"
-    }  # fmt: skip
+    # bless_model reads baseline_model_uri itself.
+    assert set(keyed) == {"exec-bless-model", "exec-export-model", "exec-deploy-model"}
     for settings in keyed.values():
         (secret,) = settings["secretAsEnv"]
         assert secret["secretName"] == "mlpipeline-minio-artifact" and secret["optional"]
@@ -213,7 +212,7 @@ def test_memory_settings_are_pipeline_parameters_every_step_receives():
                 source = task["inputs"]["parameters"][channel]["componentInputParameter"]
                 assert source in (declared if dag is doc["root"] else dag_inputs), (name, source)
             seen.add(name)
-    assert {"load-data", "train-model", "export-model-2", "deploy-model", "bless-model"} <= seen
+    assert {"load-data", "train-model", "export-model", "deploy-model", "bless-model"} <= seen
     train = doc["root"]["dag"]["tasks"]["train-model"]["inputs"]["parameters"]
     assert train["declared_memory_limit"] == {"componentInputParameter": "heavy_memory_limit"}
     assert train["max_train_rows"] == {"componentInputParameter": "max_train_rows"}

@@ -64,6 +64,8 @@ def test_renders_a_serving_runtime_and_an_inference_service_that_names_it(tmp_pa
         "files": ["servingruntime.yaml", "inferenceservice.yaml"],
         "applied": False,
         "ready": False,
+        "model_version": "",
+        "canary_percent": 0,
     }
 
 

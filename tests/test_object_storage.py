@@ -11,7 +11,7 @@ rendered, and must answer as batch_predict does.
 import json
 import os
 import pathlib
-import subprocess
+import re
 import urllib.request
 
 import numpy as np
@@ -24,55 +24,18 @@ from components import export_model
 from components.storage import local_path, object_store
 from pipelines import batch_prediction_pipeline, training_pipeline
 from pipelines.serving_check import check_serving
-from tests.conftest import make_messy_frame
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-STORAGE_INITIALIZER = ROOT / ".venv-kserve-storage" / "bin" / "python"
+from tests.conftest import kserve_download, make_messy_frame
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    """A real S3 API server on loopback, with the AWS_* variables pointing at it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def s3(s3_server):
+    """The module's S3 API server, emptied, with the buckets the tests use."""
     # moto keeps its buckets in the process: start each test from none.
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
+    urllib.request.urlopen(urllib.request.Request(f"{s3_server}/moto-api/reset", method="POST"))
     filesystem, _ = object_store("s3://any")
     for bucket in ("data", "models", "mlpipeline"):
         filesystem.mkdir(bucket)
-    yield filesystem, endpoint
-    server.stop()
-
-
-def kserve_download(uri: str, folder: pathlib.Path, env: dict) -> list:
-    """Runs KServe's storage initializer code (kserve_storage.Storage.download) on ``uri``."""
-    assert STORAGE_INITIALIZER.exists(), "run `make storage-init-env` first"
-    done = subprocess.run(
-        [
-            str(STORAGE_INITIALIZER),
-            "-c",
-            "import sys; from kserve_storage import Storage; Storage.download(*sys.argv[1:])",
-            uri,
-            str(folder),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return sorted(p.name for p in folder.iterdir())
+    return filesystem, s3_server
 
 
 def rendered(pipeline_root: pathlib.Path) -> dict:
@@ -98,26 +61,31 @@ def test_export_to_s3_is_fetched_by_kserve_and_served_like_batch_predict(
         serving_name="churn",
     ).outputs
 
-    # The model is in the bucket, whole, with nothing staged left and nothing
-    # written through KFP's pod scratch paths.
+    # The model is in the bucket as one complete version, with the pointer naming it,
+    # and nothing written through KFP's pod scratch paths.
     filesystem.invalidate_cache()
     assert sorted(filesystem.ls("models")) == ["models/churn"]
-    assert sorted(filesystem.ls("models/churn")) == [
-        "models/churn/metadata.json",
-        "models/churn/model.joblib",
+    (version,) = [p.rsplit("/", 1)[1] for p in filesystem.ls("models/churn") if "pointer" not in p]
+    assert sorted(filesystem.ls(f"models/churn/{version}")) == [
+        f"models/churn/{version}/{name}"
+        for name in ("VERSION.json", "metadata.json", "model-registry.json", "model.joblib")
     ]
-    exported = json.loads(filesystem.cat("models/churn/metadata.json"))
+    exported = json.loads(filesystem.cat(f"models/churn/{version}/metadata.json"))
     assert exported["sha256"] == trained["model"].metadata["sha256"]
+    described = json.loads(filesystem.cat(f"models/churn/{version}/VERSION.json"))
+    assert described["data_uri"] == "s3://data/customers.csv" and described["run"]["name"]
     for scratch in ("/s3", "/minio", "/gcs"):
         assert not pathlib.Path(scratch).exists(), scratch
 
-    # KServe's storage initializer fetches the storageUri deploy_model rendered.
+    # KServe's storage initializer fetches the storageUri deploy_model rendered: the version.
     manifests = rendered(local_runner)
     storage_uri = manifests["inferenceservice.yaml"]["spec"]["predictor"]["model"]["storageUri"]
-    assert storage_uri == "s3://models/churn/"
+    assert storage_uri == f"s3://models/churn/{version}/"
     download = tmp_path / "mnt-models"
     env = {**os.environ, "S3_VERIFY_SSL": "0"}
-    assert kserve_download(storage_uri, download, env) == ["metadata.json", "model.joblib"]
+    assert kserve_download(storage_uri, download, env) == [
+        "VERSION.json", "metadata.json", "model-registry.json", "model.joblib",
+    ]  # fmt: skip
 
     # Batch prediction reads the exported model and the rows from the bucket too.
     scored = batch_prediction_pipeline(model_uri="s3://models/churn", data_uri="s3://data/rows.csv")
@@ -153,11 +121,13 @@ def test_export_to_kfp_store_is_fetched_with_the_rendered_annotations(
     monkeypatch.setenv("MINIO_SECRET_KEY", "testing")
     model, _, _ = messy_model
     uri = "minio://mlpipeline/v2/artifacts/training-pipeline/run-1/train-model/model"
-    export_model.python_func(model=model, export_uri=uri, minio_endpoint=endpoint)
+    exported = export_model.python_func(model=model, export_uri=uri, minio_endpoint=endpoint)
 
     served = Model(name="model", uri=uri, metadata={})
     manifest = Artifact(name="manifest", uri=str(tmp_path / "manifest"), metadata={})
-    deploy_model.python_func(model=served, manifest=manifest, minio_endpoint=endpoint)
+    deploy_model.python_func(
+        model=served, manifest=manifest, minio_endpoint=endpoint, storage_uri=exported.uri
+    )
     secret = json.loads((pathlib.Path(manifest.path) / "secret.yaml").read_text())
     service = json.loads((pathlib.Path(manifest.path) / "inferenceservice.yaml").read_text())
     annotations = secret["metadata"]["annotations"]
@@ -171,29 +141,14 @@ def test_export_to_kfp_store_is_fetched_with_the_rendered_annotations(
         "AWS_SECRET_ACCESS_KEY": os.environ["MINIO_SECRET_KEY"],
     }
     storage_uri = service["spec"]["predictor"]["model"]["storageUri"]
-    assert storage_uri == uri.replace("minio://", "s3://") + "/"
+    assert storage_uri == exported.uri.replace("minio://", "s3://")
     download = tmp_path / "mnt-models"
-    assert kserve_download(storage_uri, download, env) == ["metadata.json", "model.joblib"]
+    assert kserve_download(storage_uri, download, env) == [
+        "VERSION.json", "metadata.json", "model-registry.json", "model.joblib",
+    ]  # fmt: skip
     assert (download / "model.joblib").read_bytes() == (
         pathlib.Path(model.path) / "model.joblib"
     ).read_bytes()
-
-
-def test_a_second_export_replaces_the_first_whole(s3, messy_model, tmp_path):
-    filesystem, _ = s3
-    model, _, _ = messy_model
-    filesystem.pipe("models/churn/model.joblib", b"old model")
-    filesystem.pipe("models/churn/notes.txt", b"from an earlier export")
-    export_model.python_func(model=model, export_uri="s3://models/churn/")
-    filesystem.invalidate_cache()
-    assert sorted(filesystem.find("models")) == [
-        "models/churn/metadata.json",
-        "models/churn/model.joblib",
-    ]
-    assert (
-        filesystem.cat("models/churn/model.joblib")
-        == (pathlib.Path(model.path) / "model.joblib").read_bytes()
-    )
 
 
 def test_a_failed_write_names_the_uri_and_the_cause(s3, messy_model):
@@ -245,6 +200,6 @@ def test_the_command_line_trains_and_scores_from_the_store(s3, tmp_path, capsys)
     train = ["train", "--data", "s3://data/customers.csv", "--target", "churned"]
     assert main([*train, "--search-space", "[{}]", "--export-uri", "s3://models/c", *runs]) == 0
     out = capsys.readouterr().out
-    assert "Exported to: s3://models/c" in out
+    assert re.search(r"Exported to: s3://models/c/\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8}/\n", out)
     assert main(["predict", "--model", "s3://models/c", "--data", "s3://data/rows.csv", *runs]) == 0
     assert "Predictions for 30 rows of s3://data/rows.csv" in capsys.readouterr().out

@@ -30,6 +30,14 @@ EXERCISED = {
     "make compile": (COMPILED + "test_committed_yaml_matches_a_fresh_compile", "compile.py"),
     "kfp-tabular train": (CLI + "test_train_then_predict_on_a_users_csv", None),
     "kfp-tabular predict": (CLI + "test_train_then_predict_on_a_users_csv", None),
+    "kfp-tabular versions": (
+        "tests/test_versions.py::test_rollback_renders_and_applies_the_previous_version",
+        None,
+    ),
+    "kfp-tabular deploy": (
+        "tests/test_versions.py::test_rollback_renders_and_applies_the_previous_version",
+        None,
+    ),
     "kfp-tabular submit": (
         "tests/test_submit.py::test_submit_uploads_the_compiled_pipeline_with_the_parameters",
         None,

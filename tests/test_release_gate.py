@@ -115,7 +115,7 @@ def test_rejected_below_the_threshold(trained, tmp_path):
 def test_the_baseline_is_scored_on_the_same_rows(trained, tmp_path):
     model, test, weak = trained
     better, numbers, _ = bless(
-        tmp_path, test, {"balanced_accuracy": 0.75}, model=model, baseline=weak
+        tmp_path, test, {"balanced_accuracy": 0.75}, model=model, baseline_model_uri=weak.path
     )
     assert better.blessed is True
     assert numbers["baseline_value"] < 0.75
@@ -124,7 +124,7 @@ def test_the_baseline_is_scored_on_the_same_rows(trained, tmp_path):
         test,
         {"balanced_accuracy": numbers["baseline_value"] - 0.05},
         model=model,
-        baseline=weak,
+        baseline_model_uri=weak.path,
     )
     assert worse.blessed is False and ": worse" in text
 
@@ -144,15 +144,18 @@ def test_unknown_min_metric(trained, tmp_path):
         bless(tmp_path, test, {"accuracy": 0.9, "test_rows": 10}, model=model, min_metric="roc_auc")
 
 
-def test_export_replaces_the_served_model_whole(trained, tmp_path):
+def test_export_adds_a_version_and_leaves_the_earlier_one_whole(trained, tmp_path):
     model, _, weak = trained
     serving = tmp_path / "serving" / "churn"
-    export_model.python_func(model=weak, export_uri=str(serving))
-    export_model.python_func(model=model, export_uri=str(serving))
-    assert sorted(p.name for p in serving.iterdir()) == ["metadata.json", "model.joblib"]
-    assert (serving / "model.joblib").read_bytes() == (
-        pathlib.Path(model.path) / "model.joblib"
-    ).read_bytes()
+    first = export_model.python_func(model=weak, export_uri=str(serving))
+    second = export_model.python_func(model=model, export_uri=str(serving))
+    assert sorted(p.name for p in serving.iterdir()) == sorted(
+        [first.version, second.version, "pointer"]
+    )
+    for output, source in ((first, weak), (second, model)):
+        assert (serving / output.version / "model.joblib").read_bytes() == (
+            pathlib.Path(source.path) / "model.joblib"
+        ).read_bytes()
     assert sorted(p.name for p in serving.parent.iterdir()) == ["churn"]  # no leftovers
 
 
@@ -189,7 +192,7 @@ def test_the_baseline_scored_in_chunks_scores_as_in_one(trained, tmp_path, monke
     forest: its probabilities do not depend on threads)."""
     model, test, weak = trained
     scores = {"balanced_accuracy": 0.75}
-    _, whole, _ = bless(tmp_path, test, scores, model=model, baseline=weak)
+    _, whole, _ = bless(tmp_path, test, scores, model=model, baseline_model_uri=weak.path)
     monkeypatch.setenv("KFP_TABULAR_CHUNK_ROWS", "7")
-    _, chunked, _ = bless(tmp_path, test, scores, model=model, baseline=weak)
+    _, chunked, _ = bless(tmp_path, test, scores, model=model, baseline_model_uri=weak.path)
     assert chunked == whole and "baseline_value" in whole

@@ -93,13 +93,16 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         tables,
         tasks,
         training_options,
+        versions,
     )  # fmt: skip
 
     helpers = runtime.shared_helpers(batch_predict.python_func)
     names = [helper.__name__ for helper in helpers]
     # read_model_metadata and file_sha256 are reached through load_model_dir,
     # object_store and fail_on_store through local_path, the reading of parts
-    # through iter_table; the whole-table reader (pandas) is not embedded.
+    # through iter_table, the choice of a version through model_path (and
+    # local_model), the download of an imported URI through local_path; the
+    # whole-table reader (pandas) is not embedded.
     assert set(names) == {
         "fail", "file_sha256", "bounded", "close_column", "read_model_metadata",
         "load_model_dir", "select_features", "object_store", "fail_on_store", "local_path",
@@ -109,11 +112,13 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         "typed_rows",  # shared with the serving runtime (serving/runtime.py)
         "score_rows",
         "scoring_counts", "merge_counts", "describe_scoring", "open_writer",
+        "model_path", "local_model", "model_folder", "is_version_name", "read_layout",
+        "download",
     }  # fmt: skip
     # Ordered by module, each after those it calls, then by line: deterministic YAML.
     modules = (
         shared, tasks, families, features, ensembles, selection, training_options, storage,
-        tables, scoring, kserve, reports,
+        versions, tables, scoring, kserve, reports,
     )  # fmt: skip
     order = [m.__name__ for m in modules]
     keys = [(order.index(h.__module__), h.__code__.co_firstlineno) for h in helpers]

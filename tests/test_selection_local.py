@@ -56,15 +56,24 @@ def test_a_blessed_model_is_exported(local_runner, xor_csv, tmp_path):
         data_uri=str(xor_csv), target_column="y", search_space=[{}], min_value=0.8,
         export_uri=str(serving),
     ).outputs  # fmt: skip
-    meta = json.loads((serving / "metadata.json").read_text())
+    (version,) = [path.name for path in serving.iterdir() if path.name != "pointer"]
+    meta = json.loads((serving / version / "metadata.json").read_text())
     assert meta["sha256"] == outputs["model"].metadata["sha256"]
-    assert (serving / "model.joblib").is_file()
+    described = json.loads((serving / version / "VERSION.json").read_text())
+    assert described["data_uri"] == str(xor_csv) and described["run"]["id"]
+    assert described["metrics"] == {
+        name: value
+        for name, value in outputs["metrics"].metadata.items()
+        if not name.startswith("importance_")
+    }
+    assert any("beats it by enough" in reason for reason in described["blessing"])
     folder = run_dir(local_runner, outputs)
-    assert (folder / "bless-model-2" / "decision").read_text().startswith("# Blessed")
+    assert (folder / "bless-model" / "decision").read_text().startswith("# Blessed")
     assert not list(folder.glob("record-rejection*"))
     (manifest,) = folder.glob("deploy-model*/manifest/inferenceservice.yaml")
     service = json.loads(manifest.read_text())
-    assert service["spec"]["predictor"]["model"]["storageUri"] == str(serving)
+    assert service["spec"]["predictor"]["model"]["storageUri"] == f"{serving}/{version}/"
+    assert service["metadata"]["annotations"]["kfp-tabular/model-version"] == version
     assert service["metadata"]["name"] == "tabular-model"
 
 
