@@ -76,6 +76,7 @@ test: setup serving-env storage-init-env
 bench: setup
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 	$(PY) -m benchmarks.scoring $(SCORING_ARGS)
+	$(PY) -m benchmarks.training_scale $(TRAINING_ARGS)
 
 # A step's set-up on a bare pod (fresh venv, no cache), and the pipeline in venv mode.
 bench-cold: setup

@@ -4,10 +4,10 @@ from typing import NamedTuple
 
 from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 
-from components.features import select_features
 from components.runtime import tabular_component
+from components.scoring import predict_labelled
 from components.shared import exit_quickly, fail, load_model_dir, read_model_metadata
-from components.tasks import lower_is_better, predict_and_score, resolve_metric
+from components.tasks import lower_is_better, resolve_metric, score_predictions, score_regression
 from components.training_options import row_weights
 from components.versions import fetch_model, model_path
 
@@ -42,7 +42,8 @@ def bless_model(
     The baseline, when given, is scored on the same test rows (weighted by the
     new model's ``weight_column``, at the baseline's own threshold). For ``log_loss``
     lower is better: ``min_value`` is then a maximum (0 disables it) and the
-    tolerance applies upwards.
+    tolerance applies upwards. The baseline reads and predicts the test rows in
+    chunks (200,000 rows, or the environment variable ``KFP_TABULAR_CHUNK_ROWS``).
 
     Args:
         model: The new model directory (its training class shares are read).
@@ -133,23 +134,33 @@ def bless_model(
     if baseline_model_uri:
         import pandas as pd
 
-        frame = pd.read_parquet(test.path)
+        names = pq.ParquetFile(test.path).schema_arrow.names
         baseline_dir, baseline_uri = fetch_model(baseline_model_uri, minio_endpoint)
         estimator, old = load_model_dir(baseline_dir, baseline_uri)
         target = old["target_column"]
-        if target not in frame.columns:
+        if target not in names:
             fail(f"{baseline_uri}: the baseline predicts {target!r}, which the test rows lack.")
         if old.get("task", "classification") != task:
             fail(
                 f"{baseline_uri}: the baseline is a {old.get('task', 'classification')} model; "
                 f"the new one is {task}. Compare models of the same task."
             )
-        inputs = select_features(frame, old["features"], test.uri)
         # Weighted as the new model's test metrics are; at the baseline's own threshold.
-        weights = row_weights(frame, meta.get("weight_column", ""), test.uri)
-        baseline_scores, _ = predict_and_score(
-            estimator, inputs, frame[target].to_numpy(), task, weights, old.get("threshold")
+        weight_column = meta.get("weight_column", "")
+        if weight_column and weight_column not in names:
+            fail(f"{test.uri}: weight column {weight_column!r} not found; columns are {names}.")
+        columns = [weight_column] if weight_column else []
+        weights = row_weights(pd.read_parquet(test.path, columns=columns), weight_column, test.uri)
+        # The test rows in chunks: their targets and the baseline's outputs kept.
+        truth, output, _, _ = predict_labelled(
+            estimator, test.path, old["features"], target, task, test.uri
         )
+        if task == "regression":
+            baseline_scores = score_regression(truth, output, weights=weights)
+        else:
+            threshold = old.get("threshold")
+            classes = estimator.classes_
+            baseline_scores = score_predictions(truth, output, classes, "", weights, threshold)
         if min_metric not in baseline_scores:
             fail(f"{min_metric} is undefined for the baseline on these test rows; choose another.")
         baseline_value = baseline_scores[min_metric]

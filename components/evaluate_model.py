@@ -2,17 +2,18 @@
 
 from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
-from components.features import select_features
 from components.reports import (
     classification_charts,
     html_page,
     importance_chart,
+    importance_rows,
     permutation_importances,
     regression_charts,
 )
 from components.runtime import tabular_component
+from components.scoring import predict_labelled
 from components.shared import exit_quickly, fail, idle_threads_sleep, load_model_dir
-from components.tasks import predict_and_score, trivial_scores
+from components.tasks import score_predictions, score_regression, trivial_scores
 from components.training_options import row_weights
 
 
@@ -26,6 +27,11 @@ def evaluate_model(
     report: Output[HTML],
 ):
     """Measures the model on held-out rows it never saw in training.
+
+    The test rows are read and predicted in chunks (200,000 rows, or the
+    environment variable ``KFP_TABULAR_CHUNK_ROWS``); only their targets, the
+    model's outputs (a few bytes a row) and the rows permutation importance
+    shuffles are kept, and the figures are those of one pass.
 
     Args:
         model: Model directory from ``train_model``.
@@ -67,19 +73,33 @@ def evaluate_model(
 
     import numpy as np
     import pandas as pd
+    import pyarrow.parquet as pq
     from sklearn import metrics as sk
 
     estimator, meta = load_model_dir(model.path, model.uri)
     target_column = meta["target_column"]
-    frame = pd.read_parquet(test.path)
-    if target_column not in frame.columns:
+    table = pq.ParquetFile(test.path)
+    names, total = table.schema_arrow.names, table.metadata.num_rows
+    if target_column not in names:
         fail(f"{test.uri}: target column {target_column!r} not found; the test rows must hold it.")
-    truth = frame[target_column].to_numpy()
-    inputs = select_features(frame, meta["features"], test.uri)
     task = meta.get("task", "classification")
-    weights = row_weights(frame, meta.get("weight_column", ""), test.uri)
+    weight_column = meta.get("weight_column", "")
+    if weight_column and weight_column not in names:
+        fail(f"{test.uri}: weight column {weight_column!r} not found; columns are {names}.")
+    columns = [weight_column] if weight_column else []
+    weights = row_weights(pd.read_parquet(test.path, columns=columns), weight_column, test.uri)
     threshold = meta.get("threshold")
-    scores, output = predict_and_score(estimator, inputs, truth, task, weights, threshold)
+    # The test rows in chunks: their targets and the model's outputs kept (a few bytes a
+    # row), and the rows permutation importance shuffles.
+    shuffled, _, _ = importance_rows(total, len(meta["features"]))
+    truth, output, decisions, inputs = predict_labelled(
+        estimator, test.path, meta["features"], target_column, task, test.uri,
+        decide=threshold is not None, keep=shuffled if shuffled is not None else np.empty(0, int),
+    )  # fmt: skip
+    if task == "regression":
+        scores = score_regression(truth, output, weights=weights)
+    else:
+        scores = score_predictions(truth, output, estimator.classes_, "", weights, threshold)
     if len(meta.get("classes", [])) == 2:
         scores["threshold"] = 0.5 if threshold is None else threshold
     notes = []
@@ -89,7 +109,7 @@ def evaluate_model(
         notes.append("mape is undefined: a true value is 0.")
     for name, value in scores.items():
         metrics.log_metric(name, round(float(value), 6))
-    metrics.log_metric("test_rows", len(frame))
+    metrics.log_metric("test_rows", total)
     trivial = trivial_scores(meta, truth, weights)
     for name, value in trivial.items():
         trivial_metrics.log_metric(name, round(float(value), 6))
@@ -119,9 +139,7 @@ def evaluate_model(
         )
     else:  # classification: ``output`` holds the class probabilities
         classes = estimator.classes_
-        predicted = (
-            estimator.predict(inputs) if threshold is not None else classes[output.argmax(axis=1)]
-        )
+        predicted = decisions if threshold is not None else classes[output.argmax(axis=1)]
         labels = [str(label) for label in classes]
         matrix = sk.confusion_matrix(truth, predicted, labels=classes)
         # Artifact metadata travels on the command line (see ``bounded``): past 30
@@ -165,7 +183,9 @@ def evaluate_model(
         )
 
     scorer = "r2" if task == "regression" else "balanced_accuracy"
-    importances, sampled = permutation_importances(estimator, inputs, truth, scorer)
+    importances, sampled = permutation_importances(
+        estimator, inputs, truth[shuffled if shuffled is not None else []], scorer, total
+    )
     for entry in importances[:5]:
         metrics.log_metric(f"importance_{entry['column']}"[:100], entry["mean"])
     data = json.dumps(importances).replace("</", "<\\/")
@@ -185,7 +205,7 @@ def evaluate_model(
         explained += f"<p>Permutation importance ({measure}) not computed: {sampled}.</p>"
 
     split = f"Split: {test.metadata.get('split', 'random, stratified')}, "
-    notes.insert(0, f"{split}{meta['training_rows']} training rows, {len(frame)} test rows.")
+    notes.insert(0, f"{split}{meta['training_rows']} training rows, {total} test rows.")
     if weights is not None:
         notes.insert(
             1,
@@ -203,7 +223,7 @@ def evaluate_model(
         )
     notes_html = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
     page = html_page(
-        f"Evaluation on {len(frame)} held-out rows ({task})",
+        f"Evaluation on {total} held-out rows ({task})",
         f"<p>Target column: <b>{html.escape(str(target_column))}</b>; model "
         f"<b>{html.escape(str(meta['hyperparameters'].get('model', 'random_forest')))}</b> "
         f"trained on {meta['training_rows']} rows with scikit-learn "

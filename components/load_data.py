@@ -7,7 +7,7 @@ from kfp.dsl import Dataset, Input, Output
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, close_column, exit_quickly, fail
 from components.storage import local_path
-from components.tables import read_whole_table
+from components.tables import check_chunk, chunk_kind, chunk_rows, iter_frames, merged_dtype
 from components.tasks import decide_task, target_summary
 
 
@@ -24,7 +24,10 @@ def load_data(
     """Reads a raw table, keeps every row that has a target value, and decides the task.
 
     The table is a CSV or Parquet file (told apart by its content), or a folder
-    of part files with the same columns, read whole.
+    of part files with the same columns, read in chunks (200,000 rows, or the
+    environment variable ``KFP_TABULAR_CHUNK_ROWS``) and written chunk by chunk,
+    so memory is set by the chunk and the target column, not by the table.
+    Each column gets the type pandas gives it read whole.
 
     Rows whose target is missing are dropped and counted. Rows with missing
     feature values are kept: the model imputes them. Feature columns with no
@@ -58,62 +61,152 @@ def load_data(
             cut to their first 20 entries.
         task: The task decided: ``classification`` or ``regression``.
     """
+    import os
+    import pickle
+    import shutil
+    import tempfile
     from collections import namedtuple
 
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    source = raw.uri
-    frame, reading = read_whole_table(local_path(raw), source, delimiter, decimal, encoding)
-    if target_column not in frame.columns:
-        hint = ""
-        near = close_column(target_column, frame.columns)
-        if near:
-            hint = f" Did you mean {near!r}? (The names differ in case or spaces.)"
-        if len(frame.columns) == 1 and "delimiter" in reading:
-            hint = f" Only one column was found: is the delimiter {reading['delimiter']!r} right?"
-        fail(
-            f"{source}: target column {target_column!r} not found; columns are "
-            f"{bounded(list(frame.columns))}. Set target_column to one of them.{hint}"
-        )
+    source, location, rows = raw.uri, local_path(raw), chunk_rows()
+    as_text = set()  # columns read again as text: their chunks disagreed (see merged_dtype)
+    while True:
+        stage = tempfile.mkdtemp(prefix="load_data-")
+        columns, kinds, dtypes, gaps, has_value = None, {}, {}, {}, {}
+        arrow_types, staged, kept_masks, targets, rows_read = {}, [], [], [], 0
+        for index, (chunk, reading) in enumerate(
+            iter_frames(location, source, rows, delimiter, decimal, encoding, as_text)
+        ):
+            if columns is None:
+                columns = list(chunk.columns)
+                size = int(chunk.memory_usage(deep=True).sum())
+                check_chunk("load_data", size, len(chunk), "light_memory_limit", 8)
+                if target_column not in columns:
+                    shutil.rmtree(stage, ignore_errors=True)
+                    hint = ""
+                    near = close_column(target_column, columns)
+                    if near:
+                        hint = f" Did you mean {near!r}? (The names differ in case or spaces.)"
+                    if len(columns) == 1 and "delimiter" in reading:
+                        hint = (
+                            f" Only one column was found: is the delimiter "
+                            f"{reading['delimiter']!r} right?"
+                        )
+                    fail(
+                        f"{source}: target column {target_column!r} not found; columns are "
+                        f"{bounded(columns)}. Set target_column to one of them.{hint}"
+                    )
+            target = chunk[target_column]
+            if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+                target = target.astype("str").str.strip().replace("", None)
+            kept = target.notna().to_numpy()
+            rows_read += len(chunk)
+            if pd.api.types.is_integer_dtype(target):  # held whole: its least integer type
+                target = pd.to_numeric(target, downcast="integer")
+            targets.append(target[kept])
+            kept_masks.append(kept)
+            for name in columns:
+                values = chunk[name]
+                kind = chunk_kind(values)
+                kinds.setdefault(name, set()).add(kind)
+                dtypes.setdefault(name, {}).setdefault(kind, values.dtype)
+                gaps[name] = gaps.get(name, False) or bool(values.isna().any())
+                if not has_value.get(name) and values[kept].notna().any():
+                    has_value[name] = True
+                    if values.dtype.kind == "O":  # the Parquet type of a column of objects
+                        arrow_types[name] = (
+                            pa.Schema.from_pandas(
+                                chunk.loc[kept, [name]].dropna(), preserve_index=False
+                            )
+                            .field(name)
+                            .type
+                        )
+            # Staged as the chunk was read (pickle keeps every dtype as it is), typed at the end.
+            staged.append(os.path.join(stage, f"{index:06d}.pickle"))
+            with open(staged[-1], "wb") as handle:
+                pickle.dump(chunk, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            del chunk, target, values
+        final = {name: merged_dtype(kinds[name], dtypes[name], gaps[name]) for name in columns}
+        disagree = {name for name, dtype in final.items() if dtype is None}
+        if not disagree or disagree <= as_text or reading.get("format") == "parquet":
+            final = {name: dtype or "object" for name, dtype in final.items()}
+            break
+        shutil.rmtree(stage, ignore_errors=True)
+        as_text |= disagree
 
-    target = frame[target_column]
-    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
-        target = target.astype("str").str.strip().replace("", None)
-    rows_read = len(frame)
-    kept = target.notna()
-    target = target[kept]
+    target = pd.concat(targets, ignore_index=True) if len(targets) > 1 else targets[0]
+    target = target.reset_index(drop=True)
+    del targets
     if target.empty:
+        shutil.rmtree(stage, ignore_errors=True)
         fail(
             f"{source}: target column {target_column!r} has no values. Fill it in or pick another."
         )
+    if final[target_column] == "float64" and target.dtype != "float64":
+        target = target.astype("float64")  # as the whole column would have been read
     where = f"{source}: target column {target_column!r}"
     task, reason = decide_task(target, task, where)
+    written = target.dtype  # of the table's target column
+    if pd.api.types.is_integer_dtype(target):
+        written = final[target_column]  # integers were held in their least type
     if task == "classification":
         if pd.api.types.is_float_dtype(target):
             target = target.astype("int64")  # whole numbers: decide_task checked
+            written = target.dtype
         classes = target.value_counts()
         if len(classes) < 2:
+            shutil.rmtree(stage, ignore_errors=True)
             fail(
                 f"{where} has a single class ('{classes.index[0]}', {classes.iloc[0]} rows). "
                 "A classifier needs at least two."
             )
     else:
         target = target.astype("float64")
+        written = target.dtype
         if target.nunique() < 2:
+            shutil.rmtree(stage, ignore_errors=True)
             fail(f"{where} has a single value ({target.iloc[0]:g}): there is nothing to predict.")
-    # Filtering copies the table: only when a row goes.
-    if not kept.all():
-        frame = frame[kept]
-    frame[target_column] = target
     print(f"Task: {task}, for {reason}; set task to override.")
 
-    empty_columns = [
-        name for name in frame.columns if name != target_column and frame[name].isna().all()
-    ]
-    frame = frame.drop(columns=empty_columns).reset_index(drop=True)  # copy-on-write: no copy
-    frame.to_parquet(cleaned.path, index=False)
+    empty_columns = [name for name in columns if name != target_column and not has_value.get(name)]
+    # Each staged chunk typed as the whole table, its kept rows written as a row group.
+    writer, schema, done, types = None, None, 0, {}
+    try:
+        for path, kept in zip(staged, kept_masks, strict=True):
+            with open(path, "rb") as handle:
+                chunk = pickle.load(handle)
+            os.remove(path)
+            chunk = chunk.drop(columns=empty_columns)
+            for name in chunk.columns:
+                if name != target_column and chunk[name].dtype != final[name]:
+                    chunk[name] = chunk[name].astype(final[name])
+            if not kept.all():
+                chunk = chunk[kept].reset_index(drop=True)
+            count = int(kept.sum())
+            values = target.iloc[done : done + count].set_axis(chunk.index)
+            chunk[target_column] = values.astype(written) if values.dtype != written else values
+            done += count
+            if writer is None:
+                types = {name: str(dtype) for name, dtype in chunk.dtypes.items()}
+                schema = pa.Schema.from_pandas(chunk, preserve_index=False)
+                for name, kind in arrow_types.items():
+                    at = schema.get_field_index(name)
+                    if at >= 0 and pa.types.is_null(schema.field(at).type):
+                        schema = schema.set(at, schema.field(at).with_type(kind))
+                writer = pq.ParquetWriter(cleaned.path, schema)
+            writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
+            del chunk
+    finally:
+        if writer is not None:
+            writer.close()
+        shutil.rmtree(stage, ignore_errors=True)
 
-    rows_dropped = rows_read - len(frame)
+    rows_kept = len(target)
+    rows_dropped = rows_read - rows_kept
+    kept_columns = [name for name in columns if name not in empty_columns]
     cleaned.metadata.update(
         bounded(
             {
@@ -121,21 +214,21 @@ def load_data(
                 "reading_options": reading,
                 "target_column": target_column,
                 "rows_read": rows_read,
-                "rows_kept": len(frame),
+                "rows_kept": rows_kept,
                 "rows_dropped": rows_dropped,
                 "drop_reasons": {"missing target": rows_dropped} if rows_dropped else {},
                 "dropped_columns": {name: "no values" for name in empty_columns},
-                "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
-                "column_count": len(frame.columns),
+                "columns": types,
+                "column_count": len(kept_columns),
                 "task": task,
                 "task_reason": reason,
-                **target_summary(frame[target_column], task),
+                **target_summary(target, task),
             }
         )
     )
     print(
-        f"Read {rows_read} rows from {source}; kept {len(frame)}, dropped {rows_dropped} "
-        f"with no {target_column!r}; {len(frame.columns) - 1} feature columns."
+        f"Read {rows_read} rows from {source}; kept {rows_kept}, dropped {rows_dropped} "
+        f"with no {target_column!r}; {len(kept_columns) - 1} feature columns."
     )
     # "warning: " lines reach the command line's summary.
     if rows_dropped:

@@ -7,6 +7,7 @@ often with no network), drawn by the small functions below: no drawing
 library to install or import.
 """
 
+from components.sampling import curve_line, sampled_rows
 from components.tasks import lower_is_better
 
 
@@ -397,7 +398,7 @@ def html_page(title: str, body: str) -> str:
 #     board: Entries from ``choose_candidate``.
 #     metric: The selection metric.
 #     rows: Training rows.
-def leaderboard_page(board: list, metric: str, rows: int) -> str:
+def leaderboard_page(board: list, metric: str, rows: int, sample=None) -> str:
     import html
     import json
 
@@ -444,6 +445,10 @@ def leaderboard_page(board: list, metric: str, rows: int) -> str:
     )
     if len(board) == 1:
         intro = "<p>A single candidate, fitted on every training row: no selection.</p>"
+    if sample:  # how many rows of the table the model was fitted on, and whether more would pay
+        intro = f"<p>Trained on {html.escape(sampled_rows(sample))}.</p>" + intro
+        if "learning_curve" in sample:
+            intro += f"<p>{html.escape(curve_line(sample['learning_curve'], metric))}</p>"
     table = (
         "<table><tr><th>rank</th><th class='text'>model</th>"
         f"<th>{html.escape(metric)} ± spread</th><th class='text'>scored by</th><th>rows</th>"
@@ -639,15 +644,18 @@ def plain_r2(truth, predicted) -> float:
 #
 # Args:
 #     estimator: The fitted Pipeline.
-#     inputs: The test rows' feature columns.
+#     inputs: The test rows' feature columns; with ``total``, only the rows
+#         ``importance_rows(total, columns)`` names (a step that streams the
+#         test rows keeps those alone).
 #     truth: Their true targets.
 #     metric: "balanced_accuracy" (classification) or "r2" (regression).
+#     total: The number of test rows, when ``inputs`` holds the sampled ones only.
 #
 # Returns:
 #     ``(importances, notes)``: one dict per column, most important first:
 #     column, mean, std (none when not computed); and what was sampled, or why
 #     nothing was, in words.
-def permutation_importances(estimator, inputs, truth, metric: str):
+def permutation_importances(estimator, inputs, truth, metric: str, total=None):
     import warnings
 
     import numpy as np
@@ -655,19 +663,15 @@ def permutation_importances(estimator, inputs, truth, metric: str):
 
     score = plain_r2 if metric == "r2" else plain_balanced_accuracy
     columns = inputs.shape[1]
-    budget = min(40_000, 30_000_000 // max(columns, 1))  # shuffled rows to predict in all
-    size = min(len(inputs), 1000)
-    repeats = min(5, budget // max(columns * size, 1))
-    if repeats == 0:  # a wide table: one repeat, on as many rows as the budget allows
-        size, repeats = budget // columns, 1
-        if size < min(len(inputs), 30):
-            reason = f"shuffling each of the {columns:,} columns in turn would pass the budget"
-            return [], f"{reason} of this report ({budget:,} rows predicted), even on 30 rows"
-    rows = np.arange(len(inputs))
-    if size < len(rows):
-        rows = np.sort(np.random.default_rng(0).choice(len(rows), size, replace=False))
-    predicted = estimator.predict(inputs.iloc[rows])
-    sample, labels = inputs.iloc[rows].reset_index(drop=True), np.asarray(truth)[rows]
+    given, total = total is not None, len(inputs) if total is None else total
+    rows, repeats, budget = importance_rows(total, columns)
+    if rows is None:
+        reason = f"shuffling each of the {columns:,} columns in turn would pass the budget"
+        return [], f"{reason} of this report ({budget:,} rows predicted), even on 30 rows"
+    sample = inputs if given else inputs.iloc[rows]
+    predicted = estimator.predict(sample)
+    sample = sample.reset_index(drop=True)
+    labels = np.asarray(truth) if given else np.asarray(truth)[rows]
     rng = np.random.default_rng(0)
     per_call = max(1, 2_000_000 // max(len(rows) * columns, 1))
 
@@ -701,8 +705,31 @@ def permutation_importances(estimator, inputs, truth, metric: str):
         }
         for i in np.argsort(-means, kind="stable")
     ]
-    note = f"{len(rows):,} of {len(inputs):,} test rows, {repeats} repeat(s), scored by {metric}"
+    note = f"{len(rows):,} of {total:,} test rows, {repeats} repeat(s), scored by {metric}"
     return importances, note
+
+
+# The test rows ``permutation_importances`` shuffles, of ``total`` rows with
+# ``columns`` feature columns: up to 1,000 (a seeded sample), with up to 5
+# repeats, within its budget (see there).
+#
+# Returns:
+#     ``(rows, repeats, budget)``: the sorted row numbers, or None when even 30
+#     rows would pass the budget.
+def importance_rows(total: int, columns: int):
+    import numpy as np
+
+    budget = min(40_000, 30_000_000 // max(columns, 1))  # shuffled rows to predict in all
+    size = min(total, 1000)
+    repeats = min(5, budget // max(columns * size, 1))
+    if repeats == 0:  # a wide table: one repeat, on as many rows as the budget allows
+        size, repeats = budget // columns, 1
+        if size < min(total, 30):
+            return None, 0, budget
+    rows = np.arange(total)
+    if size < len(rows):
+        rows = np.sort(np.random.default_rng(0).choice(len(rows), size, replace=False))
+    return rows, repeats, budget
 
 
 # A bar chart of the most important columns (at most 20), with their spread.

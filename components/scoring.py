@@ -10,7 +10,8 @@ Embedded into the components that call them, as ``shared.py``'s helpers are
 """
 
 from components.features import select_features
-from components.shared import bounded
+from components.shared import bounded, fail
+from components.tables import chunk_rows
 
 
 # The model's inputs for a chunk of rows, typed as in training (see ``typed_rows``).
@@ -325,3 +326,50 @@ def open_writer(path: str, output_format: str, schema):
     if output_format == "parquet":
         return pq.ParquetWriter(path, schema)
     return pacsv.CSVWriter(path, schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+
+# Predicts a Parquet table of labelled rows (the test rows) in chunks of
+# ``chunk_rows``: what evaluation keeps of every row is a few bytes (its true
+# target, the model's output), so memory does not grow with the table's width,
+# and each row's prediction is the one the whole table would get.
+#
+# Args:
+#     estimator: The fitted Pipeline.
+#     path: The Parquet table.
+#     features: The model's features, from its metadata.
+#     target_column: The column of true targets.
+#     task: "classification" or "regression".
+#     source: How to name the table in messages.
+#     decide: Also keep ``estimator.predict`` (a model with a decision threshold).
+#     keep: Sorted row numbers whose typed feature columns to keep, or None.
+#
+# Returns:
+#     ``(truth, output, decisions, kept)``: the true targets, the class
+#     probabilities (classification) or predicted values, the decisions (or
+#     None), and the kept rows' feature columns (or None).
+def predict_labelled(estimator, path, features, target_column, task, source, decide=False,
+                     keep=None):  # fmt: skip
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    truths, outputs, decisions, kept, at = [], [], [], [], 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows()):
+        chunk = batch.to_pandas()
+        inputs = select_features(chunk, features, source, at + 1)
+        truths.append(chunk[target_column].to_numpy())
+        if task == "regression":
+            outputs.append(estimator.predict(inputs))
+        else:
+            outputs.append(estimator.predict_proba(inputs))
+            if decide:
+                decisions.append(estimator.predict(inputs))
+        if keep is not None:
+            kept.append(inputs.iloc[keep[(keep >= at) & (keep < at + len(chunk))] - at])
+        at += len(chunk)
+        del chunk, inputs
+    if not truths:
+        fail(f"{source}: no rows to score. Give the test set rows.")
+    kept = pd.concat(kept) if keep is not None else None
+    decisions = np.concatenate(decisions) if decide and task != "regression" else None
+    return np.concatenate(truths), np.concatenate(outputs), decisions, kept

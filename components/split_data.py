@@ -4,6 +4,7 @@ from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, exit_quickly, fail
+from components.tables import read_column, split_in_order, split_rows
 from components.tasks import decide_task, strata, target_summary
 from components.training_options import split_labels, time_keys
 
@@ -31,6 +32,12 @@ def split_data(
     are too few for the model to mean much: fewer than 10 per class (20 for
     regression), or fewer than the feature columns.
 
+    Only the target, time and split columns are held whole (a few bytes a
+    row); the rows stream from the input to the outputs in chunks (200,000
+    rows, or the environment variable ``KFP_TABULAR_CHUNK_ROWS``), sorted out
+    of core for a chronological split, so memory does not grow with the width
+    of the table.
+
     Args:
         data: Parquet table from ``load_data``.
         target_column: Column whose classes (or range) are kept in proportion.
@@ -53,26 +60,38 @@ def split_data(
 
     import numpy as np
     import pandas as pd
+    import pyarrow.parquet as pq
 
     source = data.uri
     if not 0 < test_size < 1:
         fail(f"test_size must be between 0 and 1 (exclusive), got {test_size}. Use e.g. 0.2.")
-    frame = pd.read_parquet(data.path)
-    if target_column not in frame.columns:
-        columns = list(frame.columns)
-        fail(f"{source}: target column {target_column!r} not found; columns are {columns}.")
+    names = pq.ParquetFile(data.path).schema_arrow.names
+    if target_column not in names:
+        fail(f"{source}: target column {target_column!r} not found; columns are {names}.")
+    # Only the columns that decide the split are held whole (a few bytes a row); the rows
+    # themselves stream from the input to the outputs, a chunk at a time.
+    wanted = [c for c in (time_column, split_column) if c in names and c != target_column]
+    frame = read_column(data.path, target_column).to_frame()
+    if wanted:
+        frame = pd.read_parquet(data.path, columns=list(dict.fromkeys(wanted))).assign(
+            **{target_column: frame[target_column]}
+        )
 
     where = f"{source}: target column {target_column!r}"
     task, _ = decide_task(frame[target_column], task, where)
+    order = None
     if time_column:  # latest rows last: the test rows are the last n_test
-        frame = frame.iloc[np.argsort(time_keys(frame, time_column, source), kind="stable")]
+        if time_column not in frame.columns:
+            fail(f"{source}: time column {time_column!r} not found; columns are {names}.")
+        order = np.argsort(time_keys(frame, time_column, source), kind="stable")
+        frame = frame.iloc[order]
     labels = pd.Series(strata(frame[target_column], task), index=frame.index)
     class_counts = labels.value_counts()
     rare = class_counts[class_counts < 2]
     if split_column:
         where = f"{source}: split column {split_column!r}"
         if split_column not in frame.columns:
-            fail(f"{where} not found; columns are {list(frame.columns)}.")
+            fail(f"{where} not found; columns are {names}.")
         in_test = split_labels(frame[split_column], where) == "test"
         if in_test.all() or not in_test.any():
             fail(
@@ -97,7 +116,7 @@ def split_data(
             f"per {groups[:-1]}). Provide more rows or change test_size."
         )
 
-    n_features = len(frame.columns) - 1
+    n_features = len(names) - 1
     enough = 20 if task == "regression" else 10 * n_classes
     if n_train < enough or n_train < n_features:
         # "warning: " lines reach the command line's summary.
@@ -124,25 +143,38 @@ def split_data(
         quota[(ideal - quota).sort_values(ascending=False, kind="stable").index[:leftover]] += 1
         quota = quota.clip(lower=1, upper=class_counts - 1)
         rng = np.random.default_rng(random_state)
-        rows_of = labels.groupby(labels.to_numpy(), sort=False).indices
+        values = labels.to_numpy()
         in_test = np.zeros(len(frame), dtype=bool)
         for label, count in quota.items():
-            in_test[rng.permutation(rows_of[label])[:count]] = True
-    train_rows, test_rows = frame[~in_test], frame[in_test]
-    for rows, artifact in ((train_rows, train), (test_rows, test)):
-        rows.to_parquet(artifact.path, index=False)
+            rows = np.flatnonzero(values == label)  # the class's rows in order, as groupby's
+            if len(rows) < 2**31:  # the same draws on half the bytes (a shuffle moves values)
+                rows = rows.astype(np.int32)
+            in_test[rng.permutation(rows)[:count]] = True
+            del rows
+    targets = frame[target_column]
+    for side, artifact in ((~in_test, train), (in_test, test)):
         artifact.metadata.update(
             bounded(
                 {
                     "format": "parquet",
-                    "rows": len(rows),
+                    "rows": int(side.sum()),
                     "split": method,
-                    **target_summary(rows[target_column], task),
+                    **target_summary(targets[side], task),
                 }
             )
         )
-    print(
-        f"Split {len(frame)} rows ({method}) into {len(train_rows)} train and "
-        f"{len(test_rows)} test rows."
-    )
+    rows = len(frame)
+    if order is not None and not (order == np.arange(rows)).all():
+        # Both outputs in time order: rows are sorted out of core (split_in_order).
+        rank = np.empty(rows, dtype=np.int64)
+        rank[order] = np.arange(rows)
+        del frame, targets, order, labels
+        split_in_order(data.path, rank, rows - int(in_test.sum()), train.path, test.path)
+    else:
+        if order is not None:
+            in_test = np.asarray(in_test)[np.argsort(order, kind="stable")]
+        del frame, targets, labels
+        split_rows(data.path, np.asarray(in_test, dtype=bool), train.path, test.path)
+    n_test = int(np.count_nonzero(in_test))
+    print(f"Split {rows} rows ({method}) into {rows - n_test} train and {n_test} test rows.")
     exit_quickly()

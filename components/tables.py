@@ -11,6 +11,7 @@ Embedded into the components that call them, as ``shared.py``'s helpers are
 (read its docstring: the same rules hold, comments rather than docstrings).
 """
 
+from components.memory import cgroup_memory_limit, mebibytes, resident_bytes, stop_unless_fits
 from components.shared import fail
 from components.storage import object_store
 
@@ -572,3 +573,428 @@ def count_rows(part: str, source: str, delimiter="auto", decimal="auto", encodin
         chunks = iter_table([part], source, 1 << 20, 0, None, first, delimiter, decimal, encoding)
         rows = sum(len(chunk) for *_, chunk in chunks)
     return rows, marks
+
+
+# Rows a streaming step reads at a time (load, validate, split, evaluate,
+# bless): the memory of those steps is set by it, not by the table. The
+# environment variable KFP_TABULAR_CHUNK_ROWS overrides it: the tests set a
+# small one so that a small table spans many chunks, and a step whose rows are
+# very wide can be given fewer. 200,000 rows of the issue 32 table (10 numbers,
+# two text columns, a target) are about 40 MiB in pandas.
+def chunk_rows() -> int:
+    import os
+
+    value = os.environ.get("KFP_TABULAR_CHUNK_ROWS", "").strip()
+    if value and not value.isdigit():
+        fail(f"KFP_TABULAR_CHUNK_ROWS must be a whole number of rows, got {value!r}.")
+    return max(int(value or 200_000), 1)
+
+
+# Stops a step in one line when one chunk cannot fit in the pod's memory limit
+# (where Kubernetes would kill it with no word): what the step holds, and
+# ``copies`` times the chunk's bytes. Called by load_data on its first chunk,
+# with the copies validate_data holds typing a chunk as training will (text as
+# Python strings), the most of the table steps: a table whose chunk fits there
+# fits in the steps after it, which read the same rows (the spec's size budget
+# leaves no room to embed the check in each).
+#
+# Args:
+#     step: The step's name.
+#     chunk_bytes: The first chunk's size in memory.
+#     rows: Its rows.
+#     parameter: The pipeline parameter that sets the step's memory limit.
+#     copies: Copies of a chunk the step holds at once.
+def check_chunk(step: str, chunk_bytes: int, rows: int, parameter: str, copies: int = 4):
+    stop_unless_fits(
+        step,
+        f"one chunk of {rows:,} rows ({mebibytes(chunk_bytes)} in memory)",
+        resident_bytes() + copies * chunk_bytes,
+        (cgroup_memory_limit(), "the container's cgroup limit"),
+        parameter,
+        f"set the environment variable KFP_TABULAR_CHUNK_ROWS below {rows:,}",
+    )
+
+
+# The first encoding of ``encodings`` that decodes the whole file, read in
+# blocks (about 1 s a GB): what ``read_csv_table`` finds by reading the file
+# once per encoding, found before the chunks are parsed.
+#
+# Args:
+#     path: Local path of the file.
+#     source: How to name the file in messages.
+#     encodings: The candidates, from ``csv_options``.
+def whole_file_encoding(path: str, source: str, encodings: list) -> str:
+    import codecs
+
+    last = None
+    for candidate in encodings:
+        decoder = codecs.getincrementaldecoder(candidate)()
+        at = 0
+        try:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(16 << 20), b""):
+                    decoder.decode(block)
+                    at += len(block)
+                decoder.decode(b"", final=True)
+            return candidate
+        except UnicodeDecodeError as error:
+            last = (error.encoding, at + error.start)
+    fail(
+        f"{source}: not valid {last[0]} text (byte {last[1]}). "
+        "Set the encoding option to the file's encoding, e.g. latin-1 or cp1252."
+    )
+
+
+# Reads a table in chunks of ``rows`` rows as pandas DataFrames, each typed by
+# pandas' inference on its own rows, as ``read_whole_table`` types the whole
+# table: a CSV part through pandas' chunked reader with the options of
+# ``read_csv_table``, a Parquet part by batches with its own types. A column may
+# come out typed differently in two chunks (whole numbers here, a gap or a
+# fraction there): the caller merges the types (``merged_dtype``), reading
+# again with ``as_text`` the columns whose chunks disagree beyond numbers.
+#
+# Args:
+#     location: A local path (a file or a folder).
+#     source: How to name the table in messages.
+#     rows: Most rows in a chunk.
+#     delimiter: Field separator of CSV parts, or "auto".
+#     decimal: Decimal mark of CSV parts, or "auto".
+#     encoding: Text encoding of CSV parts, or "auto".
+#     as_text: Columns of CSV parts read as text, untyped.
+#
+# Yields:
+#     (frame, options): a chunk, and the reading options of its part
+#     ({"format": "parquet"} for Parquet).
+def iter_frames(location, source, rows, delimiter="auto", decimal="auto", encoding="auto",
+                as_text=()):  # fmt: skip
+    import csv
+    import os
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts, columns, seen = table_parts(location, source), None, 0
+    for part in parts:
+        named = source if part == location else f"{source}/{os.path.relpath(part, location)}"
+        if part_format(part) == "parquet":
+            options = {"format": "parquet"}
+            try:
+                reader = pq.ParquetFile(part)
+                chunks = (
+                    pa.Table.from_batches([batch]).to_pandas()
+                    for batch in reader.iter_batches(batch_size=rows)
+                )
+                names = reader.schema_arrow.names
+            except Exception as error:  # pyarrow raises many kinds for a damaged file
+                fail(f"{named}: not a readable Parquet file ({error}). Fix or remove it.")
+        else:
+            if os.path.isdir(part):
+                fail(f"{named}: is a directory, not a CSV file. Point the data URI at the file.")
+            with open(part, "rb") as handle:
+                head = handle.read(1 << 16)
+            options, encodings = csv_options(head, named, delimiter, decimal, encoding)
+            options["encoding"] = whole_file_encoding(part, named, encodings)
+            with open(part, encoding=options["encoding"], newline="") as handle:
+                header = next(csv.reader(handle, delimiter=options["delimiter"]), [])
+            names = [str(name).strip() for name in header]
+            try:
+                chunks = pd.read_csv(
+                    part,
+                    sep=options["delimiter"],
+                    decimal=options["decimal"],
+                    thousands=options["thousands"],
+                    encoding=options["encoding"],
+                    low_memory=False,
+                    chunksize=rows,
+                    dtype={name: "str" for name in header if name.strip() in as_text} or None,
+                )
+            except pd.errors.EmptyDataError:
+                fail(f"{named}: no columns found. Provide a CSV with a header row and data rows.")
+            if options["encoding"] == "utf-8-sig":
+                options["encoding"] = "utf-8"
+        try:
+            for frame in chunks:
+                if options.get("format") != "parquet":
+                    frame.columns = [str(name).strip() for name in frame.columns]
+                    if len(header) == len(frame.columns):
+                        header_names(header, named)
+                if columns is None:
+                    columns = list(frame.columns)
+                elif list(frame.columns) != columns:
+                    fail(
+                        f"{named}: columns differ from the first part's {columns[:20]}. "
+                        "Give every part file the same columns."
+                    )
+                seen += len(frame)
+                yield frame.reset_index(drop=True), options
+        except (pd.errors.ParserError, ValueError) as error:
+            reason = str(error).strip().splitlines()[-1]
+            fail(
+                f"{named}: not a readable CSV with delimiter {options.get('delimiter')!r} "
+                f"({reason}). Fix the file or set the delimiter option."
+            )
+        if columns is None and names:
+            columns = names
+    if not seen:
+        fail(f"{source}: a header but no data rows. Provide a table with data rows.")
+
+
+# How a chunk's column is typed, for ``merged_dtype``: "empty" (no value), "i"
+# (integers), "u" (unsigned), "f" (floats), "b" (booleans), "bool-object"
+# (booleans with gaps), or the dtype's name.
+#
+# Args:
+#     values: The chunk's column.
+def chunk_kind(values) -> str:
+    import pandas as pd
+
+    if not values.notna().any():
+        return "empty"
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "b"
+    if dtype.kind in "iuf":
+        return dtype.kind
+    if dtype.kind == "O" and pd.api.types.infer_dtype(values, skipna=True) == "boolean":
+        return "bool-object"
+    return str(dtype)
+
+
+# The type pandas gives a whole column, from the kinds (``chunk_kind``) its
+# chunks were read as: what reading the table whole would have given. None
+# when the chunks disagree beyond numbers and gaps (numbers in some, text in
+# others): the column is then read again as text, as pandas reads it whole.
+#
+# Args:
+#     kinds: The chunks' kinds.
+#     dtypes: A dtype each kind was read as (kind to dtype).
+#     gaps: Whether any chunk holds a missing value in the column.
+def merged_dtype(kinds, dtypes: dict, gaps: bool):
+    real = set(kinds) - {"empty"}
+    if not real:
+        return dtypes.get("empty")
+    if real in ({"i"}, {"u"}, {"b"}) and not gaps:
+        return dtypes[real.pop()]
+    if real <= {"i", "f"} or real <= {"u", "f"}:
+        return "float64"
+    if real <= {"b", "bool-object"}:
+        return "object"
+    if len(real) == 1 and not real <= {"i", "u", "b"}:
+        return dtypes[real.pop()]
+    return None
+
+
+# Writes the rows of a Parquet table to two Parquet files, a chunk
+# (``chunk_rows``) at a time, each row to the side its flag says, in the
+# table's order; the rows are copied as Arrow data, never through pandas.
+#
+# Args:
+#     path: The table (a Parquet file or folder).
+#     second: Per row, whether it goes to ``second_path`` (else ``first_path``).
+#     first_path: Where the unflagged rows go.
+#     second_path: Where the flagged rows go.
+def split_rows(path: str, second, first_path: str, second_path: str):
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path)
+    writers = [pq.ParquetWriter(p, table.schema_arrow) for p in (first_path, second_path)]
+    at = 0
+    try:
+        for batch in table.iter_batches(batch_size=chunk_rows()):
+            flags = second[at : at + batch.num_rows]
+            at += batch.num_rows
+            writers[0].write_batch(batch.filter(~flags))
+            writers[1].write_batch(batch.filter(flags))
+    finally:
+        for writer in writers:
+            writer.close()
+
+
+# Writes the rows of a Parquet table to two Parquet files in the order of
+# ``rank``: the rows ranked below ``first_rows`` to ``first_path``, the others
+# to ``second_path``. An out-of-core sort: each chunk's rows go to the bucket of
+# ``chunk_rows`` ranks they fall in (Arrow IPC files in a temporary folder), then
+# each bucket, one at a time, is sorted and written; memory holds a chunk and a
+# bucket, and the ranks (8 bytes a row).
+#
+# Args:
+#     path: The table (a Parquet file).
+#     rank: Per row, its place in the output order (a permutation of 0..n-1).
+#     first_rows: How many of the first ranks go to ``first_path``.
+#     first_path: Where the first ``first_rows`` rows go.
+#     second_path: Where the others go.
+def split_in_order(path: str, rank, first_rows: int, first_path: str, second_path: str):
+    import os
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    table, size = pq.ParquetFile(path), chunk_rows()
+    schema = table.schema_arrow
+    folder = tempfile.mkdtemp(prefix="split-")
+    ranked = schema.append(pa.field("__rank__", pa.int64()))
+    buckets, at = {}, 0
+    try:
+        for batch in table.iter_batches(batch_size=size):
+            ranks = rank[at : at + batch.num_rows]
+            at += batch.num_rows
+            batch = pa.RecordBatch.from_arrays([*batch.columns, pa.array(ranks)], schema=ranked)
+            which = ranks // size
+            for bucket in np.unique(which):
+                if bucket not in buckets:
+                    sink = pa.OSFile(os.path.join(folder, f"{bucket}.arrow"), "wb")
+                    buckets[bucket] = (sink, ipc.new_stream(sink, ranked))
+                buckets[bucket][1].write_batch(batch.filter(pa.array(which == bucket)))
+        for sink, writer in buckets.values():
+            writer.close()
+            sink.close()
+        writers = [pq.ParquetWriter(p, schema) for p in (first_path, second_path)]
+        try:
+            for bucket in sorted(buckets):
+                name = os.path.join(folder, f"{bucket}.arrow")
+                with pa.OSFile(name, "rb") as source:
+                    rows = ipc.open_stream(source).read_all()
+                os.remove(name)
+                rows = rows.sort_by("__rank__")
+                first = int(np.searchsorted(rows.column("__rank__").to_numpy(), first_rows))
+                rows = rows.drop_columns(["__rank__"])
+                writers[0].write_table(rows.slice(0, first))
+                writers[1].write_table(rows.slice(first))
+                del rows
+        finally:
+            for writer in writers:
+                writer.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# A uniform sample of a Parquet table's rows, in table order, for the checks
+# that need rows whole (pairs of columns, order, samples of values): 100,000
+# rows (the environment variable KFP_TABULAR_SAMPLE_ROWS overrides it), fewer
+# for wide rows (at most 256 MiB of Arrow data); up to that many rows, the
+# whole table. Drawn as the chunks stream: each row gets a seeded random key
+# and the rows of the smallest keys are kept. Also hands each chunk to
+# ``visit`` as a pyarrow Table, with the number of its first row, so the caller
+# can gather statistics in the same pass.
+#
+# Args:
+#     path: The Parquet table.
+#     visit: Called with (first_row, chunk) for every chunk, or None.
+#     seed: Seed of the keys.
+#
+# Returns:
+#     ``(sample, positions, rows)``: the sampled rows as a pyarrow Table, their
+#     row numbers, and the table's number of rows.
+def sample_rows(path: str, visit=None, seed: int = 0):
+    import os
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path)
+    rng = np.random.default_rng(seed)
+    most = int(os.environ.get("KFP_TABULAR_SAMPLE_ROWS", "") or 100_000)
+    limit, held, keys, rows = None, None, np.empty(0), 0
+    positions = np.empty(0, dtype=np.int64)
+    for batch in table.iter_batches(batch_size=chunk_rows()):
+        chunk = pa.Table.from_batches([batch])
+        if limit is None:  # from the width of the first rows
+            width = max(chunk.nbytes / max(len(chunk), 1), 1)
+            limit = int(min(most, max(1_000, (256 << 20) // width)))
+        if visit is not None:
+            visit(rows, chunk)
+        held = chunk if held is None else pa.concat_tables([held, chunk])
+        keys = np.concatenate([keys, rng.random(len(chunk))])
+        positions = np.concatenate([positions, np.arange(rows, rows + len(chunk))])
+        rows += len(chunk)
+        if len(keys) > limit:  # the smallest keys, in row order
+            best = np.sort(np.argpartition(keys, limit)[:limit])
+            held, keys, positions = held.take(pa.array(best)), keys[best], positions[best]
+    sample = held if held is not None else table.schema_arrow.empty_table()
+    return sample, positions, rows
+
+
+# The sorted 64-bit hashes of a column's distinct values, at most ``size`` of
+# them, merged with ``values``: a k-minimum-values sketch. While it holds fewer
+# than ``size`` hashes it holds every distinct value's (an exact count); past
+# that, ``distinct_count`` estimates the count (about 0.4% off at 65,536).
+#
+# Args:
+#     sketch: The sketch so far (a sorted uint64 array), or None.
+#     values: More values (pandas, no gaps).
+#     size: Most hashes kept.
+def merge_distinct(sketch, values, size: int = 65_536):
+    import numpy as np
+    import pandas as pd
+
+    hashes = np.unique(pd.util.hash_array(np.asarray(values)))
+    merged = hashes if sketch is None else np.union1d(sketch, hashes)
+    return merged[: size + 1]
+
+
+# The number of distinct values a ``merge_distinct`` sketch counts, and
+# whether it is exact.
+#
+# Args:
+#     sketch: The sketch, or None (no values).
+#     size: The size it was merged with.
+def distinct_count(sketch, size: int = 65_536):
+    if sketch is None:
+        return 0, True
+    if len(sketch) <= size:
+        return len(sketch), True
+    return int((size - 1) / ((int(sketch[size - 1]) + 1) / 2.0**64)), False
+
+
+# One column of a Parquet table as a pandas Series, read a chunk at a time,
+# integers kept in their least type (a 10M-row class column: 10 MB, not 80 MB
+# and an Arrow copy beside it).
+#
+# Args:
+#     path: The Parquet table.
+#     name: The column.
+def read_column(path: str, name: str):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    parts = []
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows(), columns=[name]):
+        part = batch.column(0).to_pandas()
+        if pd.api.types.is_integer_dtype(part):
+            part = pd.to_numeric(part, downcast="integer")
+        parts.append(part)
+    if not parts:
+        return pq.read_table(path, columns=[name]).column(0).to_pandas()
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+# The rows at ``positions`` (sorted, distinct) of a Parquet file, typed as
+# ``pd.read_parquet`` types them, read a batch at a time so that only the rows
+# kept are ever held whole (train_model's sample of a table larger than its memory).
+#
+# Args:
+#     path: Local path of the Parquet file.
+#     positions: Sorted row positions (numpy integers).
+#     columns: The columns to read; None for all.
+def parquet_rows(path: str, positions, columns=None):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    kept, start = [], 0
+    for batch in handle.iter_batches(batch_size=65_536, columns=columns):
+        low, high = np.searchsorted(positions, [start, start + batch.num_rows])
+        if high > low:
+            kept.append(batch.take(pa.array(positions[low:high] - start)))
+        start += batch.num_rows
+    if not kept:
+        empty = handle.schema_arrow.empty_table()
+        return (empty if columns is None else empty.select(columns)).to_pandas()
+    return pa.Table.from_batches(kept).to_pandas()

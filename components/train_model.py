@@ -6,6 +6,13 @@ from components.families import check_candidate, fitted_details
 from components.features import infer_features, profile_column, select_features
 from components.reports import leaderboard_page
 from components.runtime import tabular_component
+from components.sampling import (
+    curve_line,
+    learning_curve,
+    rows_left_out,
+    sampled_rows,
+    training_sample,
+)
 from components.selection import choose_candidate, held_out_output
 from components.shared import bounded, exit_quickly, fail, file_sha256, idle_threads_sleep
 from components.tasks import decide_task, resolve_metric, target_summary
@@ -35,6 +42,8 @@ def train_model(
     split_column: str = "",
     weight_column: str = "",
     threshold_objective: str = "",
+    max_train_rows: str = "auto",
+    declared_memory_limit: str = "8G",
 ):
     """Chooses the best of the candidate models on the training rows and fits it.
 
@@ -124,6 +133,11 @@ def train_model(
             never a feature.
         threshold_objective: ``precision_at_recall:R``, ``recall_at_precision:P``,
             ``f1`` or ``cost:FP:FN`` (binary only); empty: the likeliest class.
+        max_train_rows: The most rows to fit on: ``auto`` (as many as the
+            memory limit holds) or a number; a sample is stratified by class,
+            or the latest rows with ``time_column``.
+        declared_memory_limit: The step's memory limit (the pipeline's
+            ``heavy_memory_limit``); a lower cgroup limit wins. Empty: none.
 
     Returns:
         model: Directory holding ``model.joblib`` (the fitted Pipeline,
@@ -157,14 +171,19 @@ def train_model(
 
     import joblib
     import numpy as np
-    import pandas as pd
     import sklearn
     from threadpoolctl import threadpool_limits
 
-    frame = pd.read_parquet(train.path)
-    if target_column not in frame.columns:
-        columns = list(frame.columns)
-        fail(f"{train.uri}: target column {target_column!r} not found; columns are {columns}.")
+    if not search_space:
+        search_space = [{}]
+    frame, sample = training_sample(
+        train.path, train.uri, target_column,
+        exclude_columns=[*exclude_columns, *[c for c in (split_column, weight_column) if c]],
+        candidates=search_space, task=task, random_state=random_state, time_column=time_column,
+        max_train_rows=max_train_rows, declared=declared_memory_limit,
+    )  # fmt: skip
+    if sample["rows"] < sample["available"]:
+        print(f"Training rows: {sampled_rows(sample)}.", flush=True)
     if time_column:  # in time order: held-out rows are later than the rows fitted
         order = np.argsort(time_keys(frame, time_column, train.uri), kind="stable")
         frame = frame.iloc[order].reset_index(drop=True)
@@ -197,8 +216,6 @@ def train_model(
     classes_seen = frame[target_column].nunique() if task == "classification" else 0
     metric = resolve_metric(selection_metric, task, "selection_metric", classes_seen)
     objective = parse_objective(threshold_objective, task, classes_seen)
-    if not search_space:
-        search_space = [{}]
     candidates, seen = [], set()
     for number, entry in enumerate(search_space, start=1):
         checked = check_candidate(entry, task, f"search_space entry {number}")
@@ -234,6 +251,20 @@ def train_model(
     pipeline, settings, board = choose_candidate(
         candidates, features, inputs, truth, task, metric, random_state, report, options
     )
+    positions = sample.pop("positions", None)
+    if positions is not None:  # a sample: would more rows pay?
+        judged = rows_left_out(train.path, positions, sample["available"], 100_000, random_state)
+        judge = (
+            select_features(judged, features, train.uri),
+            judged[target_column].to_numpy(),
+            row_weights(judged, weight_column, train.uri),
+        )
+        sample["learning_curve"] = learning_curve(
+            pipeline, settings, features, inputs, truth, task, metric, random_state,
+            options["weights"], judge,
+        )  # fmt: skip
+        print(curve_line(sample["learning_curve"], metric), flush=True)
+        del judged, judge
     tuned = {}
     if objective:
         _, _, output, scored, how = held_out_output(
@@ -289,6 +320,11 @@ def train_model(
         **{name: value for name, value in given.items() if value},
         **tuned,
         "training_rows": len(frame),
+        "training_rows_available": sample["available"],
+        "training_sample": sample["how"],
+        **({"training_bound": sample["bound"]} if "bound" in sample else {}),
+        **({"training_row_bytes": sample["row_bytes"]} if "row_bytes" in sample else {}),
+        **({"learning_curve": sample["learning_curve"]} if "learning_curve" in sample else {}),
         "fit_seconds": round(fit_seconds, 3),
         "sha256": file_sha256(model_file),
     }
@@ -296,11 +332,16 @@ def train_model(
     with open(metadata_file + ".partial", "w", encoding="utf-8") as handle:
         json.dump(metadata, handle, indent=2)
     os.replace(metadata_file + ".partial", metadata_file)
+    # The UI's summary keeps 20 entries (``bounded``): the sample in one line.
+    sampling = ("training_rows_available", "training_sample", "training_bound")
+    sampling += ("training_row_bytes", "learning_curve")
     summary = {
-        **metadata,
+        **{name: value for name, value in metadata.items() if name not in sampling},
         "features": {feature["name"]: feature["kind"] for feature in features},
         "feature_count": len(features),
     }
+    if len(frame) < sample["available"]:
+        summary["trained_on"] = sampled_rows(sample)
     if task == "classification":
         summary["class_count"] = len(metadata["classes"])
     model.metadata.update(bounded(summary))
@@ -314,11 +355,12 @@ def train_model(
     if len(scored) > 1:
         leaderboard_metrics.log_metric("runner_up_score", scored[1]["score"])
     with open(leaderboard.path, "w", encoding="utf-8") as handle:
-        handle.write(leaderboard_page(board, metric, len(frame)))
+        handle.write(leaderboard_page(board, metric, len(frame), sample))
     what = "regression" if task == "regression" else f"{len(metadata['classes'])} classes"
     ran = f" ({metadata['iterations_run']} iterations)" if "iterations_run" in metadata else ""
     print(
-        f"Trained {settings['model']} (best of {candidates}) on {len(frame)} rows, "
+        f"Trained {settings['model']} (best of {candidates}) on {len(frame):,} of "
+        f"{sample['available']:,} rows, "
         f"{len(features)} features, {what}, in {fit_seconds:.2f} s{ran}."
     )
     exit_quickly()

@@ -4,10 +4,17 @@ from typing import NamedTuple
 
 from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 
-from components.features import infer_features, profile_column, select_features
+from components.features import infer_features, select_features
 from components.reports import bar_panels, html_page, value_panel
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, exit_quickly, fail
+from components.tables import (
+    chunk_rows,
+    distinct_count,
+    merge_distinct,
+    read_column,
+    sample_rows,
+)
 from components.tasks import decide_task
 
 
@@ -47,6 +54,15 @@ def validate_data(
       (or mean) moves across the fifths of a date column's rows (from 100
       rows): a random split would test on a past the model has seen.
 
+    The table is read in chunks (200,000 rows, or the environment variable
+    ``KFP_TABULAR_CHUNK_ROWS``), so memory does not grow with it beyond the
+    target column: rows, gaps, distinct values (exact up to 65,536 a column,
+    estimated within about 0.4% beyond), ranges, histograms, category counts,
+    numbers stored as text and order are merged across chunks; the feature
+    kinds, the ``leak`` and ``time_trend`` checks use a uniform sample of
+    100,000 rows (fewer for rows over 2.5 KiB), which up to that size is the
+    whole table.
+
     Args:
         data: Parquet table from ``load_data``, target included.
         target_column: Column holding what to predict (a class or a number).
@@ -82,53 +98,194 @@ def validate_data(
 
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     kinds = ("constant", "id_like", "leak", "imbalance", "numeric_as_text", "time_trend")
     unknown = [kind for kind in fail_on if kind not in kinds]
     if unknown:
         fail(f"fail_on has unknown warning kinds {unknown}; choose among {list(kinds)}.")
-    frame = pd.read_parquet(data.path)
-    if target_column not in frame.columns:
-        columns = list(frame.columns)
-        fail(f"{data.uri}: target column {target_column!r} not found; columns are {columns}.")
-    target = frame[target_column]
-    rows = len(frame)
+    import pyarrow.parquet as pq
+
+    names = pq.ParquetFile(data.path).schema_arrow.names
+    if target_column not in names:
+        fail(f"{data.uri}: target column {target_column!r} not found; columns are {names}.")
+    # Pass 1: the target whole (a few bytes a row), a bounded sample of the rows for the
+    # checks that need rows whole (feature kinds, leaks, trends), the numbers' ranges.
+    ranges = {}
+
+    def numbers_range(first_row, chunk):
+        for index, name in enumerate(chunk.column_names):
+            if name != target_column and pa.types.is_integer(chunk.schema.field(index).type) | (
+                pa.types.is_floating(chunk.schema.field(index).type)
+            ):
+                low, high = pc.min_max(chunk.column(index)).values()
+                if low.is_valid:
+                    old = ranges.get(name, (low.as_py(), high.as_py()))
+                    ranges[name] = (min(old[0], low.as_py()), max(old[1], high.as_py()))
+
+    sample_table, sampled, rows = sample_rows(data.path, numbers_range)
+    sample = sample_table.to_pandas()
+    del sample_table
+    target = read_column(data.path, target_column)  # integers in their least type
     task, reason = decide_task(target, task, f"{data.uri}: target column {target_column!r}")
     regression = task == "regression"
     if regression:
         target_values = target.to_numpy(dtype=float)
         spread = float(target_values.var())
+        sample_target = target_values[sampled]
     else:
-        class_shares = target.value_counts(normalize=True)
+        class_counts = target.value_counts()
+        class_shares = class_counts / class_counts.sum()
         majority = float(class_shares.iloc[0])
-        target_codes, class_labels = pd.factorize(target)
+        # In order of appearance, as pd.factorize numbers them; in the column's own type.
+        class_labels = pd.unique(target)
+        if pd.api.types.is_integer_dtype(target):
+            read_as = pq.ParquetFile(data.path).schema_arrow.field(target_column).type
+            class_labels = class_labels.astype(read_as.to_pandas_dtype())
         n_classes = len(class_labels)
+        sample_codes = pd.Index(class_labels).get_indexer(target.iloc[sampled])
+        if rows > len(sample):
+            target = None  # only its counts are needed from here
 
-    features = infer_features(frame, target_column)
-    typed = select_features(frame, features, data.uri)  # the types training will use
+    features = infer_features(sample, target_column)
+    kinds_of = {feature["name"]: feature for feature in features}
+
+    # Pass 2: per feature, typed as training will (select_features) a chunk at a time,
+    # statistics that merge exactly: gaps, distinct values (exact up to 65,536), ranges,
+    # category counts, order, histograms.
+    stats = {
+        feature["name"]: {
+            "present": 0, "sketch": None, "counts": {}, "whole": True, "increasing": True,
+            "last": None, "numbers": 0, "not_numbers": [], "dates": 0, "first": None,
+            "latest": None, "bins": None, "dtype": None, "shortest": None, "longest": 0,
+            "characters": 0,
+        }
+        for feature in features
+    }  # fmt: skip
+    missing_cells = 0
+    reader = pq.ParquetFile(data.path)
+    for batch in reader.iter_batches(batch_size=chunk_rows()):
+        chunk = batch.to_pandas()
+        typed = select_features(chunk, features, data.uri)
+        missing_cells += int(chunk.drop(columns=[target_column]).isna().to_numpy().sum())
+        for name, values in typed.items():
+            feature, stat = kinds_of[name], stats[name]
+            stat["dtype"] = stat["dtype"] or str(values.dtype)
+            present = values.dropna()
+            stat["present"] += len(present)
+            if present.empty:
+                continue
+            if feature["kind"] == "numeric":
+                stat["sketch"] = merge_distinct(stat["sketch"], present)
+                numbers = present.to_numpy(dtype=float)
+                stat["whole"] = stat["whole"] and bool((numbers % 1 == 0).all())
+                stat["increasing"] = stat["increasing"] and bool(
+                    present.is_monotonic_increasing
+                    and (stat["last"] is None or numbers[0] >= stat["last"])
+                )
+                stat["last"] = numbers[-1]
+                low, high = ranges[name]
+                try:
+                    counts, edges = np.histogram(numbers, bins=20, range=(low, high))
+                except ValueError:  # a range too narrow for bins (see value_panel)
+                    counts, edges = np.array([len(numbers)]), np.array([low, high])
+                stat["bins"] = counts if stat["bins"] is None else stat["bins"] + counts
+                stat["edges"] = edges
+                continue
+            # Text: each distinct value once, with its count (a 300-value column's 200,000 rows
+            # are 300 values to hash, parse and count).
+            codes, uniques = pd.factorize(present.astype(str))
+            counts = np.bincount(codes)
+            stat["sketch"] = merge_distinct(stat["sketch"], uniques)
+            for label, count in zip(uniques, counts, strict=True):
+                stat["counts"][label] = stat["counts"].get(label, 0) + int(count)
+            if len(stat["counts"]) > 400_000:  # a bound: the 200,000 most frequent so far
+                top = sorted(stat["counts"].items(), key=lambda item: -item[1])[:200_000]
+                stat["counts"] = dict(top)
+            uniques = pd.Series(uniques, dtype=object)
+            if feature["kind"] == "text":  # lengths, never values, in its profile
+                lengths = uniques.str.len().to_numpy()
+                stat["characters"] += int((lengths * counts).sum())
+                shortest, longest = int(lengths.min()), int(lengths.max())
+                stat["shortest"] = min(stat["shortest"] or shortest, shortest)
+                stat["longest"] = max(stat["longest"], longest)
+            if feature["kind"] == "datetime":
+                parsed = pd.to_datetime(
+                    uniques, format=feature["format"], errors="coerce", utc=True
+                )
+                stat["dates"] += int(counts[parsed.notna().to_numpy()].sum())
+                parsed = parsed.dropna()
+                if len(parsed):
+                    first, latest = parsed.min(), parsed.max()
+                    stat["first"] = min(stat["first"] or first, first)
+                    stat["latest"] = max(stat["latest"] or latest, latest)
+            else:
+                as_numbers = pd.to_numeric(uniques, errors="coerce").notna().to_numpy()
+                stat["numbers"] += int(counts[as_numbers].sum())
+                others = set(uniques[~as_numbers])
+                stat["not_numbers"] = sorted(set(stat["not_numbers"]) | others)[:3]
+        del chunk, typed
+
     found = []  # (kind, column, message)
-    profiles = {}
+    profiles, panels = {}, []
+    sample_typed = select_features(sample, features, data.uri)
+    sample_rows_count = len(sample)
     for feature in features:
-        name = feature["name"]
-        values = typed[name]
+        name, stat = feature["name"], stats[feature["name"]]
         numeric = feature["kind"] == "numeric"
-        profile = profile_column(values, feature["kind"], date_format=feature.get("format", ""))
+        unique, exact = distinct_count(stat["sketch"])
+        present_count = stat["present"]
+        profile = {
+            "kind": feature["kind"],
+            "dtype": stat["dtype"],
+            "missing_rate": round(1 - present_count / rows, 6) if rows else 0.0,
+            "unique": unique,
+        }
+        counts = sorted(stat["counts"].items(), key=lambda item: -item[1])
+        if numeric and present_count:
+            low, high = ranges[name]
+            profile.update(min=float(low), max=float(high))
+            edges = stat["edges"]
+            panels.append((name, [f"{edge:.3g}" for edge in edges[:-1]], {"rows": stat["bins"]}))
+        else:
+            top = counts[:10]
+            shown = {"rows": np.array([n for _, n in top])}
+            panels.append((name, [label for label, _ in top], shown))
+        if feature["kind"] == "datetime":
+            profile["unparseable"] = present_count - stat["dates"]
+            profile["missing_rate"] = round(1 - stat["dates"] / rows, 6) if rows else 0.0
+            if stat["dates"]:
+                profile.update(min=stat["first"].isoformat(), max=stat["latest"].isoformat())
+        elif feature["kind"] == "text":
+            profile["rows"] = rows
+            if present_count:
+                profile["length"] = {
+                    "min": stat["shortest"],
+                    "mean": round(stat["characters"] / present_count, 2),
+                    "max": stat["longest"],
+                }
+        elif not numeric:
+            profile["categories"] = {str(label): count for label, count in counts[:1000]}
         profiles[name] = profile
-        present = values.dropna()
-        if profile["unique"] <= 1:
+        # Every value different: counted while exact, else within the sketch's error.
+        all_distinct = unique == present_count if exact else unique >= 0.99 * present_count
+        values = sample_typed[name]  # the sample, for the checks that need rows whole
+        if unique <= 1:
             found.append(("constant", name, f"column {name!r} has a single value"))
             continue
         if feature["kind"] in ("datetime", "text"):  # parts or words: all values may differ
-            if feature["kind"] == "datetime" and not time_column and rows >= 100:
-                # the target's fifths by date, compared
+            if feature["kind"] == "datetime" and not time_column and sample_rows_count >= 100:
+                # the target's fifths by date, compared (in the sample)
                 dates = pd.to_datetime(values, format=feature["format"], errors="coerce", utc=True)
                 parts = np.array_split(np.argsort(dates.to_numpy(), kind="stable"), 5)
                 if regression:
-                    means = [target_values[p].mean() / (spread**0.5 or 1) for p in parts]
+                    means = [sample_target[p].mean() / (spread**0.5 or 1) for p in parts]
                 else:
-                    means = [(target_codes[p] == 0).mean() for p in parts]
+                    means = [(sample_codes[p] == 0).mean() for p in parts]
                 moved = max(means) - min(means)
-                if moved > max(0.1, 4 * (5 / rows) ** 0.5 * (1 if regression else 0.5)):
+                noise = 4 * (5 / sample_rows_count) ** 0.5 * (1 if regression else 0.5)
+                if moved > max(0.1, noise):
                     what = "mean (in spreads)" if regression else f"share of {class_labels[0]!r}"
                     found.append(
                         (
@@ -140,40 +297,38 @@ def validate_data(
                         )
                     )
             continue
-        whole = numeric and bool((present % 1 == 0).all())
-        sequence = whole and present.max() - present.min() + 1 <= 1.1 * len(present)
+        whole = numeric and stat["whole"]
+        sequence = whole and profile["max"] - profile["min"] + 1 <= 1.1 * present_count
         named_id = bool(re.search(r"(^|[_\W])(id|uuid|guid|key)$", str(name), re.IGNORECASE))
         index_name = bool(
             re.fullmatch(r"unnamed: ?\d+|rownames|index|row_?(id|number|num)?", str(name), re.I)
         )
-        increasing = whole and present.is_monotonic_increasing
-        if index_name and profile["unique"] == len(present):
+        increasing = whole and stat["increasing"]
+        if index_name and all_distinct:
             found.append(("id_like", name, f"column {name!r} is named like a row index"))
             continue
         if (
-            profile["unique"] == len(present) == rows
+            all_distinct
+            and present_count == rows
             and rows >= 10
             and (not numeric or (whole and (sequence or named_id or increasing)))
         ):
             found.append(("id_like", name, f"column {name!r} has a different value on every row"))
             continue
-        if not numeric:
-            as_numbers = pd.to_numeric(present.astype(str), errors="coerce")
-            if as_numbers.notna().mean() >= 0.9 and as_numbers.isna().any():
-                examples = sorted(set(present[as_numbers.isna()].astype(str)))[:3]
-                found.append(
-                    (
-                        "numeric_as_text",
-                        name,
-                        f"column {name!r} is numbers except for {examples}, so it is treated "
-                        "as categorical; clean those values to use it as numeric",
-                    )
+        if not numeric and stat["numbers"] >= 0.9 * present_count and stat["not_numbers"]:
+            found.append(
+                (
+                    "numeric_as_text",
+                    name,
+                    f"column {name!r} is numbers except for {stat['not_numbers']}, so it is "
+                    "treated as categorical; clean those values to use it as numeric",
                 )
-        # Leak test: how well the column's values (or 5+-row bins of them) alone
-        # predict the target. Needs at least 5 rows per value on average to mean anything.
+            )
+        # Leak test, in the sample: how well the column's values (or 5+-row bins of them)
+        # alone predict the target. Needs at least 5 rows per value on average to mean anything.
         has_value = values.notna().to_numpy()
         bins = max(2, min(50, int(has_value.sum()) // 5))
-        if numeric and profile["unique"] > bins:
+        if numeric and (unique if rows == sample_rows_count else values.nunique()) > bins:
             numbers = values.to_numpy(dtype=float)[has_value]
             edges = np.unique(np.quantile(numbers, np.linspace(0, 1, bins + 1)[1:-1]))
             groups = np.searchsorted(edges, numbers, side="right")
@@ -184,7 +339,7 @@ def validate_data(
             continue
         if regression:
             # The share of the target's variance the column's groups explain.
-            present_target = target_values[has_value]
+            present_target = sample_target[has_value]
             sizes = np.bincount(groups, minlength=n_groups)
             sums = np.bincount(groups, weights=present_target, minlength=n_groups)
             means = sums / np.maximum(sizes, 1)
@@ -192,7 +347,7 @@ def validate_data(
             explained = 1 - within / spread if spread > 0 else 0.0
         elif majority < 0.99:
             counts = np.bincount(
-                groups * n_classes + target_codes[has_value], minlength=n_groups * n_classes
+                groups * n_classes + sample_codes[has_value], minlength=n_groups * n_classes
             ).reshape(n_groups, n_classes)
             explained = counts.max(axis=1).sum() / len(groups)
         else:
@@ -208,6 +363,7 @@ def validate_data(
                     "is it derived from the target?",
                 )
             )
+    del sample, sample_typed
     if not regression:
         even = 1 / n_classes
         rare = class_shares[class_shares < min_class_ratio * even]
@@ -229,10 +385,10 @@ def validate_data(
     for message in messages:
         print(f"warning: {message}")
 
-    feature_cells = frame.drop(columns=[target_column]).isna().to_numpy()
-    missing_cells = float(feature_cells.mean()) if feature_cells.size else 0.0
+    cells = rows * (len(names) - 1)
+    missing_cells = missing_cells / cells if cells else 0.0
     metrics.log_metric("rows", rows)
-    metrics.log_metric("columns", len(frame.columns))
+    metrics.log_metric("columns", len(names))
     metrics.log_metric("missing_cells_share", round(missing_cells, 6))
     if regression:
         quartiles = np.quantile(target_values, [0.25, 0.75])
@@ -293,7 +449,7 @@ def validate_data(
         )
     else:
         balance = pd.DataFrame(
-            {"rows": target.value_counts(), "share": class_shares.map("{:.1%}".format)}
+            {"rows": class_counts, "share": class_shares.map("{:.1%}".format)}
         ).rename_axis(None)  # no extra header row with the target's name
         target_section = f"<h2>Class balance</h2>{balance.to_html()}"
     items = "".join(f"<li>{html.escape(message)}</li>" for message in messages)
@@ -314,7 +470,7 @@ def validate_data(
         target_panel = (
             target_column,
             [str(c) for c in class_shares.index],
-            {"rows": target.value_counts().to_numpy()},
+            {"rows": class_counts.to_numpy()},
         )  # noqa: E501
     charts = bar_panels(
         [target_panel],
@@ -322,13 +478,13 @@ def validate_data(
         "rows",
         "The target column",
     ) + bar_panels(
-        [value_panel(f["name"], typed[f["name"]], f["kind"] == "numeric") for f in features],
+        panels,
         "Feature columns: distribution of the values present",
         "rows",
         "Each feature column: a histogram of numbers, or its 10 most frequent values",
     )
     page = html_page(
-        f"Data validation: {rows} rows, {len(frame.columns) - 1} feature columns",
+        f"Data validation: {rows} rows, {len(names) - 1} feature columns",
         f"""{dropped}
 <p>Target column: <b>{html.escape(str(target_column))}</b>; task: {task}
 ({html.escape(reason)}). Missing feature cells:

@@ -208,6 +208,18 @@ def print_metrics(metrics) -> None:
             print(f"  {value:>8.4f}  {column}")
 
 
+def print_training_rows(model_dir: pathlib.Path, log_path: pathlib.Path) -> None:
+    """Prints "Trained on N of M rows" (how a sample was drawn) and its learning curve, if any."""
+    metadata = json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))
+    rows, available = metadata["training_rows"], metadata.get("training_rows_available")
+    line = f"Trained on {rows:,} of {available or rows:,} training rows"
+    if available and rows < available:
+        line += f", {metadata['training_sample']} ({metadata.get('training_bound', '')})"
+    print(line)
+    for curve in _marked_lines(log_path, "Learning curve ")[:1]:
+        print(f"Learning curve {curve}")
+
+
 def openable(report: pathlib.Path) -> pathlib.Path:
     """A copy of an HTML report artifact named ``<artifact>.html``, which a browser opens as a page.
 
@@ -260,6 +272,7 @@ def train(args: argparse.Namespace) -> pathlib.Path:
     # load_data says which task it decided, and why, on a "Task: " line of the log.
     for task in _marked_lines(args.output_dir / "train.log", "Task: ")[:1]:
         print(f"Task: {task}")
+    print_training_rows(model_dir, args.output_dir / "train.log")
     print(f"Test-set metrics ({args.data}, target {args.target!r}):")
     print_metrics(outputs["metrics"])
     print_warnings(warnings)

@@ -121,6 +121,7 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
                 f"{sorted(known - {'auto'})}. Use e.g. {option(name)} auto"
             )
 
+    problems += memory_option_problems(given)
     problems += column_option_problems(given, task if task in ("regression",) else "auto")
     if not 0 <= given["canary_percent"] <= 99:
         problems.append(
@@ -140,6 +141,44 @@ def training_option_problems(options: dict, pipeline) -> list[str]:
         problem = candidate_problem(candidate, known_task, f"--search-space candidate {number}")
         if problem:
             problems.append(problem)
+    return problems
+
+
+def memory_option_problems(given: dict) -> list[str]:
+    """Checks the memory quantities and ``max_train_rows``, which a pod would only refuse later.
+
+    Args:
+        given: The training pipeline's parameters, defaults included.
+
+    Returns:
+        One line per problem, naming the option.
+    """
+    from components.memory import memory_bytes, rows_that_fit
+
+    def stop_line(check, *arguments):
+        try:
+            return None, check(*arguments)
+        except SystemExit as stop:
+            return str(stop).removeprefix(ERROR_MARK), None
+
+    problems = []
+    for kind in ("light", "heavy"):
+        sizes = {}
+        for setting in ("request", "limit"):
+            name = f"{kind}_memory_{setting}"
+            problem, sizes[setting] = stop_line(memory_bytes, given[name], option(name))
+            if problem:
+                problems.append(problem)
+        if None not in sizes.values() and sizes["request"] > sizes["limit"]:
+            request, limit = option(f"{kind}_memory_request"), option(f"{kind}_memory_limit")
+            problems.append(
+                f"{request} {given[f'{kind}_memory_request']} is more than {limit} "
+                f"{given[f'{kind}_memory_limit']}: Kubernetes refuses a pod whose memory request "
+                f"passes its limit. Lower {request} or raise {limit}."
+            )
+    problem, _ = stop_line(rows_that_fit, given["max_train_rows"], option("max_train_rows"), 0, 1)
+    if problem:
+        problems.append(problem + f" Use e.g. {option('max_train_rows')} auto")
     return problems
 
 

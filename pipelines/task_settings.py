@@ -29,18 +29,45 @@ def writes_to_storage(task):
     return task.set_retry(num_retries=2, backoff_duration="5s", backoff_factor=2.0)
 
 
-def light(task):
-    """Reading, validating and splitting ~1M rows x 20 columns: about 1 GB at peak."""
-    return (
-        task.set_cpu_request("1").set_cpu_limit("2").set_memory_request("2G").set_memory_limit("4G")
+def with_memory(task, request, limit):
+    """Sets the task's memory request and limit: literal quantities or pipeline parameters.
+
+    KFP 2.17 writes a parameter into the container's resources as a placeholder, but
+    finds the inputs a condition's sub-DAG needs before it looks at resources
+    (kfp/compiler/compiler_utils.py get_inputs_for_all_groups reads only
+    ``task.channel_inputs``): inside ``dsl.If`` the placeholder named an input the
+    branch never received. Registering the parameters as the task's channels, as
+    kfp-kubernetes does for its own settings (kfp/kubernetes/common.py), hands them
+    down. KFP also adds them to the task's inputs as ``memory_request`` and
+    ``memory_limit`` (pipeline_spec_builder.py, "Inject resource fields into inputs"),
+    so no component has a parameter of those names.
+    """
+    task.set_memory_request(request).set_memory_limit(limit)
+    task.register_pipeline_channels(
+        [value for value in (request, limit) if not isinstance(value, str)]
     )
+    return task
 
 
-def heavy(task):
-    """Fitting or scoring a forest on ~1M rows: 2 GB peak measured, the model ~0.8 GB in memory."""
-    return (
-        task.set_cpu_request("2").set_cpu_limit("4").set_memory_request("4G").set_memory_limit("8G")
-    )
+def light(task, memory_request="2G", memory_limit="4G"):
+    """Reading, validating and splitting tables, writing notes and manifests.
+
+    The memory request and limit are the training pipeline's ``light_memory_request`` and
+    ``light_memory_limit`` parameters there (a string or a pipeline parameter: KFP 2.17's
+    ``set_memory_limit`` writes a parameter as a placeholder the backend fills in), these
+    defaults elsewhere.
+    """
+    task.set_cpu_request("1").set_cpu_limit("2")
+    return with_memory(task, memory_request, memory_limit)
+
+
+def heavy(task, memory_request="4G", memory_limit="8G"):
+    """Fitting or scoring models: ``heavy_memory_request`` and ``heavy_memory_limit`` in training.
+
+    ``train_model`` fits on as many rows as its limit holds (``components/memory.py``).
+    """
+    task.set_cpu_request("2").set_cpu_limit("4")
+    return with_memory(task, memory_request, memory_limit)
 
 
 def with_store_keys(task):

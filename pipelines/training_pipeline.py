@@ -77,6 +77,11 @@ def training_pipeline(
     split_column: str = "",
     weight_column: str = "",
     threshold_objective: str = "",
+    max_train_rows: str = "auto",
+    light_memory_request: str = "2G",
+    light_memory_limit: str = "4G",
+    heavy_memory_request: str = "4G",
+    heavy_memory_limit: str = "8G",
 ) -> TrainingOutputs:
     """Trains, selects, evaluates and gates a tabular classifier or regressor.
 
@@ -139,11 +144,24 @@ def training_pipeline(
             or cost:FP:FN; the decision threshold chosen on held-out training rows and saved
             in the model (optimization_objective maximize-precision-at-recall and
             maximize-recall-at-precision). Empty: the likeliest class.
+        max_train_rows: The most rows train_model fits on: auto (as many as
+            heavy_memory_limit holds) or a number.
+        light_memory_request: Memory request of load, validate, split, export, deploy.
+        light_memory_limit: Their memory limit.
+        heavy_memory_request: Memory request of train, evaluate, bless.
+        heavy_memory_limit: Their memory limit.
 
     Returns:
         model: The model directory (model.joblib + metadata.json).
         metrics: Test-set metrics.
     """
+
+    def table_step(task):
+        return light(task, memory_request=light_memory_request, memory_limit=light_memory_limit)
+
+    def model_step(task):
+        return heavy(task, memory_request=heavy_memory_request, memory_limit=heavy_memory_limit)
+
     raw = dsl.importer(artifact_uri=data_uri, artifact_class=Dataset, reimport=False)
     raw.set_display_name("import-data")
     loaded = load_data(
@@ -155,7 +173,7 @@ def training_pipeline(
         task=task,
     )
     decided = loaded.outputs["task"]
-    light(uncached(loaded))
+    table_step(uncached(loaded))
     validated = validate_data(
         data=loaded.outputs["cleaned"],
         target_column=target_column,
@@ -164,7 +182,7 @@ def training_pipeline(
         task=decided,
         time_column=time_column,
     )
-    light(cached(validated))
+    table_step(cached(validated))
     split = split_data(
         data=loaded.outputs["cleaned"],
         target_column=target_column,
@@ -174,7 +192,7 @@ def training_pipeline(
         time_column=time_column,
         split_column=split_column,
     )
-    light(cached(split))
+    table_step(cached(split))
     excluded = validated.outputs["excluded_columns"]
 
     trained = train_model(
@@ -189,10 +207,12 @@ def training_pipeline(
         split_column=split_column,
         weight_column=weight_column,
         threshold_objective=threshold_objective,
+        max_train_rows=max_train_rows,
+        declared_memory_limit=heavy_memory_limit,
     )
-    heavy(cached(trained))
+    model_step(cached(trained))
     evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])
-    heavy(cached(evaluated))
+    model_step(cached(evaluated))
 
     # Not cached: an export location's pointer moves to each new version at the same URI.
     # The step reads baseline_model_uri itself (no importer): one gate for both cases,
@@ -209,7 +229,7 @@ def training_pipeline(
         baseline_model_uri=baseline_model_uri,
         minio_endpoint=minio_endpoint,
     )
-    heavy(uncached(with_store_keys(blessing)))
+    model_step(uncached(with_store_keys(blessing)))
     with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712
         exported = export_model(
             model=trained.outputs["model"],
@@ -222,7 +242,7 @@ def training_pipeline(
             run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
         )
-        light(writes_to_storage(uncached(with_store_keys(exported))))
+        table_step(writes_to_storage(uncached(with_store_keys(exported))))
         deployed = deploy_model(
             model=trained.outputs["model"],
             name=serving_name,
@@ -235,7 +255,7 @@ def training_pipeline(
             model_version=exported.outputs["version"],
             canary_percent=canary_percent,
         )
-        light(uncached(with_store_keys(deployed)))
+        table_step(uncached(with_store_keys(deployed)))
     with dsl.Else(name="rejected"):
         uncached(record_rejection(reasons=blessing.outputs["reasons"]))
 

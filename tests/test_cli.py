@@ -32,6 +32,7 @@ def test_train_then_predict_on_a_users_csv(messy_csv, tmp_path, capsys):
     assert code == 0
     assert "Test-set metrics" in out and "balanced_accuracy" in out and "roc_auc" in out
     assert "Task: classification, for text or boolean values (2 distinct)" in out
+    assert re.search(r"^Trained on ([\d,]+) of \1 training rows$", out, re.M)  # no sample
     model_dir = printed_path(out, "Model:")
     assert (model_dir / "model.joblib").is_file()
     report = printed_path(out, "Report:")

@@ -302,3 +302,19 @@ def test_a_misspelt_task_or_metric_is_refused_before_the_run(iris_csv, tmp_path,
         "Use e.g. --task regression"
     )
     assert err[1].startswith("error: --selection-metric: 'r3' is not a metric; use auto or one of")
+
+
+def test_bad_memory_settings_are_refused_before_the_run(iris_csv, tmp_path, capsys, no_run):
+    options = ["--heavy-memory-limit", "8 GB", "--light-memory-request", "6G"]
+    options += ["--max-train-rows", "lots"]
+    assert train(iris_csv, *options, output_dir=tmp_path) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "error: --light-memory-request 6G is more than --light-memory-limit 4G: Kubernetes "
+        "refuses a pod whose memory request passes its limit. Lower --light-memory-request or "
+        "raise --light-memory-limit.",
+        "error: --heavy-memory-limit='8 GB' is not a memory quantity: write a number of bytes or "
+        "one with a suffix, e.g. 8G (8 x 1000^3 bytes) or 7629Mi (7629 x 1024^2).",
+        "error: --max-train-rows='lots' is neither auto (the rows memory holds) nor a row count. "
+        "Use e.g. --max-train-rows auto",
+    ]

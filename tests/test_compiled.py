@@ -11,6 +11,7 @@ from kfp import components, dsl
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from compile import DEFAULT_OUTPUT_DIR, compile_all
+from components.memory import memory_bytes
 
 COMPILED = DEFAULT_OUTPUT_DIR
 ALL_YAML = sorted(COMPILED.rglob("*.yaml"))
@@ -163,7 +164,7 @@ def test_task_settings_for_a_cluster():
     executors = doc["deploymentSpec"]["executors"]
     for name in ("exec-train-model", "exec-evaluate-model"):
         resources = executors[name]["container"]["resources"]
-        assert resources["resourceMemoryLimit"] == "8G" and resources["resourceCpuRequest"] == "2"
+        assert resources["resourceCpuRequest"] == "2"
     # Export and deploy get the keys of KFP's store, optional where the secret is absent.
     keyed = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     # bless_model reads baseline_model_uri itself.
@@ -172,6 +173,49 @@ def test_task_settings_for_a_cluster():
         (secret,) = settings["secretAsEnv"]
         assert secret["secretName"] == "mlpipeline-minio-artifact" and secret["optional"]
         assert {k["envVar"] for k in secret["keyToEnv"]} == {"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
+
+
+def test_memory_settings_are_pipeline_parameters_every_step_receives():
+    doc, _ = yaml.safe_load_all((COMPILED / "training_pipeline.yaml").read_text())
+    declared = doc["root"]["inputDefinitions"]["parameters"]
+    defaults = {
+        "light_memory_request": "2G",
+        "light_memory_limit": "4G",
+        "heavy_memory_request": "4G",
+        "heavy_memory_limit": "8G",
+        "max_train_rows": "auto",
+    }
+    for name, default in defaults.items():
+        assert (
+            declared[name]["parameterType"] == "STRING"
+            and declared[name]["defaultValue"] == default
+        )
+    for name in ("light_memory_limit", "heavy_memory_limit"):  # the point is bounded work, not pods
+        assert memory_bytes(declared[name]["defaultValue"], name) <= 8 * 2**30
+    heavy_steps = {"train-model", "evaluate-model", "bless-model"}
+    dags = [doc["root"], *doc["components"].values()]
+    seen = set()
+    for dag in dags:
+        dag_inputs = dag.get("inputDefinitions", {}).get("parameters", {})
+        for name, task in dag.get("dag", {}).get("tasks", {}).items():
+            executor = doc["components"][task["componentRef"]["name"]].get("executorLabel")
+            if not executor or name.startswith(("importer", "record-rejection")):
+                continue
+            resources = doc["deploymentSpec"]["executors"][executor]["container"]["resources"]
+            kind = "heavy" if name in heavy_steps else "light"
+            for field, setting in (("Request", "request"), ("Limit", "limit")):
+                channel = f"pipelinechannel--{kind}_memory_{setting}"
+                assert resources[f"resourceMemory{field}"] == (
+                    f"{{{{$.inputs.parameters['{channel}']}}}}"
+                ), (name, field)
+                # Inside a condition the branch must hand the parameter down.
+                source = task["inputs"]["parameters"][channel]["componentInputParameter"]
+                assert source in (declared if dag is doc["root"] else dag_inputs), (name, source)
+            seen.add(name)
+    assert {"load-data", "train-model", "export-model", "deploy-model", "bless-model"} <= seen
+    train = doc["root"]["dag"]["tasks"]["train-model"]["inputs"]["parameters"]
+    assert train["declared_memory_limit"] == {"componentInputParameter": "heavy_memory_limit"}
+    assert train["max_train_rows"] == {"componentInputParameter": "max_train_rows"}
 
 
 def test_the_command_line_runs_the_committed_yaml_while_its_sources_are_unchanged(tmp_path):

@@ -220,3 +220,19 @@ def test_permutation_importance_is_sized_by_the_data_and_the_same_every_time():
     assert note == "100 of 200 test rows, 1 repeat(s), scored by balanced_accuracy"
     (skipped, note), _ = importances(100, 3000)
     assert skipped == [] and "the 3,000 columns" in note and "(10,000 rows predicted)" in note
+
+
+def test_chunks_score_as_one_pass(messy_csv, tmp_path, monkeypatch):
+    """7-row chunks give the metrics, curves and report (importances included) of one chunk,
+    for a model whose predictions do not depend on threads (a forest's sums over trees do)."""
+    from tests.conftest import evaluate, train_on_csv
+
+    space = [{"model": "hist_gradient_boosting"}]
+    model, _, test = train_on_csv(messy_csv, "churned", tmp_path, search_space=space)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "chunked").mkdir()
+    whole = evaluate(model, test, tmp_path / "one")
+    monkeypatch.setenv("KFP_TABULAR_CHUNK_ROWS", "7")
+    chunked = evaluate(model, test, tmp_path / "chunked")
+    assert chunked == whole
+    assert whole[0]["test_rows"] > 7 * 5 and "roc_auc" in whole[0]

@@ -289,3 +289,50 @@ def test_messy_frame_fixture_is_messy():
 def test_a_target_differing_only_in_case_gets_a_suggestion(iris_csv, tmp_path):
     with pytest.raises(SystemExit, match=r"Did you mean 'species'\? \(The names differ"):
         run_load(iris_csv, tmp_path, target="Species ")
+
+
+def test_chunks_read_as_the_whole_table(tmp_path, monkeypatch):
+    """Types merged across chunks are those of the whole column: whole numbers with a gap in a
+    later chunk become floats, numbers with text in a later chunk text, booleans with a gap
+    objects; a column empty where the target is kept is dropped. 7-row chunks, 60 rows."""
+    rows = 60
+    frame = make_messy_frame(rows, seed=3)
+    frame["count"] = [str(i) for i in range(rows)]
+    frame.loc[50, "count"] = ""  # a gap in the last chunk only
+    frame["code"] = [str(i % 7) for i in range(rows)]
+    frame.loc[55, "code"] = "x7"  # text in the last chunk only
+    frame["flag"] = ["True" if i % 3 else "False" for i in range(rows)]
+    frame.loc[40, "flag"] = ""
+    frame["sparse"] = ""
+    frame.loc[frame["churned"].isna().to_numpy().nonzero()[0][:1], "sparse"] = "only here"
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+
+    whole, whole_meta = run_load(path, tmp_path / "whole")
+    monkeypatch.setenv("KFP_TABULAR_CHUNK_ROWS", "7")
+    chunked, chunked_meta = run_load(path, tmp_path / "chunked")
+
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked_meta == whole_meta
+    assert whole_meta["columns"]["count"] == "float64"
+    assert whole_meta["columns"]["flag"] == "object"
+    assert {"x7", "0"} <= set(chunked["code"])
+    assert "sparse" not in chunked.columns and whole_meta["dropped_columns"] == {
+        "sparse": "no values"
+    }
+
+
+def test_a_chunk_the_memory_limit_cannot_hold_stops_in_one_line(messy_csv, tmp_path, monkeypatch):
+    """On a pod whose cgroup limit cannot hold one chunk, one line names the step, the limit,
+    what the chunk needs and the parameter to raise, instead of an OOMKilled step."""
+    import components.tables
+    from components.memory import resident_bytes
+
+    limit = resident_bytes() // 2  # what the step holds already passes it
+    monkeypatch.setattr(components.tables, "cgroup_memory_limit", lambda root="": limit)
+    with pytest.raises(SystemExit) as stop:
+        run_load(messy_csv, tmp_path)
+    message = str(stop.value)
+    assert "\n" not in message and message.startswith("kfp-tabular error: load_data: one chunk")
+    for part in ("container's cgroup limit", "light_memory_limit", "KFP_TABULAR_CHUNK_ROWS"):
+        assert part in message

@@ -185,3 +185,14 @@ def test_rejection_note_lists_the_reasons(tmp_path):
     assert pathlib.Path(note.path).read_text() == (
         "# Not exported\n\n- balanced_accuracy 0.6 < the minimum 0.7\n"
     )
+
+
+def test_the_baseline_scored_in_chunks_scores_as_in_one(trained, tmp_path, monkeypatch):
+    """7-row chunks of the test rows give the baseline the score of one chunk (a one-tree
+    forest: its probabilities do not depend on threads)."""
+    model, test, weak = trained
+    scores = {"balanced_accuracy": 0.75}
+    _, whole, _ = bless(tmp_path, test, scores, model=model, baseline_model_uri=weak.path)
+    monkeypatch.setenv("KFP_TABULAR_CHUNK_ROWS", "7")
+    _, chunked, _ = bless(tmp_path, test, scores, model=model, baseline_model_uri=weak.path)
+    assert chunked == whole and "baseline_value" in whole

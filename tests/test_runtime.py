@@ -128,7 +128,7 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
     assert "def load_model_dir(" in source and "def profile_column(" not in source
 
 
-def test_the_embedded_code_keeps_its_comments_and_loses_only_docstrings():
+def test_the_embedded_code_loses_docstrings_comments_and_blank_lines_only():
     source = '''def helper(x):
     """Doubles x.
 
@@ -136,14 +136,22 @@ def test_the_embedded_code_keeps_its_comments_and_loses_only_docstrings():
         x: A number.
     """
     # a comment that says why
-    return 2 * x
+    text = """
+    # not a comment: inside a string
+
+    """
+
+    return 2 * x  # fmt: skip
 
 
 def only_a_docstring():
     """Kept: without it the body would be empty."""
 '''
     cut = runtime.without_docstrings(source)
-    assert "Doubles" not in cut and "# a comment that says why" in cut
+    assert "Doubles" not in cut and "# a comment that says why" not in cut
+    assert "# not a comment: inside a string\n\n" in cut  # a string's blank line stays
+    assert "    return 2 * x\n" in cut and "fmt: skip" not in cut
+    assert "\n\n    return" not in cut
     assert "Kept: without it" in cut
     namespace = {}
     exec(compile(cut, "<embedded>", "exec"), namespace)

@@ -104,3 +104,40 @@ def test_too_few_training_rows_are_warned_about(tmp_path, capsys):
     assert "warning: only 8 training rows for 2 classes and 2 feature columns" in (
         capsys.readouterr().out
     )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"time_column": "when"}, {"split_column": "side"}, {"task": "regression"}],
+    ids=["stratified", "chronological", "predefined", "regression"],
+)
+def test_chunks_split_as_one_pass(tmp_path, monkeypatch, options):
+    """7-row chunks give the rows, order and metadata of one chunk: the stratified draw, the
+    out-of-core sort by time (dates out of file order, ties kept in file order), the
+    predefined sides."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    rows = 90
+    frame = pd.DataFrame(
+        {
+            "x": range(rows),
+            "when": rng.choice(pd.date_range("2024-01-01", periods=30).astype(str), rows),
+            "side": rng.choice(["train", "Test", "validation"], rows),
+            "y": rng.integers(0, 40, rows)
+            if options.get("task")
+            else rng.choice(list("abc"), rows),
+        }
+    )
+    path = tmp_path / "table"
+    frame.to_parquet(path)
+    one = run_split(path, tmp_path / "one", **options)
+    monkeypatch.setenv("KFP_TABULAR_CHUNK_ROWS", "7")
+    chunked = run_split(path, tmp_path / "chunked", **options)
+    for whole, parts in zip(one[:2], chunked[:2], strict=True):
+        pd.testing.assert_frame_equal(parts, whole)
+    assert chunked[2:] == one[2:]
+    if "time_column" in options:
+        assert (
+            one[0]["when"].is_monotonic_increasing and one[1]["when"].min() >= one[0]["when"].max()
+        )

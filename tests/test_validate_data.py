@@ -183,3 +183,48 @@ def test_the_report_charts_the_class_balance_and_every_column(messy_csv, tmp_pat
 def test_a_table_with_only_the_target_still_gets_its_report(tmp_path):
     _, _, page = validate(pd.DataFrame({"y": ["a", "b", "a", "b"]}), tmp_path)
     assert "No column to chart." in page and "<h2>Class balance</h2>" in page
+
+
+def validate_in(folder, frame):
+    folder.mkdir()
+    return validate(frame, folder)
+
+
+def chunky_frame(rows=300):
+    frame = clean_frame(rows, seed=4)
+    frame["row_id"] = range(rows)
+    frame["when"] = pd.date_range("2024-01-01", periods=rows, freq="D").astype(str)
+    frame.loc[::7, "colour"] = None
+    frame["code"] = np.where(np.arange(rows) % 50 == 3, "?", (np.arange(rows) % 9).astype(str))
+    frame["y"] = np.where(np.arange(rows) < rows * 0.6, frame["y"], "yes")  # a trend in time
+    return frame
+
+
+def test_chunks_profile_as_one_pass(tmp_path, monkeypatch):
+    """7-row chunks give the same page, metrics and warnings as one chunk: counts, gaps,
+    distinct values, ranges, histograms, category counts, order (the row index), numbers
+    stored as text, the trend over dates."""
+    frame = chunky_frame()
+    whole = validate_in(tmp_path / "one", frame)
+    monkeypatch.setenv("KFP_TABULAR_CHUNK_ROWS", "7")
+    chunked = validate_in(tmp_path / "chunked", frame)
+    assert chunked == whole
+    assert kinds(whole[0]) == ["id_like", "numeric_as_text", "time_trend"]
+
+
+def test_a_sample_smaller_than_the_table_keeps_the_counts_exact(tmp_path, monkeypatch):
+    """Past the sample's rows, only the checks on rows whole (leaks, trends) use the sample:
+    rows, gaps, distinct values, ranges, histograms and category counts are still merged from
+    every row."""
+    frame = chunky_frame()
+    whole = validate_in(tmp_path / "one", frame)
+    monkeypatch.setenv("KFP_TABULAR_CHUNK_ROWS", "7")
+    monkeypatch.setenv("KFP_TABULAR_SAMPLE_ROWS", "40")
+    sampled = validate_in(tmp_path / "sampled", frame)
+    for name in ("rows", "columns", "missing_cells_share", "minority_class_share"):
+        assert sampled[1][name] == whole[1][name]
+    columns_table = whole[2][whole[2].index("<h2>Columns</h2>") :]
+    assert sampled[2][sampled[2].index("<h2>Columns</h2>") :] == columns_table
+    charts = whole[2][whole[2].index("<h2>Charts</h2>") : whole[2].index("<h2>Class balance")]
+    assert charts in sampled[2]
+    assert "id_like" in kinds(sampled[0]) and "numeric_as_text" in kinds(sampled[0])
