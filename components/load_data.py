@@ -5,9 +5,9 @@ from typing import NamedTuple
 from kfp.dsl import Dataset, Input, Output
 
 from components.runtime import TABLE_PINS, tabular_component
-from components.shared import bounded, close_column, exit_quickly, fail
+from components.shared import bounded, chunk_rows, close_column, exit_quickly, fail
 from components.storage import local_path
-from components.tables import check_chunk, chunk_kind, chunk_rows, iter_frames, merged_dtype
+from components.tables import check_chunk, chunk_kind, iter_frames, merged_dtype
 from components.tasks import decide_task, target_summary
 
 

@@ -10,8 +10,7 @@ Embedded into the components that call them, as ``shared.py``'s helpers are
 """
 
 from components.features import select_features
-from components.shared import bounded, fail
-from components.tables import chunk_rows
+from components.shared import bounded, chunk_rows, fail
 
 
 # The model's inputs for a chunk of rows, typed as in training (see ``typed_rows``).

@@ -12,7 +12,7 @@ Embedded into the components that call them, as ``shared.py``'s helpers are
 """
 
 from components.memory import cgroup_memory_limit, mebibytes, resident_bytes, stop_unless_fits
-from components.shared import fail
+from components.shared import chunk_rows, fail
 from components.storage import object_store
 
 
@@ -573,21 +573,6 @@ def count_rows(part: str, source: str, delimiter="auto", decimal="auto", encodin
         chunks = iter_table([part], source, 1 << 20, 0, None, first, delimiter, decimal, encoding)
         rows = sum(len(chunk) for *_, chunk in chunks)
     return rows, marks
-
-
-# Rows a streaming step reads at a time (load, validate, split, evaluate,
-# bless): the memory of those steps is set by it, not by the table. The
-# environment variable KFP_TABULAR_CHUNK_ROWS overrides it: the tests set a
-# small one so that a small table spans many chunks, and a step whose rows are
-# very wide can be given fewer. 200,000 rows of the issue 32 table (10 numbers,
-# two text columns, a target) are about 40 MiB in pandas.
-def chunk_rows() -> int:
-    import os
-
-    value = os.environ.get("KFP_TABULAR_CHUNK_ROWS", "").strip()
-    if value and not value.isdigit():
-        fail(f"KFP_TABULAR_CHUNK_ROWS must be a whole number of rows, got {value!r}.")
-    return max(int(value or 200_000), 1)
 
 
 # Stops a step in one line when one chunk cannot fit in the pod's memory limit

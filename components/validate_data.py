@@ -7,9 +7,8 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 from components.features import infer_features, select_features
 from components.reports import bar_panels, html_page, value_panel
 from components.runtime import TABLE_PINS, tabular_component
-from components.shared import bounded, exit_quickly, fail
+from components.shared import bounded, chunk_rows, exit_quickly, fail
 from components.tables import (
-    chunk_rows,
     distinct_count,
     merge_distinct,
     read_column,
