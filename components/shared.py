@@ -168,8 +168,9 @@ def exit_quickly():
 # bless): the memory of those steps is set by it, not by the table. Here, not
 # in tables.py: scoring.py uses it, and the serving image carries shared.py and
 # scoring.py but not the readers (Dockerfile.serving). The environment variable
-# KFP_TABULAR_CHUNK_ROWS overrides it: the tests set a small one so that a small table spans many chunks, and a step whose rows are
-# very wide can be given fewer. 200,000 rows of the issue 32 table (10 numbers,
+# KFP_TABULAR_CHUNK_ROWS overrides it: the tests set a small one so that a
+# small table spans many chunks, and a step whose rows are very wide can be
+# given fewer. 200,000 rows of the issue 32 table (10 numbers,
 # two text columns, a target) are about 40 MiB in pandas.
 def chunk_rows() -> int:
     import os
