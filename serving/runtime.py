@@ -37,6 +37,11 @@ from mlserver.types import (
 )
 from mlserver.utils import get_model_uri
 
+# At import, not per request: a serving image missing one of the helpers'
+# modules then fails at start (not ready), not with a 500 on every request.
+from components.scoring import score_rows, scoring_counts, typed_rows
+from components.shared import bounded, load_model_dir
+
 logger = logging.getLogger("kfp_tabular.serving")
 
 NUMBER_TYPES = {"FP16", "FP32", "FP64"} | {
@@ -94,7 +99,6 @@ class TabularModel(MLModel):
         """Reads the model directory once; a bad one stops the load with one line."""
         from threadpoolctl import threadpool_limits
 
-        from components.shared import load_model_dir
 
         uri = await get_model_uri(self.settings)
         folder = uri if os.path.isdir(uri) else os.path.dirname(uri)
@@ -245,14 +249,11 @@ class TabularModel(MLModel):
         return frame, ignored
 
     def _feature_list(self) -> str:
-        from components.shared import bounded
-
         return str(bounded([f["name"] for f in self._features]))
 
     def _answer(self, payload: InferenceRequest) -> InferenceResponse:
         import numpy as np
 
-        from components.scoring import score_rows, scoring_counts, typed_rows
 
         available = self._output_names()
         asked = [o.name for o in payload.outputs or []]
