@@ -79,7 +79,7 @@ elif step == "bless_model":
         model=model, metrics=Metrics(name="s", uri="", metadata=scores),
         trivial_metrics=Metrics(name="t", uri="", metadata={}), test=data("test"),
         decision=Markdown(name="d", uri=str(folder / "decision.md"), metadata={}),
-        decision_metrics=metrics("decision"), baseline=model,
+        decision_metrics=metrics("decision"), baseline_model_uri=str(folder / "model"),
     )
 seconds = time.perf_counter() - started
 # VmHWM, the process's own high-water mark: ru_maxrss keeps the parent's across exec.

@@ -151,16 +151,19 @@ def bless_model(
             fail(f"{test.uri}: weight column {weight_column!r} not found; columns are {names}.")
         columns = [weight_column] if weight_column else []
         weights = row_weights(pd.read_parquet(test.path, columns=columns), weight_column, test.uri)
-        # The test rows in chunks: their targets and the baseline's outputs kept.
+        # The test rows in chunks: their targets and the baseline's outputs kept; only
+        # min_metric scored (each metric holds its own copies of the rows).
         truth, output, _, _ = predict_labelled(
             estimator, test.path, old["features"], target, task, test.uri
         )
         if task == "regression":
-            baseline_scores = score_regression(truth, output, weights=weights)
+            baseline_scores = score_regression(truth, output, min_metric, weights)
         else:
             threshold = old.get("threshold")
             classes = estimator.classes_
-            baseline_scores = score_predictions(truth, output, classes, "", weights, threshold)
+            baseline_scores = score_predictions(
+                truth, output, classes, min_metric, weights, threshold
+            )
         if min_metric not in baseline_scores:
             fail(f"{min_metric} is undefined for the baseline on these test rows; choose another.")
         baseline_value = baseline_scores[min_metric]

@@ -352,23 +352,32 @@ def predict_labelled(estimator, path, features, target_column, task, source, dec
     import pandas as pd
     import pyarrow.parquet as pq
 
-    truths, outputs, decisions, kept, at = [], [], [], [], 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows()):
+    # The outputs go straight into one array of the table's rows (no list of chunks
+    # then a concatenated copy: 2 x 16 bytes a row of two classes); integer targets
+    # of classes in their least type (a 0/1 target: 1 byte a row, not 8).
+    table = pq.ParquetFile(path, pre_buffer=False)  # see tables.py's split_rows
+    total = table.metadata.num_rows
+    truths, output, decisions, kept, at = [], None, [], [], 0
+    for batch in table.iter_batches(batch_size=chunk_rows()):
         chunk = batch.to_pandas()
         inputs = select_features(chunk, features, source, at + 1)
-        truths.append(chunk[target_column].to_numpy())
-        if task == "regression":
-            outputs.append(estimator.predict(inputs))
-        else:
-            outputs.append(estimator.predict_proba(inputs))
-            if decide:
-                decisions.append(estimator.predict(inputs))
+        truth = chunk[target_column]
+        if task != "regression" and pd.api.types.is_integer_dtype(truth):
+            truth = pd.to_numeric(truth, downcast="integer")
+        truths.append(truth.to_numpy())
+        regression = task == "regression"
+        values = estimator.predict(inputs) if regression else estimator.predict_proba(inputs)
+        if output is None:
+            output = np.empty((total, *values.shape[1:]), dtype=values.dtype)
+        output[at : at + len(chunk)] = values
+        if decide and task != "regression":
+            decisions.append(estimator.predict(inputs))
         if keep is not None:
             kept.append(inputs.iloc[keep[(keep >= at) & (keep < at + len(chunk))] - at])
         at += len(chunk)
-        del chunk, inputs
+        del chunk, inputs, values
     if not truths:
         fail(f"{source}: no rows to score. Give the test set rows.")
     kept = pd.concat(kept) if keep is not None else None
     decisions = np.concatenate(decisions) if decide and task != "regression" else None
-    return np.concatenate(truths), np.concatenate(outputs), decisions, kept
+    return np.concatenate(truths), output[:at], decisions, kept

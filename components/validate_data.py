@@ -163,7 +163,7 @@ def validate_data(
         for feature in features
     }  # fmt: skip
     missing_cells = 0
-    reader = pq.ParquetFile(data.path)
+    reader = pq.ParquetFile(data.path, pre_buffer=False)  # see tables.py's split_rows
     for batch in reader.iter_batches(batch_size=chunk_rows()):
         chunk = batch.to_pandas()
         typed = select_features(chunk, features, data.uri)
