@@ -4,9 +4,11 @@ from typing import NamedTuple
 
 from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 
+from components.memory import chunk_rows_within
 from components.runtime import tabular_component
 from components.scoring import predict_labelled
-from components.shared import exit_quickly, fail, load_model_dir, read_model_metadata
+from components.shared import chunk_rows, exit_quickly, fail, load_model_dir, read_model_metadata
+from components.tables import parquet_row_bytes
 from components.tasks import lower_is_better, resolve_metric, score_predictions, score_regression
 from components.training_options import row_weights
 from components.versions import fetch_model, model_path
@@ -26,6 +28,7 @@ def bless_model(
     tolerance: float = 0.01,
     baseline_model_uri: str = "",
     minio_endpoint: str = "http://seaweedfs.kubeflow:9000",
+    declared_memory_limit: str = "",
 ) -> NamedTuple("Outputs", blessed=bool, reasons=list):
     """Blesses a model that beats a trivial one, clears the threshold and matches the baseline.
 
@@ -62,6 +65,10 @@ def bless_model(
             path or an object-store URI. Read by the step itself, so only the chosen
             version is downloaded.
         minio_endpoint: S3 endpoint of KFP's object store for ``minio://`` URIs.
+        declared_memory_limit: The step's memory limit (the pipeline's
+            ``heavy_memory_limit``); a lower cgroup limit wins. With a baseline,
+            chunks shrink to fit it; where not even 1,000 rows fit, the step
+            stops and says so.
 
     Returns:
         decision: Markdown: blessed or not, and why, with the scores.
@@ -153,8 +160,13 @@ def bless_model(
         weights = row_weights(pd.read_parquet(test.path, columns=columns), weight_column, test.uri)
         # The test rows in chunks: their targets and the baseline's outputs kept; only
         # min_metric scored (each metric holds its own copies of the rows).
+        rows = chunk_rows_within(  # as evaluate_model, which scores the same rows
+            "bless_model", "heavy_memory_limit", declared_memory_limit,
+            10 * parquet_row_bytes(test.path), chunk_rows(),
+            held=len(truth) * 40 * max(len(old.get("classes", [])), 1),
+        )  # fmt: skip
         truth, output, _, _ = predict_labelled(
-            estimator, test.path, old["features"], target, task, test.uri
+            estimator, test.path, old["features"], target, task, test.uri, rows=rows
         )
         if task == "regression":
             baseline_scores = score_regression(truth, output, min_metric, weights)

@@ -2,6 +2,7 @@
 
 from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
+from components.memory import chunk_rows_within
 from components.reports import (
     classification_charts,
     html_page,
@@ -12,7 +13,8 @@ from components.reports import (
 )
 from components.runtime import tabular_component
 from components.scoring import predict_labelled
-from components.shared import exit_quickly, fail, idle_threads_sleep, load_model_dir
+from components.shared import chunk_rows, exit_quickly, fail, idle_threads_sleep, load_model_dir
+from components.tables import parquet_row_bytes
 from components.tasks import score_predictions, score_regression, trivial_scores
 from components.training_options import row_weights
 
@@ -25,6 +27,7 @@ def evaluate_model(
     classification_metrics: Output[ClassificationMetrics],
     trivial_metrics: Output[Metrics],
     report: Output[HTML],
+    declared_memory_limit: str = "",
 ):
     """Measures the model on held-out rows it never saw in training.
 
@@ -36,6 +39,9 @@ def evaluate_model(
     Args:
         model: Model directory from ``train_model``.
         test: Parquet table of held-out rows from ``split_data``, target included.
+        declared_memory_limit: The step's memory limit (the pipeline's
+            ``heavy_memory_limit``); a lower cgroup limit wins. Chunks shrink to
+            fit it; where not even 1,000 rows fit, the step stops and says so.
 
     Returns:
         metrics: ``accuracy``, ``balanced_accuracy``, ``precision_macro``,
@@ -92,9 +98,18 @@ def evaluate_model(
     # The test rows in chunks: their targets and the model's outputs kept (a few bytes a
     # row), and the rows permutation importance shuffles.
     shuffled, _, _ = importance_rows(total, len(meta["features"]))
+    # A chunk costs about 10 times its pandas size while the model scores it (its
+    # features transformed); held whole: each row's target and outputs, and the
+    # metrics' copies of them (about 4 x 8 bytes a class).
+    rows = chunk_rows_within(
+        "evaluate_model", "heavy_memory_limit", declared_memory_limit,
+        10 * parquet_row_bytes(test.path), chunk_rows(),
+        held=total * 40 * max(len(meta.get("classes", [])), 1),
+    )  # fmt: skip
     truth, output, decisions, inputs = predict_labelled(
         estimator, test.path, meta["features"], target_column, task, test.uri,
         decide=threshold is not None, keep=shuffled if shuffled is not None else np.empty(0, int),
+        rows=rows,
     )  # fmt: skip
     if task == "regression":
         scores = score_regression(truth, output, weights=weights)

@@ -4,10 +4,11 @@ from typing import NamedTuple
 
 from kfp.dsl import Dataset, Input, Output
 
+from components.memory import chunk_rows_within
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, chunk_rows, close_column, exit_quickly, fail
 from components.storage import local_path
-from components.tables import check_chunk, chunk_kind, iter_frames, merged_dtype
+from components.tables import chunk_kind, iter_frames, merged_dtype
 from components.tasks import decide_task, target_summary
 
 
@@ -20,6 +21,7 @@ def load_data(
     decimal: str = "auto",
     encoding: str = "auto",
     task: str = "auto",
+    declared_memory_limit: str = "",
 ) -> NamedTuple("Outputs", task=str):
     """Reads a raw table, keeps every row that has a target value, and decides the task.
 
@@ -49,6 +51,10 @@ def load_data(
         encoding: Text encoding of the CSV, or ``auto``: UTF-8 (with or without a
             byte-order mark), else Windows-1252, else Latin-1.
         task: ``auto``, ``classification`` or ``regression``.
+        declared_memory_limit: The step's memory limit (the pipeline's
+            ``light_memory_limit``); a lower cgroup limit wins. Where the first
+            chunk shows that a chunk does not fit, the table is read again in
+            smaller ones; where not even 1,000 rows fit, the step stops and says so.
 
     Returns:
         cleaned: Parquet table of the kept rows, target included, column types
@@ -77,13 +83,22 @@ def load_data(
         stage = tempfile.mkdtemp(prefix="load_data-")
         columns, kinds, dtypes, gaps, has_value = None, {}, {}, {}, {}
         arrow_types, staged, kept_masks, targets, rows_read = {}, [], [], [], 0
+        retry = False
         for index, (chunk, reading) in enumerate(
             iter_frames(location, source, rows, delimiter, decimal, encoding, as_text)
         ):
             if columns is None:
                 columns = list(chunk.columns)
+                # 8 copies of a chunk: what validate_data holds typing one as training
+                # will (text as Python strings), the most of the table steps.
                 size = int(chunk.memory_usage(deep=True).sum())
-                check_chunk("load_data", size, len(chunk), "light_memory_limit", 8)
+                fit = chunk_rows_within(
+                    "load_data", "light_memory_limit", declared_memory_limit,
+                    8 * size / max(len(chunk), 1), rows,
+                )  # fmt: skip
+                if fit < len(chunk):  # read again, in chunks that fit
+                    rows, retry = fit, True
+                    break
                 if target_column not in columns:
                     shutil.rmtree(stage, ignore_errors=True)
                     hint = ""
@@ -129,6 +144,9 @@ def load_data(
             with open(staged[-1], "wb") as handle:
                 pickle.dump(chunk, handle, protocol=pickle.HIGHEST_PROTOCOL)
             del chunk, target, values
+        if retry:
+            shutil.rmtree(stage, ignore_errors=True)
+            continue
         final = {name: merged_dtype(kinds[name], dtypes[name], gaps[name]) for name in columns}
         disagree = {name for name, dtype in final.items() if dtype is None}
         if not disagree or disagree <= as_text or reading.get("format") == "parquet":

@@ -142,3 +142,45 @@ def rows_that_fit(asked, parameter, spare, row_bytes):
     if spare is None:
         return None
     return max(int(spare // max(row_bytes, 1)), 0)
+
+
+# The rows a step's chunks may hold within its memory limit: ``rows`` (``chunk_rows``)
+# where they fit, fewer where the limit is small (so a small pod still runs, only in
+# smaller chunks), and one line that stops the step where not even 1,000 rows fit
+# beside what it already holds. The limit is ``memory_limit``'s: the container's
+# cgroup limit on a pod, the declared one otherwise, so a local run does what a pod does.
+#
+# Args:
+#     step: The step's name.
+#     parameter: The pipeline parameter that sets the step's limit.
+#     declared: The declared limit (that parameter's value); empty for none.
+#     row_bytes: Bytes a row of a chunk costs while the step works on it (its size
+#         in memory times the copies the step makes of it).
+#     rows: The rows a chunk would hold.
+#     held: Bytes the step will keep for the whole table besides (its scores...).
+def chunk_rows_within(step, parameter, declared, row_bytes, rows, held=0):
+    limit = memory_limit(declared, parameter)
+    size, source = limit
+    if size is None:
+        return rows
+    resident = resident_bytes()
+    row_bytes = max(int(row_bytes), 1)
+    fit = max(int((size - resident - held) // row_bytes), 0)
+    if fit >= rows:
+        return rows
+    smallest = min(rows, 1_000)
+    stop_unless_fits(
+        step,
+        f"a chunk of {smallest:,} rows ({row_bytes:,} bytes a row), beside the "
+        f"{mebibytes(resident)} the step holds"
+        + (f" and {mebibytes(held)} it keeps for the whole table" if held else ""),
+        resident + held + smallest * row_bytes,
+        limit,
+        parameter,
+        "give the step a table of fewer or narrower rows",
+    )
+    print(
+        f"{step}: chunks of {fit:,} rows instead of {rows:,}, to stay within the memory "
+        f"limit of {mebibytes(size)} ({source}); raise {parameter} for larger ones"
+    )
+    return fit

@@ -341,13 +341,14 @@ def open_writer(path: str, output_format: str, schema):
 #     source: How to name the table in messages.
 #     decide: Also keep ``estimator.predict`` (a model with a decision threshold).
 #     keep: Sorted row numbers whose typed feature columns to keep, or None.
+#     rows: Rows in a chunk; None for ``chunk_rows``.
 #
 # Returns:
 #     ``(truth, output, decisions, kept)``: the true targets, the class
 #     probabilities (classification) or predicted values, the decisions (or
 #     None), and the kept rows' feature columns (or None).
 def predict_labelled(estimator, path, features, target_column, task, source, decide=False,
-                     keep=None):  # fmt: skip
+                     keep=None, rows=None):  # fmt: skip
     import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
@@ -358,7 +359,7 @@ def predict_labelled(estimator, path, features, target_column, task, source, dec
     table = pq.ParquetFile(path, pre_buffer=False)  # see tables.py's split_rows
     total = table.metadata.num_rows
     truths, output, decisions, kept, at = [], None, [], [], 0
-    for batch in table.iter_batches(batch_size=chunk_rows()):
+    for batch in table.iter_batches(batch_size=rows or chunk_rows()):
         chunk = batch.to_pandas()
         inputs = select_features(chunk, features, source, at + 1)
         truth = chunk[target_column]

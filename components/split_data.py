@@ -2,9 +2,10 @@
 
 from kfp.dsl import Dataset, Input, Output
 
+from components.memory import chunk_rows_within
 from components.runtime import TABLE_PINS, tabular_component
-from components.shared import bounded, exit_quickly, fail
-from components.tables import read_column, split_in_order, split_rows
+from components.shared import bounded, chunk_rows, exit_quickly, fail
+from components.tables import parquet_row_bytes, read_column, split_in_order, split_rows
 from components.tasks import decide_task, strata, target_summary
 from components.training_options import split_labels, time_keys
 
@@ -20,6 +21,7 @@ def split_data(
     task: str = "auto",
     time_column: str = "",
     split_column: str = "",
+    declared_memory_limit: str = "",
 ):
     """Splits a table into train and test sets with the same target proportions.
 
@@ -48,6 +50,9 @@ def split_data(
             ``classification`` or ``regression``.
         time_column: A date (or number) column: a chronological split.
         split_column: A column of train/validation/test: a predefined split.
+        declared_memory_limit: The step's memory limit (the pipeline's
+            ``light_memory_limit``); a lower cgroup limit wins. Chunks shrink to
+            fit it; where not even 1,000 rows fit, the step stops and says so.
 
     Returns:
         train: Parquet table of the training rows. Metadata: ``rows``,
@@ -71,7 +76,14 @@ def split_data(
     # Only the columns that decide the split are held whole (a few bytes a row); the rows
     # themselves stream from the input to the outputs, a chunk at a time.
     wanted = [c for c in (time_column, split_column) if c in names and c != target_column]
-    frame = read_column(data.path, target_column).to_frame()
+    # A chunk moves as Arrow data (about 4 times its pandas size with the filtered
+    # copies); held whole: the target, the flags, and a time split's order and ranks.
+    per_chunk = chunk_rows_within(
+        "split_data", "light_memory_limit", declared_memory_limit,
+        4 * parquet_row_bytes(data.path), chunk_rows(),
+        held=24 * pq.ParquetFile(data.path).metadata.num_rows,
+    )  # fmt: skip
+    frame = read_column(data.path, target_column, per_chunk).to_frame()
     if wanted:
         frame = pd.read_parquet(data.path, columns=list(dict.fromkeys(wanted))).assign(
             **{target_column: frame[target_column]}
@@ -169,12 +181,12 @@ def split_data(
         rank = np.empty(rows, dtype=np.int64)
         rank[order] = np.arange(rows)
         del frame, targets, order, labels
-        split_in_order(data.path, rank, rows - int(in_test.sum()), train.path, test.path)
+        split_in_order(data.path, rank, rows - int(in_test.sum()), train.path, test.path, per_chunk)
     else:
         if order is not None:
             in_test = np.asarray(in_test)[np.argsort(order, kind="stable")]
         del frame, targets, labels
-        split_rows(data.path, np.asarray(in_test, dtype=bool), train.path, test.path)
+        split_rows(data.path, np.asarray(in_test, dtype=bool), train.path, test.path, per_chunk)
     n_test = int(np.count_nonzero(in_test))
     print(f"Split {rows} rows ({method}) into {rows - n_test} train and {n_test} test rows.")
     exit_quickly()

@@ -2,16 +2,15 @@
 
 A table is a single file, or a folder or object-store prefix of part files;
 each part is CSV or Parquet, told apart by its content (Parquet files start
-with ``PAR1``), not only by its name. It is read whole (``read_whole_table``, with
-pandas' type inference, as training needs) or in chunks of rows
-(``iter_table``, pyarrow's streaming CSV reader and Parquet row groups), so a
-step's memory is set by the chunk, not by the file.
+with ``PAR1``), not only by its name. It is read in chunks of rows: typed as
+pandas types a whole file (``iter_frames``, for load_data) or as text
+(``iter_table``, pyarrow's CSV reader block by block and Parquet row groups), so
+a step's memory is set by the chunk, not by the file.
 
 Embedded into the components that call them, as ``shared.py``'s helpers are
 (read its docstring: the same rules hold, comments rather than docstrings).
 """
 
-from components.memory import cgroup_memory_limit, mebibytes, resident_bytes, stop_unless_fits
 from components.shared import chunk_rows, fail
 from components.storage import object_store
 
@@ -111,6 +110,23 @@ def header_names(header, source: str) -> list:
     return names
 
 
+# The arguments of ``pandas.read_csv`` for the options ``csv_options`` found: the
+# one place read_csv_table (a whole file) and iter_frames (its chunks) take them from,
+# so that both type a file alike.
+#
+# Args:
+#     options: The delimiter, decimal and thousands separator.
+#     encoding: The text encoding to read with.
+def pandas_csv_options(options: dict, encoding: str) -> dict:
+    return {
+        "sep": options["delimiter"],
+        "decimal": options["decimal"],
+        "thousands": options["thousands"],
+        "encoding": encoding,
+        "low_memory": False,
+    }
+
+
 # Reads a CSV file into a DataFrame, or stops with a clear error.
 #
 # The options are those of ``csv_options``. Column names are stripped of
@@ -142,14 +158,7 @@ def read_csv_table(path: str, source: str, delimiter="auto", decimal="auto", enc
     frame = None
     for candidate in encodings:
         try:
-            frame = pd.read_csv(
-                path,
-                sep=options["delimiter"],
-                decimal=options["decimal"],
-                thousands=options["thousands"],
-                encoding=candidate,
-                low_memory=False,
-            )
+            frame = pd.read_csv(path, **pandas_csv_options(options, candidate))
             options["encoding"] = candidate
             break
         except UnicodeDecodeError as error:
@@ -236,48 +245,6 @@ def open_part(part: str):
 def part_format(part: str) -> str:
     with open_part(part) as handle:
         return "parquet" if handle.read(4) == b"PAR1" else "csv"
-
-
-# Reads a whole table into one DataFrame, with pandas' type inference: a CSV
-# file as ``read_csv_table`` does, a Parquet file with its own types, a folder
-# or prefix as its parts one after another (their columns must be the same).
-#
-# Args:
-#     location: A local path (a file or a folder).
-#     source: How to name the table in messages.
-#     delimiter: Field separator of CSV parts, or "auto".
-#     decimal: Decimal mark of CSV parts, or "auto".
-#     encoding: Text encoding of CSV parts, or "auto".
-#
-# Returns:
-#     (frame, options): the table, and the CSV options it was read with
-#     ({"format": "parquet"} for Parquet).
-def read_whole_table(location: str, source: str, delimiter="auto", decimal="auto", encoding="auto"):
-    import os
-
-    import pandas as pd
-
-    parts = table_parts(location, source)
-    frames, options = [], {}
-    for part in parts:
-        named = source if part == location else f"{source}/{os.path.relpath(part, location)}"
-        if part_format(part) == "parquet":
-            try:
-                frame, options = pd.read_parquet(part), {"format": "parquet"}
-            except Exception as error:  # pyarrow raises many kinds for a damaged file
-                fail(f"{named}: not a readable Parquet file ({error}). Fix or remove it.")
-        else:
-            frame, options = read_csv_table(part, named, delimiter, decimal, encoding)
-        if frames and list(frame.columns) != list(frames[0].columns):
-            fail(
-                f"{named}: columns differ from the first part's {list(frames[0].columns)[:20]}. "
-                "Give every part file the same columns."
-            )
-        frames.append(frame)
-    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    if frame.empty:
-        fail(f"{source}: a header but no data rows. Provide a table with data rows.")
-    return frame, options
 
 
 # The column names of a part, and how to read it: the CSV options detected on
@@ -575,31 +542,6 @@ def count_rows(part: str, source: str, delimiter="auto", decimal="auto", encodin
     return rows, marks
 
 
-# Stops a step in one line when one chunk cannot fit in the pod's memory limit
-# (where Kubernetes would kill it with no word): what the step holds, and
-# ``copies`` times the chunk's bytes. Called by load_data on its first chunk,
-# with the copies validate_data holds typing a chunk as training will (text as
-# Python strings), the most of the table steps: a table whose chunk fits there
-# fits in the steps after it, which read the same rows (the spec's size budget
-# leaves no room to embed the check in each).
-#
-# Args:
-#     step: The step's name.
-#     chunk_bytes: The first chunk's size in memory.
-#     rows: Its rows.
-#     parameter: The pipeline parameter that sets the step's memory limit.
-#     copies: Copies of a chunk the step holds at once.
-def check_chunk(step: str, chunk_bytes: int, rows: int, parameter: str, copies: int = 4):
-    stop_unless_fits(
-        step,
-        f"one chunk of {rows:,} rows ({mebibytes(chunk_bytes)} in memory)",
-        resident_bytes() + copies * chunk_bytes,
-        (cgroup_memory_limit(), "the container's cgroup limit"),
-        parameter,
-        f"set the environment variable KFP_TABULAR_CHUNK_ROWS below {rows:,}",
-    )
-
-
 # The first encoding of ``encodings`` that decodes the whole file, read in
 # blocks (about 1 s a GB): what ``read_csv_table`` finds by reading the file
 # once per encoding, found before the chunks are parsed.
@@ -631,8 +573,8 @@ def whole_file_encoding(path: str, source: str, encodings: list) -> str:
 
 
 # Reads a table in chunks of ``rows`` rows as pandas DataFrames, each typed by
-# pandas' inference on its own rows, as ``read_whole_table`` types the whole
-# table: a CSV part through pandas' chunked reader with the options of
+# pandas' inference on its own rows, as ``read_csv_table`` types a whole
+# file: a CSV part through pandas' chunked reader with the options of
 # ``read_csv_table``, a Parquet part by batches with its own types. A column may
 # come out typed differently in two chunks (whole numbers here, a gap or a
 # fraction there): the caller merges the types (``merged_dtype``), reading
@@ -686,11 +628,7 @@ def iter_frames(location, source, rows, delimiter="auto", decimal="auto", encodi
             try:
                 chunks = pd.read_csv(
                     part,
-                    sep=options["delimiter"],
-                    decimal=options["decimal"],
-                    thousands=options["thousands"],
-                    encoding=options["encoding"],
-                    low_memory=False,
+                    **pandas_csv_options(options, options["encoding"]),
                     chunksize=rows,
                     dtype={name: "str" for name in header if name.strip() in as_text} or None,
                 )
@@ -779,7 +717,8 @@ def merged_dtype(kinds, dtypes: dict, gaps: bool):
 #     second: Per row, whether it goes to ``second_path`` (else ``first_path``).
 #     first_path: Where the unflagged rows go.
 #     second_path: Where the flagged rows go.
-def split_rows(path: str, second, first_path: str, second_path: str):
+#     rows: Rows in a chunk; None for ``chunk_rows``.
+def split_rows(path: str, second, first_path: str, second_path: str, rows=None):
     import pyarrow.parquet as pq
 
     # pre_buffer (pyarrow's default, True) keeps every column chunk read so far until
@@ -790,7 +729,7 @@ def split_rows(path: str, second, first_path: str, second_path: str):
     writers = [pq.ParquetWriter(p, table.schema_arrow) for p in (first_path, second_path)]
     at = 0
     try:
-        for batch in table.iter_batches(batch_size=chunk_rows()):
+        for batch in table.iter_batches(batch_size=rows or chunk_rows()):
             flags = second[at : at + batch.num_rows]
             at += batch.num_rows
             writers[0].write_batch(batch.filter(~flags))
@@ -813,7 +752,8 @@ def split_rows(path: str, second, first_path: str, second_path: str):
 #     first_rows: How many of the first ranks go to ``first_path``.
 #     first_path: Where the first ``first_rows`` rows go.
 #     second_path: Where the others go.
-def split_in_order(path: str, rank, first_rows: int, first_path: str, second_path: str):
+#     rows: Rows in a chunk and a bucket; None for ``chunk_rows``.
+def split_in_order(path: str, rank, first_rows: int, first_path: str, second_path: str, rows=None):
     import os
     import shutil
     import tempfile
@@ -823,7 +763,7 @@ def split_in_order(path: str, rank, first_rows: int, first_path: str, second_pat
     import pyarrow.ipc as ipc
     import pyarrow.parquet as pq
 
-    table, size = pq.ParquetFile(path, pre_buffer=False), chunk_rows()  # see split_rows
+    table, size = pq.ParquetFile(path, pre_buffer=False), rows or chunk_rows()  # see split_rows
     schema = table.schema_arrow
     folder = tempfile.mkdtemp(prefix="split-")
     ranked = schema.append(pa.field("__rank__", pa.int64()))
@@ -875,11 +815,12 @@ def split_in_order(path: str, rank, first_rows: int, first_path: str, second_pat
 #     path: The Parquet table.
 #     visit: Called with (first_row, chunk) for every chunk, or None.
 #     seed: Seed of the keys.
+#     size: Rows in a chunk; None for ``chunk_rows``.
 #
 # Returns:
 #     ``(sample, positions, rows)``: the sampled rows as a pyarrow Table, their
 #     row numbers, and the table's number of rows.
-def sample_rows(path: str, visit=None, seed: int = 0):
+def sample_rows(path: str, visit=None, seed: int = 0, size=None):
     import os
 
     import numpy as np
@@ -891,7 +832,7 @@ def sample_rows(path: str, visit=None, seed: int = 0):
     most = int(os.environ.get("KFP_TABULAR_SAMPLE_ROWS", "") or 100_000)
     limit, held, keys, rows = None, None, np.empty(0), 0
     positions = np.empty(0, dtype=np.int64)
-    for batch in table.iter_batches(batch_size=chunk_rows()):
+    for batch in table.iter_batches(batch_size=size or chunk_rows()):
         chunk = pa.Table.from_batches([batch])
         if limit is None:  # from the width of the first rows
             width = max(chunk.nbytes / max(len(chunk), 1), 1)
@@ -948,13 +889,14 @@ def distinct_count(sketch, size: int = 65_536):
 # Args:
 #     path: The Parquet table.
 #     name: The column.
-def read_column(path: str, name: str):
+#     rows: Rows in a chunk; None for ``chunk_rows``.
+def read_column(path: str, name: str, rows=None):
     import pandas as pd
     import pyarrow.parquet as pq
 
     parts = []
     table = pq.ParquetFile(path, pre_buffer=False)  # see split_rows
-    for batch in table.iter_batches(batch_size=chunk_rows(), columns=[name]):
+    for batch in table.iter_batches(batch_size=rows or chunk_rows(), columns=[name]):
         part = batch.column(0).to_pandas()
         if pd.api.types.is_integer_dtype(part):
             part = pd.to_numeric(part, downcast="integer")
@@ -988,3 +930,17 @@ def parquet_rows(path: str, positions, columns=None):
         empty = handle.schema_arrow.empty_table()
         return (empty if columns is None else empty.select(columns)).to_pandas()
     return pa.Table.from_batches(kept).to_pandas()
+
+
+# Bytes a row of a Parquet table takes in pandas (from its first 1,000 rows, text as
+# Python strings): what a step's chunk of it costs, before the step reads one.
+#
+# Args:
+#     path: The Parquet table.
+def parquet_row_bytes(path: str) -> float:
+    import pyarrow.parquet as pq
+
+    batch = next(pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=1_000), None)
+    if batch is None or not batch.num_rows:
+        return 1.0
+    return float(batch.to_pandas().memory_usage(deep=True).sum()) / batch.num_rows

@@ -5,12 +5,14 @@ from typing import NamedTuple
 from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 
 from components.features import infer_features, select_features
+from components.memory import chunk_rows_within
 from components.reports import bar_panels, html_page, value_panel
 from components.runtime import TABLE_PINS, tabular_component
 from components.shared import bounded, chunk_rows, exit_quickly, fail
 from components.tables import (
     distinct_count,
     merge_distinct,
+    parquet_row_bytes,
     read_column,
     sample_rows,
 )
@@ -28,6 +30,7 @@ def validate_data(
     min_class_ratio: float = 0.2,
     task: str = "auto",
     time_column: str = "",
+    declared_memory_limit: str = "",
 ) -> NamedTuple("Outputs", excluded_columns=list, warnings=list):
     """Profiles every column and the classes, and flags what would mislead a model.
 
@@ -75,6 +78,9 @@ def validate_data(
             class check.
         time_column: The pipeline's ``time_column`` ("" for none): when set,
             no ``time_trend`` warning.
+        declared_memory_limit: The step's memory limit (the pipeline's
+            ``light_memory_limit``); a lower cgroup limit wins. Chunks shrink to
+            fit it; where not even 1,000 rows fit, the step stops and says so.
 
     Returns:
         report: HTML page: the rows and columns dropped on loading and why, the
@@ -109,6 +115,13 @@ def validate_data(
     names = pq.ParquetFile(data.path).schema_arrow.names
     if target_column not in names:
         fail(f"{data.uri}: target column {target_column!r} not found; columns are {names}.")
+    # A chunk costs about 10 times its pandas size here (Arrow, pandas, the typed copies
+    # the profile makes); the target is kept whole (at most 8 bytes a row).
+    per_chunk = chunk_rows_within(
+        "validate_data", "light_memory_limit", declared_memory_limit,
+        10 * parquet_row_bytes(data.path), chunk_rows(),
+        held=8 * pq.ParquetFile(data.path).metadata.num_rows,
+    )  # fmt: skip
     # Pass 1: the target whole (a few bytes a row), a bounded sample of the rows for the
     # checks that need rows whole (feature kinds, leaks, trends), the numbers' ranges.
     ranges = {}
@@ -123,10 +136,10 @@ def validate_data(
                     old = ranges.get(name, (low.as_py(), high.as_py()))
                     ranges[name] = (min(old[0], low.as_py()), max(old[1], high.as_py()))
 
-    sample_table, sampled, rows = sample_rows(data.path, numbers_range)
+    sample_table, sampled, rows = sample_rows(data.path, numbers_range, size=per_chunk)
     sample = sample_table.to_pandas()
     del sample_table
-    target = read_column(data.path, target_column)  # integers in their least type
+    target = read_column(data.path, target_column, per_chunk)  # integers in their least type
     task, reason = decide_task(target, task, f"{data.uri}: target column {target_column!r}")
     regression = task == "regression"
     if regression:
@@ -164,7 +177,7 @@ def validate_data(
     }  # fmt: skip
     missing_cells = 0
     reader = pq.ParquetFile(data.path, pre_buffer=False)  # see tables.py's split_rows
-    for batch in reader.iter_batches(batch_size=chunk_rows()):
+    for batch in reader.iter_batches(batch_size=per_chunk):
         chunk = batch.to_pandas()
         typed = select_features(chunk, features, data.uri)
         missing_cells += int(chunk.drop(columns=[target_column]).isna().to_numpy().sum())

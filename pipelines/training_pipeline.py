@@ -171,6 +171,7 @@ def training_pipeline(
         decimal=decimal,
         encoding=encoding,
         task=task,
+        declared_memory_limit=light_memory_limit,
     )
     decided = loaded.outputs["task"]
     table_step(uncached(loaded))
@@ -181,6 +182,7 @@ def training_pipeline(
         fail_on=fail_on,
         task=decided,
         time_column=time_column,
+        declared_memory_limit=light_memory_limit,
     )
     table_step(cached(validated))
     split = split_data(
@@ -191,6 +193,7 @@ def training_pipeline(
         task=decided,
         time_column=time_column,
         split_column=split_column,
+        declared_memory_limit=light_memory_limit,
     )
     table_step(cached(split))
     excluded = validated.outputs["excluded_columns"]
@@ -211,7 +214,11 @@ def training_pipeline(
         declared_memory_limit=heavy_memory_limit,
     )
     model_step(cached(trained))
-    evaluated = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])
+    evaluated = evaluate_model(
+        model=trained.outputs["model"],
+        test=split.outputs["test"],
+        declared_memory_limit=heavy_memory_limit,
+    )
     model_step(cached(evaluated))
 
     # Not cached: an export location's pointer moves to each new version at the same URI.
@@ -228,6 +235,7 @@ def training_pipeline(
         tolerance=tolerance,
         baseline_model_uri=baseline_model_uri,
         minio_endpoint=minio_endpoint,
+        declared_memory_limit=heavy_memory_limit,
     )
     model_step(uncached(with_store_keys(blessing)))
     with dsl.If(blessing.outputs["blessed"] == True, name="blessed"):  # noqa: E712

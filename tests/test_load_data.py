@@ -1,6 +1,7 @@
 """load_data as a plain function: what it keeps, what it records, how it refuses bad files."""
 
 import csv
+import re
 
 import pandas as pd
 import pytest
@@ -322,17 +323,37 @@ def test_chunks_read_as_the_whole_table(tmp_path, monkeypatch):
     }
 
 
-def test_a_chunk_the_memory_limit_cannot_hold_stops_in_one_line(messy_csv, tmp_path, monkeypatch):
-    """On a pod whose cgroup limit cannot hold one chunk, one line names the step, the limit,
-    what the chunk needs and the parameter to raise, instead of an OOMKilled step."""
-    import components.tables
-    from components.memory import resident_bytes
+def test_a_small_memory_limit_reads_in_smaller_chunks_with_the_same_result(
+    tmp_path, monkeypatch, capsys
+):
+    """Where the declared limit holds fewer rows than a chunk, the table is read again in
+    chunks that fit, and the output is the one a large limit gives."""
+    import components.memory
 
-    limit = resident_bytes() // 2  # what the step holds already passes it
-    monkeypatch.setattr(components.tables, "cgroup_memory_limit", lambda root="": limit)
+    rows = 5_000
+    frame = pd.DataFrame({"x": range(rows), "city": [f"c{i % 7}" for i in range(rows)]})
+    frame.assign(y=[i % 2 for i in range(rows)]).to_csv(tmp_path / "t.csv", index=False)
+    whole, whole_meta = run_load(tmp_path / "t.csv", tmp_path / "a", target="y")
+    row_bytes = whole.memory_usage(deep=True).sum() / rows  # about what load_data measures
+    monkeypatch.setattr(components.memory, "resident_bytes", lambda: 0)
+    monkeypatch.setattr(components.memory, "cgroup_memory_limit", lambda root="": None)
+    limit = str(int(8 * row_bytes * 2_000))  # about 2,000 rows of 8 copies
+    chunked, meta = run_load(
+        tmp_path / "t.csv", tmp_path / "b", target="y", declared_memory_limit=limit
+    )
+    shrunk = r"load_data: chunks of 2,0\d\d rows instead of 200,000"
+    assert re.search(shrunk, capsys.readouterr().out)
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert meta == whole_meta
+
+
+def test_a_memory_limit_that_cannot_hold_a_small_chunk_stops_in_one_line(messy_csv, tmp_path):
+    """Not even 1,000 rows fit: one line names the step, the limit, the need and the
+    pipeline parameter to raise, instead of an OOMKilled step."""
     with pytest.raises(SystemExit) as stop:
-        run_load(messy_csv, tmp_path)
+        run_load(messy_csv, tmp_path, declared_memory_limit="1Mi")
     message = str(stop.value)
-    assert "\n" not in message and message.startswith("kfp-tabular error: load_data: one chunk")
-    for part in ("container's cgroup limit", "light_memory_limit", "KFP_TABULAR_CHUNK_ROWS"):
-        assert part in message
+    assert "\n" not in message and message.startswith("kfp-tabular error: load_data: a chunk of")
+    assert "1 MiB (light_memory_limit=1Mi). Raise the pipeline parameter light_memory_limit" in (
+        message
+    )

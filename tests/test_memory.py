@@ -4,6 +4,7 @@ import pytest
 
 from components.memory import (
     cgroup_memory_limit,
+    chunk_rows_within,
     memory_bytes,
     memory_limit,
     rows_that_fit,
@@ -94,3 +95,17 @@ def test_the_one_line_stop_names_the_step_the_limit_the_need_and_the_parameter()
         "the step's memory limit of 4,096 MiB (light_memory_limit=4Gi). Raise the pipeline "
         "parameter light_memory_limit, or lower chunk_rows."
     )
+
+
+def test_chunks_shrink_to_the_limit_and_stop_where_not_1000_rows_fit(monkeypatch, capsys):
+    import components.memory
+
+    monkeypatch.setattr(components.memory, "resident_bytes", lambda: 100 * 2**20)
+    monkeypatch.setattr(components.memory, "cgroup_memory_limit", lambda root="": None)
+    # 128 MiB less the 100 MiB the step holds and 8 MiB it keeps: 20 MiB, 20,971 rows of 1,000 bytes
+    assert chunk_rows_within("evaluate_model", "heavy_memory_limit", "", 1_000, 200_000) == 200_000
+    assert chunk_rows_within("s", "light_memory_limit", "1Gi", 1_000, 200_000) == 200_000
+    assert chunk_rows_within("s", "light_memory_limit", "128Mi", 1_000, 200_000, 8 << 20) == 20_971
+    assert "s: chunks of 20,971 rows instead of 200,000" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"s: a chunk of 1,000 rows .*Raise the pipeline parame"):
+        chunk_rows_within("s", "light_memory_limit", "128Mi", 100 << 10, 200_000, 8 << 20)

@@ -141,3 +141,12 @@ def test_chunks_split_as_one_pass(tmp_path, monkeypatch, options):
         assert (
             one[0]["when"].is_monotonic_increasing and one[1]["when"].min() >= one[0]["when"].max()
         )
+
+
+def test_a_memory_limit_that_cannot_hold_a_small_chunk_stops_in_one_line(tmp_path):
+    path = write_table(tmp_path, ["a", "b"] * 50)
+    with pytest.raises(SystemExit) as stop:
+        run_split(path, tmp_path, declared_memory_limit="1Mi")
+    message = str(stop.value)
+    assert "\n" not in message and message.startswith("kfp-tabular error: split_data: a chunk")
+    assert "(light_memory_limit=1Mi). Raise the pipeline parameter light_memory_limit" in message
