@@ -163,7 +163,7 @@ def bless_model(
         rows = chunk_rows_within(  # as evaluate_model, which scores the same rows
             "bless_model", "heavy_memory_limit", declared_memory_limit,
             10 * parquet_row_bytes(test.path), chunk_rows(),
-            held=len(truth) * 40 * max(len(old.get("classes", [])), 1),
+            held=len(truth) * (24 * max(len(old.get("classes", [])), 1) + 64),
         )  # fmt: skip
         truth, output, _, _ = predict_labelled(
             estimator, test.path, old["features"], target, task, test.uri, rows=rows

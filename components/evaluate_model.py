@@ -100,11 +100,11 @@ def evaluate_model(
     shuffled, _, _ = importance_rows(total, len(meta["features"]))
     # A chunk costs about 10 times its pandas size while the model scores it (its
     # features transformed); held whole: each row's target and outputs, and the
-    # metrics' copies of them (about 4 x 8 bytes a class).
+    # metrics' copies of them (measured: 110 bytes a test row with two classes).
     rows = chunk_rows_within(
         "evaluate_model", "heavy_memory_limit", declared_memory_limit,
         10 * parquet_row_bytes(test.path), chunk_rows(),
-        held=total * 40 * max(len(meta.get("classes", [])), 1),
+        held=total * (24 * max(len(meta.get("classes", [])), 1) + 64),
     )  # fmt: skip
     truth, output, decisions, inputs = predict_labelled(
         estimator, test.path, meta["features"], target_column, task, test.uri,
