@@ -69,9 +69,10 @@ def timed(call):
 saved = timed(lambda: method(row))
 model = TabularModel(ModelSettings(name="m", implementation=TabularModel,
                                    parameters=ModelParameters(uri=folder)))
-asyncio.run(model.load())
+loop = asyncio.new_event_loop()  # one loop, as a server keeps it
+loop.run_until_complete(model.load())
 request = InferenceRequest.model_validate(body)
-ours = timed(lambda: asyncio.run(model.predict(request)))
+ours = timed(lambda: loop.run_until_complete(model.predict(request)))
 pick = lambda s, q: s[min(len(s) - 1, int(q * len(s)))] * 1000
 print(json.dumps({"saved_p50": pick(saved, 0.5), "ours_p50": pick(ours, 0.5),
                   "ours_p99": pick(ours, 0.99)}))

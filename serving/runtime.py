@@ -39,7 +39,7 @@ from mlserver.utils import get_model_uri
 
 # At import, not per request: a serving image missing one of the helpers'
 # modules then fails at start (not ready), not with a 500 on every request.
-from components.scoring import score_rows, scoring_counts, typed_rows
+from components.scoring import score_rows, scoring_counts, single_threaded, typed_rows
 from components.shared import bounded, load_model_dir
 
 logger = logging.getLogger("kfp_tabular.serving")
@@ -59,37 +59,6 @@ STOCK_OUTPUTS = ("predict", "predict_proba")
 
 class BadRequest(InferenceError):
     """A caller's mistake: HTTP 400 with one line (never a traceback)."""
-
-
-def single_threaded(model):
-    """Sets every ``n_jobs`` inside the fitted model to 1, and returns how many it set.
-
-    Forests predict with ``n_jobs=-1`` (every core, set for training): for one
-    row, starting joblib's thread pool costs more than the 100 trees (30 ms of
-    a 37 ms titanic row, issue 31). Training results are untouched: the model
-    on disk keeps its setting, batch scoring keeps its threads. The fitted
-    members hide in attributes (``estimators_``, ``transformers_``,
-    ``regressor_``, ``estimator_``), so every attribute is walked.
-    """
-    seen, changed, stack = set(), 0, [model]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-            continue
-        if isinstance(item, dict):
-            stack.extend(item.values())
-            continue
-        if not hasattr(item, "get_params"):
-            continue
-        if getattr(item, "n_jobs", None) not in (None, 1):
-            item.n_jobs = 1
-            changed += 1
-        stack.extend(vars(item).values())
-    return changed
 
 
 class TabularModel(MLModel):
