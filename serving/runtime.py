@@ -39,7 +39,13 @@ from mlserver.utils import get_model_uri
 
 # At import, not per request: a serving image missing one of the helpers'
 # modules then fails at start (not ready), not with a 500 on every request.
-from components.scoring import score_rows, scoring_counts, single_threaded, typed_rows
+from components.scoring import (
+    score_rows,
+    scoring_counts,
+    share_identical_parts,
+    single_threaded,
+    typed_rows,
+)
 from components.shared import bounded, load_model_dir
 
 logger = logging.getLogger("kfp_tabular.serving")
@@ -68,7 +74,6 @@ class TabularModel(MLModel):
         """Reads the model directory once; a bad one stops the load with one line."""
         from threadpoolctl import threadpool_limits
 
-
         uri = await get_model_uri(self.settings)
         folder = uri if os.path.isdir(uri) else os.path.dirname(uri)
         try:
@@ -85,9 +90,11 @@ class TabularModel(MLModel):
         # 1-CPU predictor's threads would only queue for that CPU.
         self._threads = threadpool_limits(limits=1)
         forests = single_threaded(self._model)
+        shared = share_identical_parts(self._model)
         logger.info(
-            "Loaded %s (%s, %d features, %d parallel estimators set to one thread).",
-            folder, self._task, len(self._features), forests,
+            "Loaded %s (%s, %d features, %d parallel estimators set to one thread, "
+            "%d identical parts shared).",
+            folder, self._task, len(self._features), forests, shared,
         )  # fmt: skip
         return True
 
@@ -222,7 +229,6 @@ class TabularModel(MLModel):
 
     def _answer(self, payload: InferenceRequest) -> InferenceResponse:
         import numpy as np
-
 
         available = self._output_names()
         asked = [o.name for o in payload.outputs or []]

@@ -16,7 +16,7 @@ from sklearn.ensemble._forest import ForestClassifier
 from sklearn.pipeline import FeatureUnion
 
 from components.features import build_model, infer_features, select_features
-from components.scoring import predict_rows, single_threaded
+from components.scoring import predict_rows, share_identical_parts, single_threaded
 from components.training_options import with_threshold
 from tests.conftest import make_messy_frame, make_messy_regression_frame
 
@@ -103,3 +103,17 @@ def test_the_default_ensemble_is_walked_through_and_not_dispatched():
             patched.append("forest")
     assert sorted(patched) == ["forest", "text", "text", "text"]
     assert np.array_equal(predict_rows(model, inputs.head(1), "predict_proba"), expected)
+
+
+def test_shared_parts_give_the_same_figures():
+    frame = with_notes(make_messy_frame(300, 1), 1)
+    model, inputs = fitted(frame, "churned", "classification", DEFAULT)
+    single_threaded(model)
+    expected = [model.predict_proba(inputs.head(n)) for n in (1, 100)]
+    # The three members' text FeatureUnions at least: fitted on the same rows.
+    assert share_identical_parts(model) >= 2
+    texts = {id(part) for member in model.estimators_ for name, part, _ in member[0].transformers_
+             if name.startswith("text")}  # fmt: skip
+    assert len(texts) == 1
+    for rows, own in zip((inputs.head(1), inputs.head(100)), expected, strict=True):
+        assert np.array_equal(predict_rows(model, rows, "predict_proba"), own)
