@@ -35,7 +35,16 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SERVING_PYTHON = ROOT / ".venv-serving" / "bin" / "python"
-DEFAULT_SPACE = [{"min_samples_leaf": 5}, {"model": "hist_gradient_boosting"}, {"model": "linear"}]
+
+
+def default_space() -> list:
+    """The training pipeline's default search space, as users run it."""
+    from pipelines.training_pipeline import training_pipeline
+
+    return training_pipeline.component_spec.inputs["search_space"].default
+
+
+DEFAULT_SPACE = default_space()
 MODELS = {
     "default (classification)": ("passengers", DEFAULT_SPACE),
     "random_forest": ("passengers", [{"min_samples_leaf": 5}]),
