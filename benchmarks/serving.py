@@ -35,7 +35,16 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SERVING_PYTHON = ROOT / ".venv-serving" / "bin" / "python"
-DEFAULT_SPACE = [{"min_samples_leaf": 5}, {"model": "hist_gradient_boosting"}, {"model": "linear"}]
+
+
+def default_space() -> list:
+    """The training pipeline's default search space, as users run it."""
+    from pipelines.training_pipeline import training_pipeline
+
+    return training_pipeline.component_spec.inputs["search_space"].default
+
+
+DEFAULT_SPACE = default_space()
 MODELS = {
     "default (classification)": ("passengers", DEFAULT_SPACE),
     "random_forest": ("passengers", [{"min_samples_leaf": 5}]),
@@ -69,9 +78,10 @@ def timed(call):
 saved = timed(lambda: method(row))
 model = TabularModel(ModelSettings(name="m", implementation=TabularModel,
                                    parameters=ModelParameters(uri=folder)))
-asyncio.run(model.load())
+loop = asyncio.new_event_loop()  # one loop, as a server keeps it
+loop.run_until_complete(model.load())
 request = InferenceRequest.model_validate(body)
-ours = timed(lambda: asyncio.run(model.predict(request)))
+ours = timed(lambda: loop.run_until_complete(model.predict(request)))
 pick = lambda s, q: s[min(len(s) - 1, int(q * len(s)))] * 1000
 print(json.dumps({"saved_p50": pick(saved, 0.5), "ours_p50": pick(ours, 0.5),
                   "ours_p99": pick(ours, 0.99)}))

@@ -100,20 +100,218 @@ def score_rows(estimator, task: str, inputs, threshold=None) -> dict:
     forest = hasattr(estimator[-1], "n_estimators")  # not boosting, nor an ensemble's vote
     trees = getattr(estimator[-1], "estimators_", None) if forest else None
     if task == "regression" and trees is None:
-        return {"prediction": estimator.predict(inputs)}
+        return {"prediction": predict_rows(estimator, inputs, "predict")}
     if task == "regression":
-        prepared = estimator[:-1].transform(inputs)
+        prepared = transform_rows(estimator[:-1], inputs)
         per_tree = np.stack([tree.predict(prepared) for tree in trees])
         low, high = np.percentile(per_tree, [10, 90], axis=0)
         return {"prediction": per_tree.mean(axis=0), "tree_p10": low, "tree_p90": high}
     # One pass through the forest; predict() would compute the probabilities again. A
     # forest's threads add up their trees in any order, which moves the last bit with
     # the batch: 12 decimals make every chunking and sharding give the same figures.
-    proba = estimator.predict_proba(inputs).round(12)
+    proba = predict_rows(estimator, inputs, "predict_proba").round(12)
     decided = proba.argmax(axis=1) if threshold is None else (proba[:, 1] >= threshold) * 1
     added = {"prediction": estimator.classes_[decided]}
     added.update({f"proba_{label}": proba[:, i] for i, label in enumerate(estimator.classes_)})
     return added
+
+
+# A fitted model's ``method`` ("predict" or "predict_proba") for rows,
+# computed as the model's own method computes it, with less of
+# scikit-learn's machinery around each part.
+#
+# For a few rows most of a prediction's time is not arithmetic: every
+# Pipeline, ColumnTransformer and FeatureUnion checks its input and hands
+# each part to joblib (a config context and a warnings filter a part), and a
+# forest hands it each tree. One row through the default ensemble: 18-25 ms
+# by the model's own predict_proba, 13-16 ms walked (issue 31,
+# benchmarks/serving.py). So the composites scikit-learn would walk are
+# walked here in the same order with the same arithmetic (sklearn 1.9's
+# Pipeline.transform, ColumnTransformer._hstack, FeatureUnion._hstack,
+# _BaseVoting._weights_not_none, ForestClassifier.predict_proba summing its
+# trees as with n_jobs=1); leaves run their own methods, and anything else
+# (weights on a union, pandas output, a column given by position) runs the
+# model's own method. For many rows (over 100), the model's own method: a
+# forest's threads then pay for themselves.
+#
+# Args:
+#     model: A fitted estimator (a Pipeline, a vote, a forest, any other).
+#     inputs: The rows, as the model takes them.
+#     method: "predict" or "predict_proba".
+#     memo: Outputs already computed in this call (see ``transform_rows``).
+def predict_rows(model, inputs, method: str, memo=None):
+    import numpy as np
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        RandomForestClassifier,
+        VotingClassifier,
+        VotingRegressor,
+    )
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import FixedThresholdClassifier
+    from sklearn.pipeline import Pipeline
+
+    if inputs.shape[0] > 100:
+        return getattr(model, method)(inputs)
+    memo = {} if memo is None else memo
+    if isinstance(model, Pipeline):
+        for _, step in model.steps[:-1]:
+            if step is not None and not isinstance(step, str):
+                inputs = transform_rows(step, inputs, memo)
+        return predict_rows(model.steps[-1][1], inputs, method, memo)
+    if isinstance(model, FixedThresholdClassifier) and method == "predict_proba":
+        return predict_rows(model.estimator_, inputs, method, memo)
+    if isinstance(model, FrozenEstimator):  # (its estimator_ would be a forest's template)
+        return predict_rows(model.estimator, inputs, method, memo)
+    voting = isinstance(model, (VotingClassifier, VotingRegressor))
+    if voting and model.weights is not None:
+        pairs = zip(model.estimators, model.weights, strict=True)
+        weights = [weight for (_, member), weight in pairs if member != "drop"]
+    else:
+        weights = None
+    if isinstance(model, VotingClassifier) and method == "predict_proba" and model.voting == "soft":
+        votes = [predict_rows(member, inputs, method, memo) for member in model.estimators_]
+        return np.average(np.asarray(votes), axis=0, weights=weights)
+    if isinstance(model, VotingRegressor) and method == "predict":
+        votes = [predict_rows(member, inputs, method, memo) for member in model.estimators_]
+        return np.average(np.asarray(votes).T, axis=1, weights=weights)
+    forest = isinstance(model, (RandomForestClassifier, ExtraTreesClassifier))
+    dense = isinstance(inputs, np.ndarray)
+    if forest and dense and method == "predict_proba" and model.n_outputs_ == 1:
+        rows = np.asarray(inputs, dtype=np.float32)
+        total = np.zeros((rows.shape[0], model.n_classes_), dtype=np.float64)
+        for tree in model.estimators_:
+            total += tree.predict_proba(rows, check_input=False)
+        return total / len(model.estimators_)
+    return getattr(model, method)(inputs)
+
+
+# A fitted transformer's output for rows, as its own ``transform`` computes
+# it, walking Pipelines, ColumnTransformers and FeatureUnions (see
+# ``predict_rows``: why, and what runs the transformer's own method). A part
+# a ColumnTransformer shares with another (the same object on the same rows:
+# ``share_identical_parts``) is computed once a call.
+#
+# Args:
+#     step: A fitted transformer.
+#     inputs: The rows, as the step takes them.
+#     memo: Outputs computed in this call, by part and rows (each kept with its
+#         rows, so no other object takes their id while the call runs).
+def transform_rows(step, inputs, memo=None):
+    import numpy as np
+    import sklearn
+    from scipy import sparse
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    def named(columns):  # columns chosen by name, as a DataFrame's are
+        listed = isinstance(columns, (list, tuple, np.ndarray))
+        return isinstance(columns, str) or (listed and all(isinstance(c, str) for c in columns))
+
+    output = getattr(step, "_sklearn_output_config", {}).get("transform")
+    plain = (output or sklearn.get_config()["transform_output"]) == "default"
+    if isinstance(step, Pipeline):
+        for _, part in step.steps:
+            if part is not None and not isinstance(part, str):
+                inputs = transform_rows(part, inputs, memo)
+        return inputs
+    if isinstance(step, ColumnTransformer) and plain and hasattr(inputs, "columns"):
+        chosen = [(part, columns) for _, part, columns in step.transformers_ if part != "drop"]
+        simple = not step.sparse_output_ and not step.transformer_weights
+        if simple and all(named(c) and not isinstance(p, str) for p, c in chosen):
+            memo = {} if memo is None else memo
+            parts = []
+            for part, columns in chosen:
+                if not len(columns):
+                    continue
+                key = (id(part), id(inputs), str(columns))
+                if key not in memo:
+                    selected = inputs[columns if isinstance(columns, str) else list(columns)]
+                    memo[key] = (inputs, transform_rows(part, selected, memo))
+                parts.append(memo[key][1])
+            parts = [part.toarray() if sparse.issparse(part) else part for part in parts]
+            return np.hstack(parts) if parts else np.zeros((inputs.shape[0], 0))
+    if isinstance(step, FeatureUnion) and plain and not step.transformer_weights:
+        kept = [part for _, part in step.transformer_list if part != "drop"]
+        if kept and not any(isinstance(part, str) for part in kept):
+            parts = [transform_rows(part, inputs, memo) for part in kept]
+            if any(sparse.issparse(part) for part in parts):
+                return sparse.hstack(parts).tocsr()
+            return np.concatenate(parts, axis=1)
+    return step.transform(inputs)
+
+
+# Every estimator inside a fitted model, the model first. The fitted members
+# hide in attributes (``estimators_``, ``transformers_``, ``regressor_``,
+# ``estimator_``), so every attribute is walked.
+#
+# Args:
+#     model: A fitted estimator.
+def estimators_within(model) -> list:
+    seen, found, stack = set(), [], [model]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif hasattr(item, "get_params"):
+            found.append(item)
+            stack.extend(vars(item).values())
+    return found
+
+
+# Sets every ``n_jobs`` inside a fitted model to 1, and returns how many it set.
+#
+# Forests predict with ``n_jobs=-1`` (every core, set for training): for one
+# row, starting joblib's thread pool costs more than the 100 trees (30 ms of
+# a 37 ms titanic row, issue 31), and a forest's threads add its trees up in
+# any order, which moves the last bit. The serving runtime calls it at load;
+# the model on disk keeps its setting, batch scoring keeps its threads.
+#
+# Args:
+#     model: A fitted estimator, changed in place.
+def single_threaded(model) -> int:
+    changed = 0
+    for item in estimators_within(model):
+        if getattr(item, "n_jobs", None) not in (None, 1):
+            item.n_jobs = 1
+            changed += 1
+    return changed
+
+
+# Makes the identical fitted parts of a model's ColumnTransformers one object,
+# and returns how many it replaced, so ``transform_rows`` computes each once.
+#
+# An ensemble's members are fitted on the same rows, so they often hold the
+# same fitted part: the default ensemble's three text FeatureUnions, two
+# category encoders. Parts are the same when their pickles are, so outputs
+# are the same too. The serving runtime calls it at load (one row of the
+# default ensemble: 11.6 ms against 15.9, load 2.2); the model on disk is
+# untouched.
+#
+# Args:
+#     model: A fitted estimator, changed in place.
+def share_identical_parts(model) -> int:
+    import pickle
+
+    from sklearn.compose import ColumnTransformer
+
+    first, replaced = {}, 0
+    for item in estimators_within(model):
+        if not isinstance(item, ColumnTransformer) or not hasattr(item, "transformers_"):
+            continue  # (an unfitted template holds nothing to share)
+        for index, (name, part, columns) in enumerate(item.transformers_):
+            if isinstance(part, str):
+                continue
+            kept = first.setdefault((pickle.dumps(part), str(columns)), part)
+            if kept is not part:
+                item.transformers_[index] = (name, kept, columns)
+                replaced += 1
+    return replaced
 
 
 # What scoring a chunk found, as counts that add up across chunks (``merge_counts``).

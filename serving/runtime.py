@@ -39,7 +39,13 @@ from mlserver.utils import get_model_uri
 
 # At import, not per request: a serving image missing one of the helpers'
 # modules then fails at start (not ready), not with a 500 on every request.
-from components.scoring import score_rows, scoring_counts, typed_rows
+from components.scoring import (
+    score_rows,
+    scoring_counts,
+    share_identical_parts,
+    single_threaded,
+    typed_rows,
+)
 from components.shared import bounded, load_model_dir
 
 logger = logging.getLogger("kfp_tabular.serving")
@@ -61,44 +67,12 @@ class BadRequest(InferenceError):
     """A caller's mistake: HTTP 400 with one line (never a traceback)."""
 
 
-def single_threaded(model):
-    """Sets every ``n_jobs`` inside the fitted model to 1, and returns how many it set.
-
-    Forests predict with ``n_jobs=-1`` (every core, set for training): for one
-    row, starting joblib's thread pool costs more than the 100 trees (30 ms of
-    a 37 ms titanic row, issue 31). Training results are untouched: the model
-    on disk keeps its setting, batch scoring keeps its threads. The fitted
-    members hide in attributes (``estimators_``, ``transformers_``,
-    ``regressor_``, ``estimator_``), so every attribute is walked.
-    """
-    seen, changed, stack = set(), 0, [model]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-            continue
-        if isinstance(item, dict):
-            stack.extend(item.values())
-            continue
-        if not hasattr(item, "get_params"):
-            continue
-        if getattr(item, "n_jobs", None) not in (None, 1):
-            item.n_jobs = 1
-            changed += 1
-        stack.extend(vars(item).values())
-    return changed
-
-
 class TabularModel(MLModel):
     """Serves a model directory written by ``train_model`` (model.joblib + metadata.json)."""
 
     async def load(self) -> bool:
         """Reads the model directory once; a bad one stops the load with one line."""
         from threadpoolctl import threadpool_limits
-
 
         uri = await get_model_uri(self.settings)
         folder = uri if os.path.isdir(uri) else os.path.dirname(uri)
@@ -116,9 +90,11 @@ class TabularModel(MLModel):
         # 1-CPU predictor's threads would only queue for that CPU.
         self._threads = threadpool_limits(limits=1)
         forests = single_threaded(self._model)
+        shared = share_identical_parts(self._model)
         logger.info(
-            "Loaded %s (%s, %d features, %d parallel estimators set to one thread).",
-            folder, self._task, len(self._features), forests,
+            "Loaded %s (%s, %d features, %d parallel estimators set to one thread, "
+            "%d identical parts shared).",
+            folder, self._task, len(self._features), forests, shared,
         )  # fmt: skip
         return True
 
@@ -253,7 +229,6 @@ class TabularModel(MLModel):
 
     def _answer(self, payload: InferenceRequest) -> InferenceResponse:
         import numpy as np
-
 
         available = self._output_names()
         asked = [o.name for o in payload.outputs or []]

@@ -110,7 +110,7 @@ def test_components_embed_the_shared_helpers_they_call_and_no_others():
         "open_part",
         "part_format", "part_schema", "csv_blocks", "skipped", "iter_table", "prepare_rows",
         "typed_rows",  # shared with the serving runtime (serving/runtime.py)
-        "score_rows",
+        "score_rows", "predict_rows", "transform_rows",
         "scoring_counts", "merge_counts", "describe_scoring", "open_writer",
         "model_path", "local_model", "model_folder", "is_version_name", "read_layout",
         "download",
