@@ -88,7 +88,9 @@ def gather_predictions(parts: Input[list[Dataset]], predictions: Output[Dataset]
             schema = pq.ParquetFile(files[0]).schema_arrow
             with pq.ParquetWriter(partial, schema) as writer:
                 for name in files:
-                    for batch in pq.ParquetFile(name).iter_batches():
+                    # pre_buffer=False: pyarrow's default keeps every chunk read so far
+                    # until the file closes (tables.py's split_rows has the figures).
+                    for batch in pq.ParquetFile(name, pre_buffer=False).iter_batches():
                         writer.write_table(pa.Table.from_batches([batch]).cast(schema))
         os.replace(partial, predictions.path)
     finally:
