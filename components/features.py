@@ -171,6 +171,35 @@ def select_features(frame, features: list, source: str, first_row: int = 1):
     return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
+# The model's feature columns for training: as ``select_features`` types them, but
+# categorical features as pandas categories of that text, one Python string a category
+# rather than one a row (on issue 32's table, two category columns as text cost 130 bytes
+# a row). scikit-learn's imputers and encoders read a category column as the same text
+# (``np.asarray`` of it is an object array of its categories, NaN for gaps), so a model
+# fits the same; prediction hands them text, as before.
+#
+# Args:
+#     frame, features, source: as ``select_features``'s.
+def training_inputs(frame, features: list, source: str):
+    import numpy as np
+    import pandas as pd
+
+    coded = [feature for feature in features if feature["kind"] == "categorical"]
+    typed = select_features(frame, [f for f in features if f not in coded], source)
+    columns = {}
+    for feature in coded:
+        name = feature["name"]
+        found, distinct = pd.factorize(frame[name])  # a gap: -1
+        # select_features' text rule on the distinct values; two may give one text (1, "1").
+        text = select_features(pd.DataFrame({name: distinct}), [feature], source)[name]
+        inverse, labels = pd.factorize(text)
+        codes = np.append(inverse, -1)[found]
+        categories = pd.Index(labels, dtype=object)
+        columns[name] = pd.Categorical.from_codes(codes, categories=categories)
+    columns = {f["name"]: columns.get(f["name"], typed.get(f["name"])) for f in features}
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
 # A SimpleImputer(strategy="median", keep_empty_features=True) that fits its medians one
 # column at a time, and is saved as a plain SimpleImputer (the saved model holds no class of
 # ours; serving runs scikit-learn's own transform, unchanged).

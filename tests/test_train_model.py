@@ -216,3 +216,25 @@ def test_medians_fitted_column_by_column_are_a_plain_scikit_learn_model(tmp_path
     pickled = zlib.decompress(saved.read_bytes())
     assert b"SimpleImputer" in pickled
     assert b"components" not in pickled and b"<locals>" not in pickled
+
+
+def test_training_inputs_keep_categories_as_codes_of_the_same_text():
+    """Categories (issue 32): codes that scikit-learn reads as select_features' text."""
+    from components.features import select_features, training_inputs
+
+    frame = pd.DataFrame(
+        {
+            "x": [1.5, np.nan, 3.0, 4.0],
+            "plan": pd.Series(["a", "b", None, "a"], dtype="str"),
+            "floor": [1.0, np.nan, 3.0, 1.5],  # 1.0 names the category "1"
+            "mixed": pd.Series([1, "1", None, 2], dtype=object),  # 1 and "1": one category
+        }
+    )
+    features = [{"name": "x", "kind": "numeric"}]
+    features += [{"name": name, "kind": "categorical"} for name in ("plan", "floor", "mixed")]
+    text, coded = select_features(frame, features, "t"), training_inputs(frame, features, "t")
+    assert list(coded.columns) == list(text.columns)
+    assert [str(dtype) for dtype in coded.dtypes] == ["float64"] + ["category"] * 3
+    assert list(coded["mixed"].cat.categories) == ["1", "2"]
+    for name in text.columns:
+        assert repr(np.asarray(coded[name]).tolist()) == repr(np.asarray(text[name]).tolist())
