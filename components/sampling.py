@@ -27,14 +27,17 @@ def row_cost(head, target_column, exclude_columns, candidates, task, random_stat
     import warnings
 
     # What a training row costs at the peak of the fit, as multiples of the row's own size:
-    # 6 times the row as pandas holds it (the table; the model's inputs, whose categories
-    # become Python strings; the target; the ColumnTransformer's column slices), plus 2 times
-    # the widest candidate's preprocessed row in float64 (the transformers' outputs and their
-    # stack, the median imputer's sorted copy, gradient boosting's early-stopping split).
+    # 6 times the row as pandas holds it (the table; the model's inputs; the target; the
+    # ColumnTransformer's column slices), plus 2 times the widest candidate's preprocessed
+    # row in float64 (the transformers' outputs and their stack, the estimator's own copies:
+    # gradient boosting's early-stopping split, the linear family's solver).
     # Measured (RSS high-water mark, benchmarks/training_scale.py's table: 120 bytes a row in
     # pandas; 22 columns preprocessed for boosting, 64 for the linear family): the default
     # search space grew 975 bytes a row from 250,000 to 1,000,000 rows, the linear family
-    # alone 1,470 from 250,000 to 500,000; 6 x 120 + 2 x 8 x 64 = 1,744 covers both.
+    # alone 1,470 from 250,000 to 500,000; 6 x 120 + 2 x 8 x 64 = 1,744 covers both. Medians
+    # fitted column by column and categories kept as codes (benchmarks/train_peak.py) lowered
+    # the peak by 30 to 62 MiB at 312,500 to 500,000 rows but not the linear family's growth
+    # (1,348 bytes a row before, 1,353 after), so the multiples stay.
     frame_copies, matrix_copies = 6.0, 2.0
     features = infer_features(head, target_column, exclude_columns)
     if not features:

@@ -3,7 +3,12 @@
 from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 
 from components.families import check_candidate, fitted_details
-from components.features import infer_features, profile_column, select_features
+from components.features import (
+    infer_features,
+    profile_column,
+    select_features,
+    training_inputs,
+)
 from components.reports import leaderboard_page
 from components.runtime import tabular_component
 from components.sampling import (
@@ -222,12 +227,13 @@ def train_model(
         if json.dumps(checked, sort_keys=True) not in seen:
             seen.add(json.dumps(checked, sort_keys=True))
             candidates.append(checked)
-    inputs = select_features(frame, features, train.uri)
+    inputs = training_inputs(frame, features, train.uri)
     for feature in features:
+        column = inputs[feature["name"]]
+        if str(column.dtype) == "category":  # profiled as its text, as prediction hands it
+            column = column.astype(object)
         feature.update(
-            profile_column(
-                inputs[feature["name"]], feature["kind"], date_format=feature.get("format", "")
-            )
+            profile_column(column, feature["kind"], date_format=feature.get("format", ""))
         )
 
     def report(entry):

@@ -185,3 +185,56 @@ def test_gradient_boosting_takes_many_categories_and_empty_columns(tmp_path):
     pipeline = joblib.load(pathlib.Path(model.path) / "model.joblib")
     rows_in = frame.drop(columns="y").head(50).astype({"code": object, "blank": object})
     assert (pipeline.predict(rows_in) == frame["y"].head(50)).mean() > 0.8
+
+
+def test_medians_fitted_column_by_column_are_a_plain_scikit_learn_model(tmp_path):
+    """Medians (issue 32): identical to SimpleImputer's own, saved with no class of ours."""
+    import zlib
+
+    from sklearn.impute import SimpleImputer
+
+    rng = np.random.default_rng(3)
+    rows = 600
+    frame = pd.DataFrame(rng.normal(size=(rows, 3)).round(1), columns=["a", "b", "c"])
+    frame.loc[rng.random(rows) < 0.2, "a"] = np.nan  # gaps: the median of the rest
+    frame["c"] = np.nan  # a column of gaps only: 0 (keep_empty_features)
+    frame["y"] = np.where(frame["b"] > 0, "pos", "neg")
+    frame.to_parquet(tmp_path / "train")
+    model = fit(
+        dataset(tmp_path / "train"), tmp_path, [{"model": "hist_gradient_boosting"}],
+        target_column="y",
+    )  # fmt: skip
+    saved = pathlib.Path(model.path) / "model.joblib"
+    imputer = joblib.load(saved).named_steps["preprocess"].named_transformers_["numeric"][0]
+    assert type(imputer) is SimpleImputer and imputer.strategy == "median"
+    numbers = frame[["a", "b", "c"]]
+    stock = SimpleImputer(strategy="median", keep_empty_features=True, add_indicator=True)
+    assert np.array_equal(imputer.statistics_, stock.fit(numbers).statistics_)
+    assert imputer.statistics_[0] == numbers["a"].median() and imputer.statistics_[2] == 0
+    assert np.array_equal(imputer.transform(numbers), stock.transform(numbers))
+    # The file names no class of ours (joblib's zlib stream holds the pickle as it is).
+    pickled = zlib.decompress(saved.read_bytes())
+    assert b"SimpleImputer" in pickled
+    assert b"components" not in pickled and b"<locals>" not in pickled
+
+
+def test_training_inputs_keep_categories_as_codes_of_the_same_text():
+    """Categories (issue 32): codes that scikit-learn reads as select_features' text."""
+    from components.features import select_features, training_inputs
+
+    frame = pd.DataFrame(
+        {
+            "x": [1.5, np.nan, 3.0, 4.0],
+            "plan": pd.Series(["a", "b", None, "a"], dtype="str"),
+            "floor": [1.0, np.nan, 3.0, 1.5],  # 1.0 names the category "1"
+            "mixed": pd.Series([1, "1", None, 2], dtype=object),  # 1 and "1": one category
+        }
+    )
+    features = [{"name": "x", "kind": "numeric"}]
+    features += [{"name": name, "kind": "categorical"} for name in ("plan", "floor", "mixed")]
+    text, coded = select_features(frame, features, "t"), training_inputs(frame, features, "t")
+    assert list(coded.columns) == list(text.columns)
+    assert [str(dtype) for dtype in coded.dtypes] == ["float64"] + ["category"] * 3
+    assert list(coded["mixed"].cat.categories) == ["1", "2"]
+    for name in text.columns:
+        assert repr(np.asarray(coded[name]).tolist()) == repr(np.asarray(text[name]).tolist())
